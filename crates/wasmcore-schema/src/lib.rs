@@ -1,0 +1,535 @@
+//! The wasmcore ABI schema.
+//!
+//! This crate is the single owner of the ABI contract shared by the `#[export]` macro, the
+//! runtime support in `wasmcore-abi`, the `xtask` post-processor and the integration tests:
+//!
+//! * [`ABI_VERSION`] and the names of the custom sections;
+//! * the logical types a manifest may name ([`Type`], [`Return`]) and their spelling;
+//! * how each logical type lowers to wasm value types ([`signature`]);
+//! * the runtime exports every module carries ([`RUNTIME_EXPORTS`]) and the status codes;
+//! * the framing of descriptor records ([`frame`], [`records`]).
+//!
+//! It has no dependencies so that the proc-macro crate can use it at compile time.
+//! The Python host mirrors [`signature`] in `wasmcore/_manifest.py`; its tests check both agree.
+
+use std::fmt;
+
+/// Version of the ABI described here. Bump on any incompatible change.
+pub const ABI_VERSION: u32 = 1;
+
+/// Custom section holding the normalized manifest (UTF-8 JSON), written by `cargo xtask dist`.
+pub const MANIFEST_SECTION: &str = "wasmcore.abi";
+
+/// Custom section into which `#[export]` places one descriptor record per exported item.
+/// The linker concatenates the records of all objects; the post-processor replaces the
+/// section by [`MANIFEST_SECTION`].
+pub const DESCRIPTOR_SECTION: &str = "wasmcore.abi.desc";
+
+/// Prefix reserved for the runtime exports of [`RUNTIME_EXPORTS`].
+pub const RESERVED_PREFIX: &str = "wasmcore_";
+
+/// Status returned by a fallible export: success.
+pub const STATUS_OK: i32 = 0;
+/// Status: an argument had a bad value (Python `ValueError`).
+pub const STATUS_VALUE_ERROR: i32 = 1;
+/// Status: an argument had the wrong kind (Python `TypeError`).
+pub const STATUS_TYPE_ERROR: i32 = 2;
+/// Status: the kernel panicked; the native build caught the unwind (Python `wasmcore.Error`).
+pub const STATUS_PANIC: i32 = 3;
+
+/// A wasm MVP value type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ValType {
+    I32,
+    I64,
+    F32,
+    F64,
+}
+
+impl ValType {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ValType::I32 => "i32",
+            ValType::I64 => "i64",
+            ValType::F32 => "f32",
+            ValType::F64 => "f64",
+        }
+    }
+}
+
+impl fmt::Display for ValType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A scalar logical type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scalar {
+    I32,
+    U32,
+    I64,
+    U64,
+    F32,
+    F64,
+    Bool,
+}
+
+impl Scalar {
+    pub const ALL: [Scalar; 7] = [
+        Scalar::I32,
+        Scalar::U32,
+        Scalar::I64,
+        Scalar::U64,
+        Scalar::F32,
+        Scalar::F64,
+        Scalar::Bool,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Scalar::I32 => "i32",
+            Scalar::U32 => "u32",
+            Scalar::I64 => "i64",
+            Scalar::U64 => "u64",
+            Scalar::F32 => "f32",
+            Scalar::F64 => "f64",
+            Scalar::Bool => "bool",
+        }
+    }
+
+    /// The wasm value type a scalar crosses as.
+    pub const fn lower(self) -> ValType {
+        match self {
+            Scalar::I32 | Scalar::U32 | Scalar::Bool => ValType::I32,
+            Scalar::I64 | Scalar::U64 => ValType::I64,
+            Scalar::F32 => ValType::F32,
+            Scalar::F64 => ValType::F64,
+        }
+    }
+}
+
+/// Element type of a buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Elem {
+    F64,
+    F32,
+    I64,
+    U32,
+    U8,
+}
+
+impl Elem {
+    pub const ALL: [Elem; 5] = [Elem::F64, Elem::F32, Elem::I64, Elem::U32, Elem::U8];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Elem::F64 => "f64",
+            Elem::F32 => "f32",
+            Elem::I64 => "i64",
+            Elem::U32 => "u32",
+            Elem::U8 => "u8",
+        }
+    }
+
+    /// Size of one element in bytes (also its alignment).
+    pub const fn size(self) -> usize {
+        match self {
+            Elem::F64 | Elem::I64 => 8,
+            Elem::F32 | Elem::U32 => 4,
+            Elem::U8 => 1,
+        }
+    }
+}
+
+/// Direction of a buffer parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Dir {
+    /// Read by the callee (`&[T]`).
+    In,
+    /// Read and written in place by the callee (`&mut [T]`).
+    InOut,
+}
+
+/// The logical type of a parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Type {
+    Scalar(Scalar),
+    /// `f64[]` (in) or `inout f64[]`; crosses as (pointer, length in elements).
+    Buffer(Elem, Dir),
+    /// Any bytes-like object; crosses as (pointer, length).
+    Bytes,
+    /// A Python `str`, UTF-8 encoded; crosses as (pointer, length).
+    Str,
+    /// An opaque handle to an exported Rust object.
+    Handle,
+}
+
+/// Error from parsing a type name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownType(pub String);
+
+impl fmt::Display for UnknownType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown logical type {:?}", self.0)
+    }
+}
+
+impl std::error::Error for UnknownType {}
+
+impl Type {
+    /// Parses the manifest spelling of a parameter type.
+    pub fn parse(s: &str) -> Result<Type, UnknownType> {
+        let unknown = || UnknownType(s.to_owned());
+        let (dir, rest) = match s.strip_prefix("inout ") {
+            Some(rest) => (Dir::InOut, rest),
+            None => (Dir::In, s),
+        };
+        if let Some(elem) = rest.strip_suffix("[]") {
+            let elem = Elem::ALL
+                .into_iter()
+                .find(|e| e.as_str() == elem)
+                .ok_or_else(unknown)?;
+            return Ok(Type::Buffer(elem, dir));
+        }
+        if dir != Dir::In {
+            return Err(unknown());
+        }
+        match s {
+            "bytes" => Ok(Type::Bytes),
+            "str" => Ok(Type::Str),
+            "handle" => Ok(Type::Handle),
+            _ => Scalar::ALL
+                .into_iter()
+                .find(|t| t.as_str() == s)
+                .map(Type::Scalar)
+                .ok_or_else(unknown),
+        }
+    }
+
+    /// The wasm value types this parameter lowers to, in order.
+    pub fn lower(self) -> &'static [ValType] {
+        match self {
+            Type::Scalar(s) => match s.lower() {
+                ValType::I32 => &[ValType::I32],
+                ValType::I64 => &[ValType::I64],
+                ValType::F32 => &[ValType::F32],
+                ValType::F64 => &[ValType::F64],
+            },
+            Type::Buffer(..) | Type::Bytes | Type::Str => &[ValType::I32, ValType::I32],
+            Type::Handle => &[ValType::I32],
+        }
+    }
+}
+
+impl fmt::Display for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Type::Scalar(s) => f.write_str(s.as_str()),
+            Type::Buffer(e, Dir::In) => write!(f, "{}[]", e.as_str()),
+            Type::Buffer(e, Dir::InOut) => write!(f, "inout {}[]", e.as_str()),
+            Type::Bytes => f.write_str("bytes"),
+            Type::Str => f.write_str("str"),
+            Type::Handle => f.write_str("handle"),
+        }
+    }
+}
+
+/// The logical return type of a function (`null` in the manifest for [`Return::Unit`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Return {
+    Unit,
+    Scalar(Scalar),
+    Handle,
+    /// A variable-size buffer (`bytes`, `str`, `f64[]`, ...), returned through the
+    /// return-buffer protocol: the export takes a trailing pointer to an 8-byte slot where it
+    /// writes (pointer, length in elements); the host copies the data out and frees it with
+    /// `wasmcore_free(pointer, length * element size, element size)`.
+    Owned(Elem),
+    OwnedStr,
+}
+
+impl Return {
+    /// Parses the manifest spelling of a return type (`None` stands for JSON `null`).
+    pub fn parse(s: Option<&str>) -> Result<Return, UnknownType> {
+        let Some(s) = s else { return Ok(Return::Unit) };
+        match Type::parse(s)? {
+            Type::Scalar(sc) => Ok(Return::Scalar(sc)),
+            Type::Handle => Ok(Return::Handle),
+            Type::Bytes => Ok(Return::Owned(Elem::U8)),
+            Type::Str => Ok(Return::OwnedStr),
+            Type::Buffer(e, Dir::In) => Ok(Return::Owned(e)),
+            Type::Buffer(_, Dir::InOut) => Err(UnknownType(s.to_owned())),
+        }
+    }
+
+    /// The manifest spelling; `None` for unit.
+    pub fn name(self) -> Option<String> {
+        match self {
+            Return::Unit => None,
+            Return::Scalar(s) => Some(s.as_str().to_owned()),
+            Return::Handle => Some("handle".to_owned()),
+            Return::Owned(Elem::U8) => Some("bytes".to_owned()),
+            Return::Owned(e) => Some(format!("{}[]", e.as_str())),
+            Return::OwnedStr => Some("str".to_owned()),
+        }
+    }
+}
+
+/// The wasm signature `(params, results)` of an export with the given logical signature.
+///
+/// * every parameter lowers by [`Type::lower`];
+/// * an infallible function returning a scalar or handle returns it directly;
+/// * a fallible function returns an `i32` status ([`STATUS_OK`] = 0) and, when it has a
+///   scalar or handle result, takes a trailing `i32` pointer to which it writes the result;
+/// * a function returning an owned buffer takes a trailing `i32` pointer to an 8-byte
+///   (pointer, length) slot, and returns the status only when fallible.
+pub fn signature(params: &[Type], ret: Return, fallible: bool) -> (Vec<ValType>, Vec<ValType>) {
+    let mut p: Vec<ValType> = params.iter().flat_map(|t| t.lower().iter().copied()).collect();
+    let mut r = Vec::new();
+    match ret {
+        Return::Unit => {}
+        Return::Scalar(_) | Return::Handle if fallible => p.push(ValType::I32),
+        Return::Scalar(s) => r.push(s.lower()),
+        Return::Handle => r.push(ValType::I32),
+        Return::Owned(_) | Return::OwnedStr => p.push(ValType::I32),
+    }
+    if fallible {
+        r.push(ValType::I32);
+    }
+    (p, r)
+}
+
+/// A runtime export every module built with `wasmcore-abi` carries.
+#[derive(Clone, Copy, Debug)]
+pub struct RuntimeExport {
+    pub name: &'static str,
+    pub params: &'static [ValType],
+    pub results: &'static [ValType],
+}
+
+/// The runtime exports, with their wasm signatures (wasm32: pointers and sizes are `i32`).
+pub const RUNTIME_EXPORTS: &[RuntimeExport] = &[
+    // wasmcore_alloc(size, align) -> ptr (0 on failure)
+    RuntimeExport {
+        name: "wasmcore_alloc",
+        params: &[ValType::I32, ValType::I32],
+        results: &[ValType::I32],
+    },
+    // wasmcore_free(ptr, size, align)
+    RuntimeExport {
+        name: "wasmcore_free",
+        params: &[ValType::I32, ValType::I32, ValType::I32],
+        results: &[],
+    },
+    // pointer to / length of the UTF-8 message of the calling thread's last error
+    RuntimeExport {
+        name: "wasmcore_last_error_ptr",
+        params: &[],
+        results: &[ValType::I32],
+    },
+    RuntimeExport {
+        name: "wasmcore_last_error_len",
+        params: &[],
+        results: &[ValType::I32],
+    },
+    // status of the calling thread's last caught panic in an infallible export (0 = none),
+    // cleared by the call; the message is the last error.
+    RuntimeExport {
+        name: "wasmcore_take_panic",
+        params: &[],
+        results: &[ValType::I32],
+    },
+];
+
+/// Frames one descriptor record: a 4-byte little-endian length, then the UTF-8 JSON.
+///
+/// `N` must be `json.len() + 4`; used in const context by the `#[export]` macro.
+pub const fn frame<const N: usize>(json: &str) -> [u8; N] {
+    let bytes = json.as_bytes();
+    assert!(N == bytes.len() + 4, "descriptor length mismatch");
+    let len = (bytes.len() as u32).to_le_bytes();
+    let mut out = [0u8; N];
+    let mut i = 0;
+    while i < 4 {
+        out[i] = len[i];
+        i += 1;
+    }
+    while i < N {
+        out[i] = bytes[i - 4];
+        i += 1;
+    }
+    out
+}
+
+/// Error from splitting a descriptor section into records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BadRecords(pub String);
+
+impl fmt::Display for BadRecords {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "malformed {DESCRIPTOR_SECTION} section: {}", self.0)
+    }
+}
+
+impl std::error::Error for BadRecords {}
+
+/// Splits the contents of a [`DESCRIPTOR_SECTION`] into its JSON records.
+pub fn records(mut section: &[u8]) -> Result<Vec<&str>, BadRecords> {
+    let mut out = Vec::new();
+    while !section.is_empty() {
+        let Some((len, rest)) = section.split_first_chunk::<4>() else {
+            return Err(BadRecords(format!("{} trailing bytes", section.len())));
+        };
+        let len = u32::from_le_bytes(*len) as usize;
+        if rest.len() < len {
+            return Err(BadRecords(format!(
+                "record of {len} bytes but only {} left",
+                rest.len()
+            )));
+        }
+        let (json, rest) = rest.split_at(len);
+        let json = std::str::from_utf8(json).map_err(|e| BadRecords(e.to_string()))?;
+        out.push(json);
+        section = rest;
+    }
+    Ok(out)
+}
+
+/// Appends `s` to `out` as a JSON string literal.
+pub fn json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// The logical description of one exported function, as it appears in a descriptor record
+/// (with `"kind": "function"`) and in the manifest's `functions` list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionDesc {
+    pub name: String,
+    pub doc: String,
+    pub params: Vec<(String, Type)>,
+    pub returns: Return,
+    pub fallible: bool,
+}
+
+impl FunctionDesc {
+    /// The wasm signature this description lowers to.
+    pub fn signature(&self) -> (Vec<ValType>, Vec<ValType>) {
+        let params: Vec<Type> = self.params.iter().map(|(_, t)| *t).collect();
+        signature(&params, self.returns, self.fallible)
+    }
+
+    /// The JSON object of this description; with `kind`, the descriptor record form.
+    pub fn to_json(&self, kind: bool) -> String {
+        let mut s = String::from("{");
+        if kind {
+            s.push_str("\"kind\":\"function\",");
+        }
+        s.push_str("\"name\":");
+        json_string(&mut s, &self.name);
+        s.push_str(",\"doc\":");
+        json_string(&mut s, &self.doc);
+        s.push_str(",\"params\":[");
+        for (i, (name, ty)) in self.params.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            s.push_str("{\"name\":");
+            json_string(&mut s, name);
+            s.push_str(",\"type\":");
+            json_string(&mut s, &ty.to_string());
+            s.push('}');
+        }
+        s.push_str("],\"returns\":");
+        match self.returns.name() {
+            Some(r) => json_string(&mut s, &r),
+            None => s.push_str("null"),
+        }
+        s.push_str(",\"fallible\":");
+        s.push_str(if self.fallible { "true" } else { "false" });
+        s.push('}');
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_type_name_round_trips() {
+        let mut all: Vec<Type> = Scalar::ALL.into_iter().map(Type::Scalar).collect();
+        for e in Elem::ALL {
+            all.push(Type::Buffer(e, Dir::In));
+            all.push(Type::Buffer(e, Dir::InOut));
+        }
+        all.extend([Type::Bytes, Type::Str, Type::Handle]);
+        for t in all {
+            assert_eq!(Type::parse(&t.to_string()), Ok(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn unknown_types_are_rejected() {
+        for bad in ["", "u16", "f64[][]", "inout u32", "inout bytes", "out f64[]", "F64"] {
+            assert!(Type::parse(bad).is_err(), "{bad:?} parsed");
+        }
+        assert!(Return::parse(Some("inout f64[]")).is_err());
+    }
+
+    #[test]
+    fn lowering_follows_the_contract() {
+        use ValType::*;
+        let u32_ = Type::Scalar(Scalar::U32);
+        let f64s = Type::Buffer(Elem::F64, Dir::In);
+        assert_eq!(
+            signature(&[u32_], Return::Scalar(Scalar::U64), false),
+            (vec![I32], vec![I64])
+        );
+        assert_eq!(
+            signature(&[u32_], Return::Scalar(Scalar::U64), true),
+            (vec![I32, I32], vec![I32])
+        );
+        assert_eq!(
+            signature(&[f64s], Return::Scalar(Scalar::F64), false),
+            (vec![I32, I32], vec![F64])
+        );
+        assert_eq!(
+            signature(&[Type::Bytes], Return::Owned(Elem::U8), true),
+            (vec![I32, I32, I32], vec![I32])
+        );
+        assert_eq!(
+            signature(&[f64s], Return::Unit, false),
+            (vec![I32, I32], vec![])
+        );
+    }
+
+    #[test]
+    fn records_round_trip_and_reject_truncation() {
+        let a: [u8; 6] = frame("{}");
+        let b: [u8; 11] = frame("{\"a\":1}");
+        let joined = [&a[..], &b[..]].concat();
+        assert_eq!(records(&joined).unwrap(), vec!["{}", "{\"a\":1}"]);
+        assert!(records(&joined[..joined.len() - 1]).is_err());
+        assert!(records(&[1, 0]).is_err());
+    }
+
+    #[test]
+    fn json_escapes() {
+        let mut s = String::new();
+        json_string(&mut s, "a\"b\\c\nd\u{1}é");
+        assert_eq!(s, "\"a\\\"b\\\\c\\nd\\u0001é\"");
+    }
+}
