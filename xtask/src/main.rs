@@ -1,1 +1,426 @@
-fn main() {}
+//! `cargo xtask`: build tooling for wasmcore.
+//!
+//! * `cargo xtask dist` builds the wasm module and the native library, post-processes the
+//!   wasm (see [`xtask::postprocess`]) and writes the artefacts and their manifest.
+//! * `cargo xtask postprocess IN.wasm OUT.wasm [--module NAME]` post-processes any module
+//!   built with `wasmcore-abi` (for plugin authors).
+//! * `cargo xtask manifest FILE.wasm` prints the manifest of a processed module.
+
+use std::env;
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use serde_json::Value;
+use xtask::{postprocess, read_manifest};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  dist                                   build target/dist/wasmcore.wasm (+ .abi.json) and the
+                                         native library with its manifest
+  postprocess IN.wasm OUT.wasm [--module NAME]
+                                         check IN's descriptors against its exports and write
+                                         OUT with the normalized manifest (NAME defaults to
+                                         IN's file stem)
+  manifest FILE.wasm                     print the manifest of a processed module
+  help                                   print this message";
+
+/// The wasm target the core is built for.
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// Env var naming the bin directory of a Debian rust-web toolchain.
+const WEB_TOOLCHAIN_VAR: &str = "WASMCORE_WEB_TOOLCHAIN";
+
+type CliResult<T> = Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = env::args_os().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(args: &[OsString]) -> CliResult<()> {
+    let Some((command, rest)) = args.split_first() else {
+        return Err(format!("no command given\n\n{USAGE}"));
+    };
+    match command.to_str() {
+        Some("dist") => {
+            no_more_args(rest)?;
+            dist()
+        }
+        Some("postprocess") => postprocess_cmd(rest),
+        Some("manifest") => match rest {
+            [file] => manifest_cmd(Path::new(file)),
+            _ => Err(format!("`manifest` takes one FILE.wasm\n\n{USAGE}")),
+        },
+        Some("help" | "--help" | "-h") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(format!(
+            "unknown command {:?}\n\n{USAGE}",
+            command.to_string_lossy()
+        )),
+    }
+}
+
+fn no_more_args(rest: &[OsString]) -> CliResult<()> {
+    match rest.first() {
+        None => Ok(()),
+        Some(arg) => Err(format!(
+            "unexpected argument {:?}\n\n{USAGE}",
+            arg.to_string_lossy()
+        )),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// dist
+
+fn dist() -> CliResult<()> {
+    let root = workspace_root()?;
+    let target_dir = target_dir(&root)?;
+
+    // (a) the wasm module
+    let route = WasmRoute::detect(&root)?;
+    println!("wasm build route: {}", route.describe());
+    let mut build = cargo(&root, &target_dir);
+    build.args(["--target", WASM_TARGET]);
+    route.configure(&mut build)?;
+    run_command(build)?;
+
+    // (b) post-process it
+    let wasm_path = target_dir
+        .join(WASM_TARGET)
+        .join("release")
+        .join("wasmcore.wasm");
+    let wasm = read(&wasm_path)?;
+    let (out, manifest) =
+        postprocess(&wasm, "wasmcore").map_err(|e| format!("{}: {e}", wasm_path.display()))?;
+    let manifest = Manifest::parse(&manifest)?;
+    let dist_dir = target_dir.join("dist");
+    fs::create_dir_all(&dist_dir)
+        .map_err(|e| format!("cannot create {}: {e}", dist_dir.display()))?;
+    let dist_wasm = dist_dir.join("wasmcore.wasm");
+    write(&dist_wasm, &out)?;
+    write(
+        &dist_dir.join("wasmcore.abi.json"),
+        manifest.pretty.as_bytes(),
+    )?;
+    println!(
+        "{}: {} -> {} bytes, {} functions",
+        dist_wasm.display(),
+        wasm.len(),
+        out.len(),
+        manifest.functions.len()
+    );
+
+    // (c) the native library, with the same manifest beside it
+    run_command(cargo(&root, &target_dir))?;
+    let release = target_dir.join("release");
+    write(
+        &release.join("wasmcore.abi.json"),
+        manifest.pretty.as_bytes(),
+    )?;
+    let library = ["libwasmcore.so", "libwasmcore.dylib", "wasmcore.dll"]
+        .iter()
+        .map(|name| release.join(name))
+        .find(|path| path.is_file());
+    match library {
+        Some(lib) => {
+            let size = fs::metadata(&lib).map(|m| m.len()).unwrap_or(0);
+            println!(
+                "{}: {size} bytes, manifest in {}",
+                lib.display(),
+                release.join("wasmcore.abi.json").display()
+            );
+        }
+        None => println!(
+            "warning: no native library found in {} (is wasmcore a cdylib?)",
+            release.display()
+        ),
+    }
+    Ok(())
+}
+
+/// How the wasm module is built.
+enum WasmRoute {
+    /// The active toolchain has the `wasm32-unknown-unknown` standard library (rustup).
+    Installed,
+    /// Debian's `rustc-web` toolchain (bin directory), building std from source.
+    Web(PathBuf),
+}
+
+impl WasmRoute {
+    fn detect(root: &Path) -> CliResult<WasmRoute> {
+        let installed = sysroot(root)
+            .is_some_and(|sysroot| sysroot.join("lib/rustlib").join(WASM_TARGET).is_dir());
+        if installed {
+            return Ok(WasmRoute::Installed);
+        }
+        if let Some(dir) = env::var_os(WEB_TOOLCHAIN_VAR) {
+            let dir = PathBuf::from(dir);
+            if !dir.join("rustc").is_file() {
+                return Err(format!(
+                    "{WEB_TOOLCHAIN_VAR}={} has no rustc (it must name the toolchain's bin \
+                     directory)",
+                    dir.display()
+                ));
+            }
+            return Ok(WasmRoute::Web(dir));
+        }
+        let debian = Path::new("/usr/lib/rust-web/bin");
+        if debian.join("rustc").is_file() {
+            return Ok(WasmRoute::Web(debian.to_owned()));
+        }
+        if let Some(dir) = dpkg_web_toolchain() {
+            return Ok(WasmRoute::Web(dir));
+        }
+        Err(format!(
+            "no toolchain can build {WASM_TARGET}: the active rustc has no {WASM_TARGET} \
+             standard library and no Debian rust-web toolchain was found (set \
+             {WEB_TOOLCHAIN_VAR} to its bin directory); run `just setup`"
+        ))
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            WasmRoute::Installed => format!("installed {WASM_TARGET} standard library"),
+            WasmRoute::Web(dir) => format!(
+                "rust-web toolchain in {} (RUSTC_BOOTSTRAP=1, -Zbuild-std)",
+                dir.display()
+            ),
+        }
+    }
+
+    fn configure(&self, cmd: &mut Command) -> CliResult<()> {
+        let WasmRoute::Web(dir) = self else {
+            return Ok(());
+        };
+        let mut path = vec![dir.clone()];
+        if let Some(old) = env::var_os("PATH") {
+            path.extend(env::split_paths(&old));
+        }
+        let path = env::join_paths(path).map_err(|e| format!("cannot extend PATH: {e}"))?;
+        cmd.env("PATH", path)
+            .env("RUSTC", dir.join("rustc"))
+            .env("RUSTC_BOOTSTRAP", "1")
+            .arg("-Zbuild-std=std,panic_abort");
+        Ok(())
+    }
+}
+
+/// `rustc --print sysroot` of the rustc cargo would use in the workspace.
+fn sysroot(root: &Path) -> Option<PathBuf> {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let out = Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .current_dir(root)
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8(out.stdout).ok()?;
+    Some(PathBuf::from(text.trim()))
+}
+
+/// The bin directory of the `rustc-web` package, from `dpkg -L`.
+fn dpkg_web_toolchain() -> Option<PathBuf> {
+    let out = Command::new("dpkg")
+        .args(["-L", "rustc-web"])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::trim)
+        .find(|line| line.ends_with("/bin/rustc"))
+        .and_then(|rustc| Path::new(rustc).parent().map(Path::to_owned))
+}
+
+/// `cargo build --release --lib -p wasmcore` in the workspace, into `target_dir`.
+fn cargo(root: &Path, target_dir: &Path) -> Command {
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root)
+        .args([
+            "build",
+            "--release",
+            "--lib",
+            "-p",
+            "wasmcore",
+            "--target-dir",
+        ])
+        .arg(target_dir);
+    cmd
+}
+
+fn run_command(mut cmd: Command) -> CliResult<()> {
+    let shown = show_command(&cmd);
+    println!("running: {shown}");
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run `{shown}`: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{shown}` failed ({status})"))
+    }
+}
+
+fn show_command(cmd: &Command) -> String {
+    let mut parts = vec![cmd.get_program().to_string_lossy().into_owned()];
+    parts.extend(cmd.get_args().map(|a| a.to_string_lossy().into_owned()));
+    parts.join(" ")
+}
+
+/// The workspace root: the parent of this crate's directory.
+fn workspace_root() -> CliResult<PathBuf> {
+    let manifest_dir = env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir
+        .parent()
+        .map(Path::to_owned)
+        .ok_or_else(|| format!("{} has no parent directory", manifest_dir.display()))
+}
+
+/// `$CARGO_TARGET_DIR` (relative to the current directory, as cargo reads it) or `target/`.
+fn target_dir(root: &Path) -> CliResult<PathBuf> {
+    match env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() {
+                Ok(dir)
+            } else {
+                let cwd = env::current_dir()
+                    .map_err(|e| format!("cannot read the current directory: {e}"))?;
+                Ok(cwd.join(dir))
+            }
+        }
+        None => Ok(root.join("target")),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// postprocess / manifest
+
+fn postprocess_cmd(args: &[OsString]) -> CliResult<()> {
+    let mut paths = Vec::new();
+    let mut module = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        if arg == "--module" {
+            let name = args
+                .next()
+                .ok_or_else(|| "--module needs a NAME".to_owned())?;
+            module = Some(utf8(name, "--module NAME")?.to_owned());
+        } else if let Some(name) = arg.to_str().and_then(|a| a.strip_prefix("--module=")) {
+            module = Some(name.to_owned());
+        } else {
+            paths.push(PathBuf::from(arg));
+        }
+    }
+    let [input, output] = paths.as_slice() else {
+        return Err(format!(
+            "`postprocess` takes IN.wasm OUT.wasm [--module NAME]\n\n{USAGE}"
+        ));
+    };
+    let module = match module {
+        Some(m) => m,
+        None => {
+            let stem = input
+                .file_stem()
+                .ok_or_else(|| format!("{} has no file name", input.display()))?;
+            utf8(stem, "the input file name")?.to_owned()
+        }
+    };
+    let wasm = read(input)?;
+    let (out, manifest) =
+        postprocess(&wasm, &module).map_err(|e| format!("{}: {e}", input.display()))?;
+    write(output, &out)?;
+    let manifest = Manifest::parse(&manifest)?;
+    println!(
+        "{}: {} -> {} bytes; module {module:?}, abi_version {}, {} functions{}{}",
+        output.display(),
+        wasm.len(),
+        out.len(),
+        manifest.abi_version,
+        manifest.functions.len(),
+        if manifest.functions.is_empty() {
+            ""
+        } else {
+            ": "
+        },
+        manifest.functions.join(", ")
+    );
+    Ok(())
+}
+
+fn manifest_cmd(file: &Path) -> CliResult<()> {
+    let wasm = read(file)?;
+    let manifest = read_manifest(&wasm)
+        .map_err(|e| format!("{}: {e}", file.display()))?
+        .ok_or_else(|| {
+            format!(
+                "{} has no {} section (run `cargo xtask postprocess` on it first)",
+                file.display(),
+                wasmcore_schema::MANIFEST_SECTION
+            )
+        })?;
+    println!("{}", Manifest::parse(&manifest)?.pretty);
+    Ok(())
+}
+
+/// What the CLI reports about a manifest.
+struct Manifest {
+    pretty: String,
+    abi_version: u64,
+    functions: Vec<String>,
+}
+
+impl Manifest {
+    fn parse(json: &str) -> CliResult<Manifest> {
+        let bad = |e: String| format!("malformed manifest: {e}");
+        let value: Value = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
+        let pretty = serde_json::to_string_pretty(&value).map_err(|e| bad(e.to_string()))?;
+        let abi_version = value["abi_version"].as_u64().unwrap_or(0);
+        let functions = value["functions"]
+            .as_array()
+            .map(|fs| {
+                fs.iter()
+                    .filter_map(|f| f["name"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Manifest {
+            pretty,
+            abi_version,
+            functions,
+        })
+    }
+}
+
+fn utf8<'a>(s: &'a OsStr, what: &str) -> CliResult<&'a str> {
+    s.to_str()
+        .ok_or_else(|| format!("{what} is not UTF-8: {}", s.to_string_lossy()))
+}
+
+fn read(path: &Path) -> CliResult<Vec<u8>> {
+    fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+fn write(path: &Path, data: &[u8]) -> CliResult<()> {
+    fs::write(path, data).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}

@@ -1,1 +1,339 @@
-//! placeholder
+//! What a wasmcore module depends on: the core itself and every third-party plugin.
+//!
+//! * [`export`] — `#[export]` on a plain Rust function makes it a C-ABI export (callable
+//!   from the Python host on all backends) and embeds its descriptor in the module;
+//! * [`Error`] — what a fallible export returns for bad input (a Python `ValueError` or
+//!   `TypeError` naming the function and the parameter);
+//! * the runtime exports every module carries: `wasmcore_alloc` / `wasmcore_free` (so the
+//!   host can place data in linear memory), `wasmcore_last_error_ptr` / `_len` and
+//!   `wasmcore_take_panic`;
+//! * [`schema`] — the ABI schema (version, logical types, lowering), re-exported.
+//!
+//! ```ignore
+//! use wasmcore_abi::{export, Error};
+//!
+//! /// Number of words in `text`.
+//! #[export]
+//! pub fn count_words(text: &[u8]) -> u64 {
+//!     text.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty()).count() as u64
+//! }
+//! ```
+//!
+//! Nothing panics across the boundary: in the native build every export catches unwinding
+//! and turns it into [`schema::STATUS_PANIC`]; in wasm a panic is a trap.
+
+use std::alloc::Layout;
+use std::cell::{Cell, RefCell};
+use std::fmt;
+
+pub use wasmcore_macros::export;
+pub use wasmcore_schema as schema;
+
+/// The kind of a kernel error; decides the Python exception class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A parameter has a bad value: Python `ValueError`.
+    Value,
+    /// A parameter has the wrong kind: Python `TypeError`.
+    Type,
+}
+
+/// An error returned by a fallible export. Its message names the parameter; the host adds
+/// the function name (`fib(): parameter 'n' must be <= 93, got 94`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+}
+
+impl Error {
+    /// A bad value for parameter `param`; `what` completes "parameter 'param' ...".
+    pub fn value(param: &str, what: impl fmt::Display) -> Error {
+        Error {
+            kind: ErrorKind::Value,
+            message: format!("parameter '{param}' {what}"),
+        }
+    }
+
+    /// A wrong kind of argument for parameter `param`.
+    pub fn type_(param: &str, what: impl fmt::Display) -> Error {
+        Error {
+            kind: ErrorKind::Type,
+            message: format!("parameter '{param}' {what}"),
+        }
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The status code a fallible export returns for this error.
+    pub fn status(&self) -> i32 {
+        match self.kind {
+            ErrorKind::Value => schema::STATUS_VALUE_ERROR,
+            ErrorKind::Type => schema::STATUS_TYPE_ERROR,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+thread_local! {
+    static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
+    static PANICKED: Cell<i32> = const { Cell::new(0) };
+}
+
+fn set_last_error(message: &str) {
+    LAST_ERROR.with_borrow_mut(|s| {
+        s.clear();
+        s.push_str(message);
+    });
+}
+
+/// Allocates `size` bytes aligned to `align` in this module's memory; 0 when the request is
+/// invalid or memory is exhausted. A zero-size request returns a dangling, aligned pointer.
+#[unsafe(no_mangle)]
+pub extern "C" fn wasmcore_alloc(size: usize, align: usize) -> *mut u8 {
+    let Ok(layout) = Layout::from_size_align(size, align) else {
+        return std::ptr::null_mut();
+    };
+    if size == 0 {
+        return std::ptr::without_provenance_mut(align);
+    }
+    // SAFETY: the layout has a non-zero size.
+    unsafe { std::alloc::alloc(layout) }
+}
+
+/// Frees memory from [`wasmcore_alloc`] (or a buffer returned through the return-buffer
+/// protocol) with the same size and alignment. Null pointers and zero sizes are ignored.
+///
+/// # Safety
+/// `ptr` must come from this module's allocator with exactly this size and alignment.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wasmcore_free(ptr: *mut u8, size: usize, align: usize) {
+    if ptr.is_null() || size == 0 {
+        return;
+    }
+    if let Ok(layout) = Layout::from_size_align(size, align) {
+        // SAFETY: the caller passes a pointer from `alloc` with this layout.
+        unsafe { std::alloc::dealloc(ptr, layout) }
+    }
+}
+
+/// Pointer to the UTF-8 message of the calling thread's last error.
+#[unsafe(no_mangle)]
+pub extern "C" fn wasmcore_last_error_ptr() -> *const u8 {
+    LAST_ERROR.with_borrow(|s| s.as_ptr())
+}
+
+/// Length in bytes of the calling thread's last error message.
+#[unsafe(no_mangle)]
+pub extern "C" fn wasmcore_last_error_len() -> usize {
+    LAST_ERROR.with_borrow(|s| s.len())
+}
+
+/// Returns and clears the calling thread's caught-panic status: [`schema::STATUS_PANIC`]
+/// after an infallible export panicked (native build; the message is the last error), else 0.
+#[unsafe(no_mangle)]
+pub extern "C" fn wasmcore_take_panic() -> i32 {
+    PANICKED.replace(0)
+}
+
+/// Support for the code `#[export]` generates. Not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    use super::*;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    /// Runs an export's body, catching a panic (native build) as [`schema::STATUS_PANIC`]
+    /// with the panic message as the last error.
+    #[inline(always)]
+    pub fn guard<R>(f: impl FnOnce() -> R) -> Result<R, i32> {
+        catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            set_last_error(&format!("panic in kernel: {msg}"));
+            schema::STATUS_PANIC
+        })
+    }
+
+    /// Records `e` as the last error and returns its status.
+    #[cold]
+    pub fn fail(e: &Error) -> i32 {
+        set_last_error(e.message());
+        e.status()
+    }
+
+    /// Marks a caught panic in an infallible export (see [`wasmcore_take_panic`]).
+    #[cold]
+    pub fn note_panic(status: i32) {
+        PANICKED.set(status);
+    }
+
+    /// Unwraps a parameter conversion in an infallible export (the panic is caught).
+    #[inline(always)]
+    pub fn expect<T>(r: Result<T, Error>) -> T {
+        match r {
+            Ok(v) => v,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn check<T>(ptr: *const T, len: usize, param: &str) -> Result<(), Error> {
+        if ptr.is_null() {
+            return Err(Error::value(param, "is a null pointer"));
+        }
+        if !ptr.cast::<u8>().addr().is_multiple_of(align_of::<T>()) {
+            return Err(Error::value(param, "is a misaligned pointer"));
+        }
+        if len
+            .checked_mul(size_of::<T>())
+            .is_none_or(|n| n > isize::MAX as usize)
+        {
+            return Err(Error::value(param, "is too long"));
+        }
+        Ok(())
+    }
+
+    /// A slice from an export's (pointer, length) pair; any pointer is fine when `len` is 0.
+    ///
+    /// # Safety
+    /// When `len > 0`, `ptr` must point to `len` initialised `T`s that stay valid and
+    /// unaliased by writers for `'a`.
+    #[inline(always)]
+    pub unsafe fn slice<'a, T>(ptr: *const T, len: usize, param: &str) -> Result<&'a [T], Error> {
+        if len == 0 {
+            return Ok(&[]);
+        }
+        check(ptr, len, param)?;
+        // SAFETY: non-null, aligned, size checked; validity is the caller's contract.
+        Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+    }
+
+    /// A mutable slice from an export's (pointer, length) pair.
+    ///
+    /// # Safety
+    /// As [`slice`], and no other reference to the memory may exist for `'a`.
+    #[inline(always)]
+    pub unsafe fn slice_mut<'a, T>(
+        ptr: *mut T,
+        len: usize,
+        param: &str,
+    ) -> Result<&'a mut [T], Error> {
+        if len == 0 {
+            return Ok(&mut []);
+        }
+        check(ptr, len, param)?;
+        // SAFETY: as above, plus exclusivity from the caller.
+        Ok(unsafe { std::slice::from_raw_parts_mut(ptr, len) })
+    }
+
+    /// A `&str` from an export's (pointer, length) pair; invalid UTF-8 is a `ValueError`.
+    ///
+    /// # Safety
+    /// As [`slice`].
+    #[inline(always)]
+    pub unsafe fn str<'a>(ptr: *const u8, len: usize, param: &str) -> Result<&'a str, Error> {
+        // SAFETY: forwarded contract.
+        let bytes = unsafe { slice(ptr, len, param)? };
+        std::str::from_utf8(bytes).map_err(|e| Error::value(param, format!("is not UTF-8: {e}")))
+    }
+
+    /// Writes a scalar result through the caller's out pointer.
+    ///
+    /// # Safety
+    /// `out` must be null or valid for a write of `T` (any alignment).
+    #[inline(always)]
+    pub unsafe fn put<T>(out: *mut T, v: T) -> Result<(), Error> {
+        if out.is_null() {
+            return Err(Error::value("<result>", "is a null pointer"));
+        }
+        // SAFETY: non-null; validity is the caller's contract.
+        unsafe { out.write_unaligned(v) };
+        Ok(())
+    }
+
+    /// Hands an owned buffer to the host through the return-buffer protocol: writes
+    /// (pointer, length in elements) to `out`; the host frees it with `wasmcore_free`.
+    ///
+    /// # Safety
+    /// As [`put`] for a `[usize; 2]`.
+    #[inline(always)]
+    pub unsafe fn put_owned<T>(out: *mut [usize; 2], v: Vec<T>) -> Result<(), Error> {
+        if out.is_null() {
+            return Err(Error::value("<result>", "is a null pointer"));
+        }
+        let b = v.into_boxed_slice();
+        let len = b.len();
+        let ptr = Box::into_raw(b).cast::<T>();
+        // SAFETY: as `put`.
+        unsafe { out.write_unaligned([ptr.addr(), len]) };
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alloc_free_round_trip() {
+        let p = wasmcore_alloc(24, 8);
+        assert!(!p.is_null() && p.addr() % 8 == 0);
+        // SAFETY: from wasmcore_alloc with this layout.
+        unsafe { wasmcore_free(p, 24, 8) };
+        let z = wasmcore_alloc(0, 16);
+        assert_eq!(z.addr(), 16);
+        // SAFETY: zero size is a no-op.
+        unsafe { wasmcore_free(z, 0, 16) };
+        assert!(wasmcore_alloc(8, 3).is_null(), "bad alignment must fail");
+    }
+
+    #[test]
+    fn errors_reach_the_last_error_accessor() {
+        let st = __private::fail(&Error::value("n", "must be <= 93, got 94"));
+        assert_eq!(st, schema::STATUS_VALUE_ERROR);
+        let len = wasmcore_last_error_len();
+        // SAFETY: pointer/len from the accessor, valid until the next error.
+        let msg = unsafe { std::slice::from_raw_parts(wasmcore_last_error_ptr(), len) };
+        assert_eq!(msg, b"parameter 'n' must be <= 93, got 94");
+    }
+
+    #[test]
+    fn guard_catches_panics() {
+        let r = __private::guard(|| -> u32 { panic!("boom") });
+        assert_eq!(r, Err(schema::STATUS_PANIC));
+        let len = wasmcore_last_error_len();
+        // SAFETY: as above.
+        let msg = unsafe { std::slice::from_raw_parts(wasmcore_last_error_ptr(), len) };
+        assert_eq!(msg, b"panic in kernel: boom");
+    }
+
+    #[test]
+    fn slices_check_pointers() {
+        let v = [1.0f64, 2.0];
+        // SAFETY: valid pointer and length.
+        assert_eq!(unsafe { __private::slice(v.as_ptr(), 2, "x") }.unwrap(), &v);
+        // SAFETY: zero length never dereferences.
+        assert!(unsafe { __private::slice::<f64>(std::ptr::null(), 0, "x") }.is_ok());
+        // SAFETY: null is rejected before use.
+        let e = unsafe { __private::slice::<f64>(std::ptr::null(), 1, "x") }.unwrap_err();
+        assert!(e.message().contains("'x'"));
+        let bad = v.as_ptr().cast::<u8>().wrapping_add(1).cast::<f64>();
+        // SAFETY: misalignment is rejected before use.
+        assert!(unsafe { __private::slice(bad, 1, "x") }.is_err());
+    }
+}

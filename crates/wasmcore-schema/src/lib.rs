@@ -285,7 +285,10 @@ impl Return {
 /// * a function returning an owned buffer takes a trailing `i32` pointer to an 8-byte
 ///   (pointer, length) slot, and returns the status only when fallible.
 pub fn signature(params: &[Type], ret: Return, fallible: bool) -> (Vec<ValType>, Vec<ValType>) {
-    let mut p: Vec<ValType> = params.iter().flat_map(|t| t.lower().iter().copied()).collect();
+    let mut p: Vec<ValType> = params
+        .iter()
+        .flat_map(|t| t.lower().iter().copied())
+        .collect();
     let mut r = Vec::new();
     match ret {
         Return::Unit => {}
@@ -483,7 +486,15 @@ mod tests {
 
     #[test]
     fn unknown_types_are_rejected() {
-        for bad in ["", "u16", "f64[][]", "inout u32", "inout bytes", "out f64[]", "F64"] {
+        for bad in [
+            "",
+            "u16",
+            "f64[][]",
+            "inout u32",
+            "inout bytes",
+            "out f64[]",
+            "F64",
+        ] {
             assert!(Type::parse(bad).is_err(), "{bad:?} parsed");
         }
         assert!(Return::parse(Some("inout f64[]")).is_err());

@@ -1,0 +1,211 @@
+"""Argument conversion and the code generator for typed callables.
+
+Every backend builds its callables here from a :class:`FunctionSpec`: the same checks, the same
+messages, the same ``__doc__`` and ``inspect.signature``. A backend supplies only the body that
+performs the call. Callables are compiled from generated source so a call does no per-call
+type dispatch: the checks for each parameter are inlined, with fast paths for the common types.
+"""
+
+from __future__ import annotations
+
+import inspect
+import operator
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ._manifest import FunctionSpec
+
+INT_RANGES = {
+    "i32": (-(2**31), 2**31 - 1),
+    "u32": (0, 2**32 - 1),
+    "i64": (-(2**63), 2**63 - 1),
+    "u64": (0, 2**64 - 1),
+}
+DTYPES = {"f64": np.dtype(np.float64), "f32": np.dtype(np.float32), "i64": np.dtype(np.int64),
+          "u32": np.dtype(np.uint32), "u8": np.dtype(np.uint8)}
+_NUMERIC_KINDS = frozenset("biuf")
+
+
+def _type_name(v: object) -> str:
+    return type(v).__name__
+
+
+def as_int(v: object, func: str, param: str) -> int:
+    """An integer argument (anything with ``__index__``; not bool-like floats)."""
+    if isinstance(v, bool):
+        return int(v)
+    try:
+        return operator.index(v)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"{func}(): parameter '{param}' must be an int, "
+                        f"got {_type_name(v)}") from None
+
+
+def int_range_error(v: int, func: str, param: str, lo: int, hi: int) -> ValueError:
+    bound = f">= {lo}" if v < lo else f"<= {hi}"
+    return ValueError(f"{func}(): parameter '{param}' must be {bound}, got {v}")
+
+
+def as_float(v: object, func: str, param: str) -> float:
+    """A float argument: a real number (int, float, numpy scalar, ``__float__``), not a str."""
+    if isinstance(v, (str, bytes, bytearray, complex)) or not hasattr(v, "__float__"):
+        raise TypeError(f"{func}(): parameter '{param}' must be a real number, "
+                        f"got {_type_name(v)}")
+    return float(v)  # type: ignore[arg-type]
+
+
+def as_bool(v: object, func: str, param: str) -> bool:
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, int) and v in (0, 1):
+        return bool(v)
+    raise TypeError(f"{func}(): parameter '{param}' must be a bool, got {_type_name(v)}")
+
+
+def as_array(v: object, elem: str, func: str, param: str) -> np.ndarray:
+    """A 1-D C-contiguous array of the element type: any buffer-protocol object or sequence
+    of numbers; other dtypes and strides are converted (copied)."""
+    dtype = DTYPES[elem]
+    if type(v) is np.ndarray and v.dtype == dtype and v.ndim == 1 and v.flags.c_contiguous:
+        return v
+    if isinstance(v, (str, bytes, bytearray, dict, set)) or v is None:
+        raise TypeError(f"{func}(): parameter '{param}' must be a 1-D array or sequence of "
+                        f"numbers, got {_type_name(v)}")
+    try:
+        a = np.asarray(v)
+        if a.dtype.kind not in _NUMERIC_KINDS:
+            if a.dtype.kind != "O":
+                raise TypeError(f"dtype {a.dtype} is not numeric")
+            a = np.asarray(v, dtype=dtype)
+        out = np.ascontiguousarray(a, dtype=dtype)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{func}(): parameter '{param}' must be a 1-D array or sequence of "
+                        f"numbers ({e})") from None
+    if out.ndim != 1:
+        if out.ndim == 0:
+            raise TypeError(f"{func}(): parameter '{param}' must be a 1-D array or sequence "
+                            f"of numbers, got {_type_name(v)}")
+        raise ValueError(f"{func}(): parameter '{param}' must be 1-D, got a {out.ndim}-D "
+                         f"array of shape {out.shape}")
+    return out
+
+
+def as_inout_array(v: object, elem: str, func: str, param: str) -> np.ndarray:
+    """An array the kernel writes in place: must already be a writable C-contiguous 1-D
+    ndarray of the exact element type (a converted copy would silently lose the writes)."""
+    dtype = DTYPES[elem]
+    if not isinstance(v, np.ndarray) or v.dtype != dtype or not v.flags.c_contiguous \
+            or not v.flags.writeable:
+        raise TypeError(f"{func}(): parameter '{param}' is written in place and must be a "
+                        f"writable C-contiguous numpy array of dtype {dtype}, got "
+                        + (f"array of dtype {v.dtype}" + ("" if v.flags.c_contiguous
+                                                            else ", non-contiguous")
+                           + ("" if v.flags.writeable else ", read-only")
+                           if isinstance(v, np.ndarray) else _type_name(v)))
+    if v.ndim != 1:
+        raise ValueError(f"{func}(): parameter '{param}' must be 1-D, got a {v.ndim}-D array")
+    return v
+
+
+def as_bytes(v: object, func: str, param: str) -> np.ndarray:
+    """A bytes-like argument (any buffer-protocol object), as a uint8 array (no copy when the
+    buffer is contiguous). ``str`` is refused, as hashlib does."""
+    if type(v) is bytes:
+        return np.frombuffer(v, dtype=np.uint8)
+    if isinstance(v, str):
+        raise TypeError(f"{func}(): parameter '{param}' must be bytes-like, got str "
+                        "(encode it first)")
+    try:
+        m = memoryview(v)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"{func}(): parameter '{param}' must be bytes-like, "
+                        f"got {_type_name(v)}") from None
+    if not m.c_contiguous:
+        return np.frombuffer(m.tobytes(), dtype=np.uint8)
+    return np.frombuffer(m.cast("B") if m.format != "B" or m.ndim != 1 else m, dtype=np.uint8)
+
+
+def as_str(v: object, func: str, param: str) -> np.ndarray:
+    if not isinstance(v, str):
+        raise TypeError(f"{func}(): parameter '{param}' must be a str, got {_type_name(v)}")
+    return np.frombuffer(v.encode("utf-8"), dtype=np.uint8)
+
+
+_ANNOTATIONS: dict[str, Any] = {"i32": int, "u32": int, "i64": int, "u64": int, "bool": bool,
+                                "f32": float, "f64": float, "bytes": bytes, "str": str}
+
+
+def prologue(spec: FunctionSpec) -> list[str]:
+    """Source lines that check and convert each parameter in place."""
+    f = spec.name
+    lines = []
+    for p in spec.params:
+        n, t = p.name, p.type
+        if t.kind == "scalar" and t.scalar in INT_RANGES:
+            lo, hi = INT_RANGES[t.scalar]
+            lines += [f"if {n}.__class__ is not int: {n} = _w_as_int({n}, {f!r}, {n!r})",
+                      f"if not {lo} <= {n} <= {hi}: "
+                      f"raise _w_int_range_error({n}, {f!r}, {n!r}, {lo}, {hi})"]
+        elif t.kind == "scalar" and t.scalar in ("f32", "f64"):
+            lines.append(f"if {n}.__class__ is not float: {n} = _w_as_float({n}, {f!r}, {n!r})")
+        elif t.kind == "scalar":
+            lines.append(f"{n} = _w_as_bool({n}, {f!r}, {n!r})")
+        elif t.kind == "buffer" and t.inout:
+            lines.append(f"{n} = _w_as_inout_array({n}, {t.elem!r}, {f!r}, {n!r})")
+        elif t.kind == "buffer":
+            lines.append(f"{n} = _w_as_array({n}, {t.elem!r}, {f!r}, {n!r})")
+        elif t.kind == "bytes":
+            lines.append(f"{n} = _w_as_bytes({n}, {f!r}, {n!r})")
+        elif t.kind == "str":
+            lines.append(f"{n} = _w_as_str({n}, {f!r}, {n!r})")
+        else:
+            raise NotImplementedError(f"{f}(): parameter type {t.name} is not supported yet")
+    return lines
+
+
+_HELPERS = {"_w_as_int": as_int, "_w_int_range_error": int_range_error, "_w_as_float": as_float,
+            "_w_as_bool": as_bool, "_w_as_array": as_array,
+            "_w_as_inout_array": as_inout_array, "_w_as_bytes": as_bytes, "_w_as_str": as_str}
+
+
+def build(spec: FunctionSpec, body: list[str], env: dict[str, Any],
+          rebind: tuple[str, ...] = ()) -> tuple[Callable[..., Any], Callable[..., None]]:
+    """Compiles ``def name(params): <checks> <body>`` as a closure over ``env``.
+
+    Names in ``rebind`` can later be replaced with the returned ``rebind(**values)`` function
+    (the wasm backend swaps its instance this way after a trap); reading them costs no more
+    than reading any other closure variable.
+    """
+    args = ", ".join(p.name for p in spec.params)
+    env = {**_HELPERS, **env}
+    names = sorted(env)
+    inner = [f"def {spec.name}({args}):"]
+    inner += ["    " + line for line in prologue(spec) + body]
+    inner += ["def _w_rebind(**_w_new):"]
+    if rebind:
+        inner += [f"    nonlocal {', '.join(rebind)}"]
+        inner += [f"    {r} = _w_new.pop({r!r}, {r})" for r in rebind]
+    inner += ["    assert not _w_new, _w_new"]
+    src = "\n".join([f"def _w_make({', '.join(names)}):"] + ["    " + line for line in inner]
+                    + [f"    return {spec.name}, _w_rebind"])
+    ns: dict[str, Any] = {}
+    exec(compile(src, f"<wasmcore {spec.name}>", "exec"), ns)
+    fn, rb = ns["_w_make"](**{k: env[k] for k in names})
+    fn.__doc__ = spec.doc or None
+    fn.__module__ = "wasmcore"
+    fn.__qualname__ = spec.name
+    fn.__signature__ = signature(spec)
+    return fn, rb
+
+
+def signature(spec: FunctionSpec) -> inspect.Signature:
+    """``inspect.signature`` of a callable: parameter names and Python types."""
+    params = [inspect.Parameter(p.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                annotation="numpy.typing.ArrayLike" if p.type.kind == "buffer"
+                                else _ANNOTATIONS[p.type.name])
+              for p in spec.params]
+    r = spec.returns.name
+    ret = None if r is None else _ANNOTATIONS.get(r, "numpy.ndarray")
+    return inspect.Signature(params, return_annotation=ret)

@@ -1,0 +1,399 @@
+"""The wasm backend: the bundled module under wasmtime-py, called through a fast path.
+
+The fast path (see DESIGN.md): each callable is bound once to its export — types checked at
+bind time against the manifest — and calls ``wasmtime_func_call_unchecked`` through an untyped
+ctypes function pointer with prebuilt arguments (store context, function, a preallocated raw
+value array, its length, a trap slot), so a call costs about one ctypes call. Arguments are
+written into the raw array through typed views; results are read back the same way. Traps and
+errors are still checked after every call.
+
+Each thread gets its own Store and instance. A callable bound in one thread, called from
+another, forwards to that thread's instance. After a trap the instance is re-created (the
+callables are re-bound in place), so one bad call never poisons the next.
+
+Buffers are copied into a reusable scratch area inside linear memory (grown as needed). The
+engine is configured so linear memory never moves, so views into it stay valid.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import tempfile
+import threading
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import wasmtime
+
+from . import _convert
+from ._errors import Error, ModuleRejected, Trap, status_error
+from ._manifest import ELEMS, RUNTIME_EXPORTS, FunctionSpec, Manifest
+
+try:  # the internals the fast path needs; missing ones mean the public-API fallback
+    from wasmtime import _bindings as _B
+
+    _RAW_SIZE = ctypes.sizeof(_B.wasmtime_val_raw_t)
+    _UNCHECKED = ctypes.CFUNCTYPE(ctypes.c_void_p)(
+        ctypes.cast(_B._wasmtime_func_call_unchecked, ctypes.c_void_p).value)
+    _FAST_PATH = _RAW_SIZE == 16 and hasattr(wasmtime.Func, "_from_raw") \
+        and hasattr(wasmtime.Store, "_context")
+except (ImportError, AttributeError):  # pragma: no cover - depends on the wasmtime-py version
+    _FAST_PATH = False
+    _RAW_SIZE = 16
+
+# typed views over the raw value array: name, ctypes type, elements per 16-byte slot
+_VIEWS = {"i32": (ctypes.c_int32, 4), "u32": (ctypes.c_uint32, 4), "i64": (ctypes.c_int64, 2),
+          "u64": (ctypes.c_uint64, 2), "f32": (ctypes.c_float, 4), "f64": (ctypes.c_double, 2),
+          "bool": (ctypes.c_int32, 4)}
+_TRAP_NAMES = {
+    "STACK_OVERFLOW": "stack_overflow", "MEMORY_OUT_OF_BOUNDS": "memory_out_of_bounds",
+    "HEAP_MISALIGNED": "heap_misaligned", "TABLE_OUT_OF_BOUNDS": "table_out_of_bounds",
+    "INDIRECT_CALL_TO_NULL": "indirect_call_to_null", "BAD_SIGNATURE": "bad_signature",
+    "INTEGER_OVERFLOW": "integer_overflow", "INTEGER_DIVISION_BY_ZERO": "integer_divide_by_zero",
+    "BAD_CONVERSION_TO_INTEGER": "bad_conversion_to_integer",
+    "UNREACHABLE_CODE_REACHED": "unreachable", "INTERRUPT": "interrupt",
+    "OUT_OF_FUEL": "out_of_fuel",
+}
+
+_ENGINE_LOCK = threading.Lock()
+_ENGINE: wasmtime.Engine | None = None
+# Part of the compile-cache key: change it whenever the engine configuration changes.
+ENGINE_CONFIG = "memory_may_move=false;cranelift_opt_level=speed"
+
+
+def engine() -> wasmtime.Engine:
+    """The process-wide engine for the core module (thread-safe, created once)."""
+    global _ENGINE
+    with _ENGINE_LOCK:
+        if _ENGINE is None:
+            cfg = wasmtime.Config()
+            # Memory must never move: the scratch area and zero-copy views point into it.
+            cfg.memory_may_move = False
+            cfg.cranelift_opt_level = "speed"
+            _ENGINE = wasmtime.Engine(cfg)
+        return _ENGINE
+
+
+def cache_dir() -> Path:
+    """Where compiled modules are cached: ``$WASMCORE_CACHE_DIR``, else the user cache dir."""
+    if d := os.environ.get("WASMCORE_CACHE_DIR"):
+        return Path(d)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "wasmcore"
+
+
+def _wasmtime_version() -> str:
+    from importlib.metadata import version
+
+    return version("wasmtime")
+
+
+def compile_module(wasm: bytes, digest: str) -> wasmtime.Module:
+    """Compiles ``wasm``, or loads it from the on-disk cache (keyed by the wasm's sha256, the
+    wasmtime version and the engine configuration). The cache is only ever written by this
+    function; a stale or unreadable entry is replaced."""
+    eng = engine()
+    key = hashlib.sha256(f"{digest}|{_wasmtime_version()}|{ENGINE_CONFIG}".encode()).hexdigest()
+    path = cache_dir() / f"{key}.cwasm"
+    if path.is_file():
+        try:
+            return wasmtime.Module.deserialize_file(eng, str(path))
+        except wasmtime.WasmtimeError:
+            pass  # incompatible or damaged: compile again below
+    try:
+        module = wasmtime.Module(eng, wasm)
+    except wasmtime.WasmtimeError as e:
+        raise ModuleRejected(f"module does not compile: {e}") from None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(module.serialize())
+        os.replace(tmp, path)
+    except OSError:
+        pass  # an unwritable cache only costs speed
+    return module
+
+
+def _trap_error(trap: wasmtime.Trap) -> Trap:
+    code = trap.trap_code
+    name = _TRAP_NAMES.get(code.name, code.name.lower()) if code is not None else None
+    return Trap(trap.message, name)
+
+
+class _Instance:
+    """One Store + instance of the module, used by a single thread."""
+
+    def __init__(self, backend: WasmBackend) -> None:
+        self.backend = backend
+        self.rebinders: list[Callable[[], None]] = []
+        self._instantiate()
+
+    def _instantiate(self) -> None:
+        b = self.backend
+        self.store = wasmtime.Store(engine())
+        try:
+            inst = wasmtime.Instance(self.store, b.module, [])
+        except wasmtime.Trap as e:
+            raise _trap_error(e) from None
+        except wasmtime.WasmtimeError as e:
+            raise ModuleRejected(f"module does not instantiate: {e}") from None
+        self.exports = inst.exports(self.store)
+        mem = self.exports["memory"]
+        assert isinstance(mem, wasmtime.Memory)
+        self.memory = mem
+        self.base = ctypes.addressof(mem.data_ptr(self.store).contents)
+        self.ctx = ctypes.c_void_p(ctypes.cast(self.store._context(), ctypes.c_void_p).value)
+        self._alloc = self._func("wasmcore_alloc")
+        self._free = self._func("wasmcore_free")
+        self.out = self.alloc(16, 16)  # result slot of fallible scalars and owned buffers
+        self.scratch_ptr = self.scratch_cap = 0
+        self.scratch: np.ndarray = np.empty(0, np.uint8)
+
+    def _func(self, name: str) -> wasmtime.Func:
+        f = self.exports[name]
+        assert isinstance(f, wasmtime.Func)
+        return f
+
+    def call(self, name: str, *args: Any) -> Any:
+        """A call through the public API (setup and error paths only)."""
+        try:
+            return self._func(name)(self.store, *args)
+        except wasmtime.Trap as e:
+            self.reset()
+            raise _trap_error(e) from None
+
+    def alloc(self, size: int, align: int) -> int:
+        ptr = self.call("wasmcore_alloc", size, align)
+        if ptr == 0 and size > 0:
+            raise MemoryError(f"wasmcore: the module could not allocate {size} bytes")
+        return int(ptr)
+
+    def reset(self) -> None:
+        """Replaces the store and instance (after a trap) and re-binds every callable."""
+        self._instantiate()
+        for rebind in self.rebinders:
+            rebind()
+
+    def last_error(self) -> str:
+        ptr, n = self.call("wasmcore_last_error_ptr"), self.call("wasmcore_last_error_len")
+        return ctypes.string_at(self.base + ptr, n).decode("utf-8", "replace")
+
+    def place(self, *arrays: np.ndarray) -> tuple[int, ...]:
+        """Copies arrays into the scratch area (16-byte aligned each); their wasm addresses."""
+        offsets, total = [], 0
+        for a in arrays:
+            offsets.append(total)
+            total += (a.nbytes + 15) & ~15
+        if total > self.scratch_cap:
+            if self.scratch_ptr:
+                self._free(self.store, self.scratch_ptr, self.scratch_cap, 16)
+                self.scratch_ptr = self.scratch_cap = 0
+            cap = max(total, 2 * self.scratch_cap, 1 << 16)
+            self.scratch_ptr = self.alloc(cap, 16)
+            self.scratch_cap = cap
+            self.scratch = np.ctypeslib.as_array(
+                (ctypes.c_uint8 * cap).from_address(self.base + self.scratch_ptr))
+        for a, off in zip(arrays, offsets):
+            self.scratch[off:off + a.nbytes] = a.reshape(-1).view(np.uint8)
+        return tuple(self.scratch_ptr + off for off in offsets)
+
+    def copy_back(self, a: np.ndarray, ptr: int) -> None:
+        """Copies an in/out buffer back from linear memory into the caller's array."""
+        off = ptr - self.scratch_ptr
+        a.reshape(-1).view(np.uint8)[:] = self.scratch[off:off + a.nbytes]
+
+    def take_owned(self, elem: str) -> np.ndarray:
+        """Reads (pointer, length) from the result slot, copies the buffer out, frees it."""
+        ptr, n = (ctypes.c_uint32 * 2).from_address(self.base + self.out)
+        size = ELEMS[elem]
+        dtype = _convert.DTYPES[elem]
+        out = np.frombuffer(ctypes.string_at(self.base + ptr, n * size), dtype=dtype).copy()
+        self._free(self.store, ptr, n * size, size)
+        return out
+
+    def fail(self, err: int | None, holder: ctypes.c_void_p, name: str) -> Exception:
+        """The exception for a failed fast call (an error, or a trap in ``holder``); resets
+        the instance."""
+        if err:
+            e = wasmtime.WasmtimeError._from_ptr(
+                ctypes.cast(err, ctypes.POINTER(_B.wasmtime_error_t)))
+            self.reset()
+            return Error(f"{name}(): {e}")
+        trap = wasmtime.Trap._from_ptr(
+            ctypes.cast(holder.value, ctypes.POINTER(_B.wasm_trap_t)))
+        holder.value = None
+        self.reset()
+        return _trap_error(trap)
+
+
+class WasmBackend:
+    """The loaded module: its manifest and one instance per thread."""
+
+    def __init__(self, wasm: bytes, manifest: Manifest) -> None:
+        self.manifest = manifest
+        self.digest = hashlib.sha256(wasm).hexdigest()
+        if manifest.imports:
+            names = ", ".join(f"{i.get('module')}.{i.get('name')}" for i in manifest.imports)
+            raise ModuleRejected(f"the core module must not import anything, it imports {names}")
+        self.module = compile_module(wasm, self.digest)
+        self._check_exports()
+        self._local = threading.local()
+        self.fast = _FAST_PATH
+        if not self.fast:
+            warnings.warn("wasmcore: this wasmtime-py lacks the internals of the fast call path; "
+                          "using the public API (much slower per call)", RuntimeWarning,
+                          stacklevel=3)
+
+    def _check_exports(self) -> None:
+        """Every function in the manifest must be exported with the wasm type it lowers to."""
+        exported: dict[str, Any] = {e.name: e.type for e in self.module.exports}
+        problems = []
+        if not isinstance(exported.get("memory"), wasmtime.MemoryType):
+            problems.append("it exports no memory named 'memory'")
+        wanted = {f.name: f.signature() for f in self.manifest.functions}
+        wanted.update(RUNTIME_EXPORTS)
+        for name, (params, results) in wanted.items():
+            ty = exported.get(name)
+            if not isinstance(ty, wasmtime.FuncType):
+                problems.append(f"{name!r} is in the manifest but not exported as a function")
+                continue
+            actual = (tuple(str(p) for p in ty.params), tuple(str(r) for r in ty.results))
+            if actual != (params, results):
+                problems.append(f"{name!r}: manifest lowers to {_sig(params, results)} but the "
+                                f"export is {_sig(*actual)}")
+        if problems:
+            raise ModuleRejected("module disagrees with its manifest: " + "; ".join(problems))
+
+    def instance(self) -> _Instance:
+        """The calling thread's instance (created on first use)."""
+        inst: _Instance | None = getattr(self._local, "inst", None)
+        if inst is None:
+            inst = self._local.inst = _Instance(self)
+            self._local.callables = {}
+        return inst
+
+    def callable(self, name: str) -> Callable[..., Any]:
+        """The calling thread's callable for function ``name``."""
+        inst = self.instance()
+        table: dict[str, Callable[..., Any]] = self._local.callables
+        fn = table.get(name)
+        if fn is None:
+            fn = table[name] = self._bind(inst, self.manifest.function(name))
+        return fn
+
+    def _bind(self, inst: _Instance, spec: FunctionSpec) -> Callable[..., Any]:
+        params, results = spec.signature()
+        nslots = max(len(params), len(results), 1)
+        raw = (ctypes.c_uint8 * (_RAW_SIZE * nslots))()
+        views = {k: (t * (per * nslots)).from_buffer(raw) for k, (t, per) in _VIEWS.items()}
+        trap = ctypes.c_void_p()
+        env: dict[str, Any] = {f"_w_{k}": v for k, v in views.items()}
+        env.update(_w_ident=threading.get_ident, _w_tid=threading.get_ident(), _w_inst=inst,
+                   _w_trap=trap, _w_error=self._error(inst, spec.name),
+                   _w_other=lambda *a: self.callable(spec.name)(*a))
+        body, slot = [f"if _w_ident() != _w_tid: return _w_other({_args(spec)})"], 0
+        buffers = [p for p in spec.params if p.type.kind in ("buffer", "bytes", "str")]
+        if buffers:
+            names = ", ".join(f"_w_p_{p.name}" for p in buffers)
+            body.append(f"{names}, = _w_inst.place({', '.join(p.name for p in buffers)})")
+        for p in spec.params:
+            if p.type.kind == "scalar":
+                t = p.type.scalar
+                assert t is not None
+                body.append(f"_w_{t}[{slot * _VIEWS[t][1]}] = {p.name}")
+                slot += 1
+            else:
+                body += [f"_w_u32[{slot * 4}] = _w_p_{p.name}",
+                         f"_w_u32[{(slot + 1) * 4}] = len({p.name})"]
+                slot += 2
+        ret = spec.returns
+        out_view = None
+        if ret.kind in ("scalar", "handle") and spec.fallible or ret.kind in ("owned", "str"):
+            out_slot = slot * 4  # the result-slot pointer is the last parameter
+            if ret.kind in ("scalar", "handle"):
+                out_view = _VIEWS["u32" if ret.kind == "handle" else str(ret.name)][0]
+        call = ["_w_e = _w_call(_w_ctx, _w_fn, _w_raw, _w_n, _w_trapp)",
+                "if _w_e or _w_trap.value: raise _w_inst.fail(_w_e, _w_trap, " + repr(spec.name) + ")"]
+        body += call
+        if spec.fallible:
+            body.append("if _w_i32[0]: raise _w_error(_w_i32[0])")
+        body += [f"_w_inst.copy_back({p.name}, _w_p_{p.name})"
+                 for p in buffers if p.type.inout]
+        if ret.kind == "unit":
+            body.append("return None")
+        elif ret.kind in ("owned", "str"):
+            conv = ".tobytes()" if ret.name == "bytes" else \
+                ".tobytes().decode()" if ret.kind == "str" else ""
+            body.append(f"return _w_inst.take_owned({ret.elem!r}){conv}")
+        elif out_view is not None:
+            body.append("return _w_out.value" + (" != 0" if ret.name == "bool" else ""))
+        else:
+            t = "u32" if ret.kind == "handle" else str(ret.name)
+            body.append(f"return _w_{t}[0]" + (" != 0" if t == "bool" else ""))
+
+        def per_instance() -> dict[str, Any]:
+            func = inst.exports[spec.name]
+            assert isinstance(func, wasmtime.Func)
+            values: dict[str, Any] = {"_w_ctx": inst.ctx, "_w_keep": func}
+            if out_view is not None:
+                views["u32"][out_slot] = inst.out
+                values["_w_out"] = out_view.from_address(inst.base + inst.out)
+            elif ret.kind in ("owned", "str"):
+                views["u32"][out_slot] = inst.out
+            if self.fast:
+                values["_w_fn"] = ctypes.c_void_p(ctypes.addressof(func._func))
+                values["_w_call"] = _UNCHECKED
+            else:
+                values["_w_fn"] = None
+                values["_w_call"] = _generic_call(inst, func, params, results, views, trap)
+            return values
+
+        values = per_instance()
+        env.update(values, _w_raw=ctypes.c_void_p(ctypes.addressof(raw)),
+                   _w_n=ctypes.c_size_t(nslots),
+                   _w_trapp=ctypes.c_void_p(ctypes.addressof(trap)), _w_rawbuf=raw)
+        fn, rebind = _convert.build(spec, body, env, rebind=tuple(values))
+        inst.rebinders.append(lambda: rebind(**per_instance()))
+        return fn
+
+    def _error(self, inst: _Instance, name: str) -> Callable[[int], Exception]:
+        def error(status: int) -> Exception:
+            return status_error(name, status, inst.last_error())
+
+        return error
+
+
+def _args(spec: FunctionSpec) -> str:
+    return ", ".join(p.name for p in spec.params)
+
+
+def _sig(params: tuple[str, ...], results: tuple[str, ...]) -> str:
+    return f"({', '.join(params)}) -> ({', '.join(results)})"
+
+
+def _generic_call(inst: _Instance, func: wasmtime.Func, params: tuple[str, ...],
+                  results: tuple[str, ...], views: dict[str, Any],
+                  trap: ctypes.c_void_p) -> Callable[..., None]:
+    """Stands in for ``wasmtime_func_call_unchecked`` through the public API: reads the
+    arguments from the raw array, calls, writes the results back."""
+    idx = {"i32": 4, "i64": 2, "f32": 4, "f64": 2}
+
+    def call(*_: Any) -> None:
+        args = [views[t][k * idx[t]] for k, t in enumerate(params)]
+        try:
+            r = func(inst.store, *args)
+        except wasmtime.Trap as e:
+            inst.reset()
+            raise _trap_error(e) from None
+        rs = r if isinstance(r, list) else [] if r is None else [r]
+        for k, (t, v) in enumerate(zip(results, rs)):
+            views[t][k * idx[t]] = v
+
+    return call
+
