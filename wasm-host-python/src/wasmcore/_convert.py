@@ -68,25 +68,28 @@ def as_array(v: object, elem: str, func: str, param: str) -> np.ndarray:
     """A 1-D C-contiguous array of the element type: any buffer-protocol object or sequence
     of numbers; other dtypes and strides are converted (copied)."""
     dtype = DTYPES[elem]
-    if type(v) is np.ndarray and v.dtype == dtype and v.ndim == 1 and v.flags.c_contiguous:
+    if type(v) is np.ndarray and v.dtype == dtype and v.ndim == 1 and v.flags.c_contiguous \
+            and v.flags.aligned:
         return v
     if isinstance(v, (str, bytes, bytearray, dict, set)) or v is None:
         raise TypeError(f"{func}(): parameter '{param}' must be a 1-D array or sequence of "
                         f"numbers, got {_type_name(v)}")
     try:
         a = np.asarray(v)
+        if a.ndim == 0:
+            raise TypeError(f"{func}(): parameter '{param}' must be a 1-D array or sequence "
+                            f"of numbers, got {_type_name(v)}")
         if a.dtype.kind not in _NUMERIC_KINDS:
             if a.dtype.kind != "O":
                 raise TypeError(f"dtype {a.dtype} is not numeric")
             a = np.asarray(v, dtype=dtype)
-        out = np.ascontiguousarray(a, dtype=dtype)
+        out = np.require(a, dtype=dtype, requirements=("C", "A"))  # contiguous, aligned
     except (TypeError, ValueError) as e:
+        if str(e).startswith(f"{func}():"):
+            raise
         raise TypeError(f"{func}(): parameter '{param}' must be a 1-D array or sequence of "
                         f"numbers ({e})") from None
     if out.ndim != 1:
-        if out.ndim == 0:
-            raise TypeError(f"{func}(): parameter '{param}' must be a 1-D array or sequence "
-                            f"of numbers, got {_type_name(v)}")
         raise ValueError(f"{func}(): parameter '{param}' must be 1-D, got a {out.ndim}-D "
                          f"array of shape {out.shape}")
     return out
@@ -97,7 +100,7 @@ def as_inout_array(v: object, elem: str, func: str, param: str) -> np.ndarray:
     ndarray of the exact element type (a converted copy would silently lose the writes)."""
     dtype = DTYPES[elem]
     if not isinstance(v, np.ndarray) or v.dtype != dtype or not v.flags.c_contiguous \
-            or not v.flags.writeable:
+            or not v.flags.writeable or not v.flags.aligned:
         raise TypeError(f"{func}(): parameter '{param}' is written in place and must be a "
                         f"writable C-contiguous numpy array of dtype {dtype}, got "
                         + (f"array of dtype {v.dtype}" + ("" if v.flags.c_contiguous
@@ -137,12 +140,26 @@ _ANNOTATIONS: dict[str, Any] = {"i32": int, "u32": int, "i64": int, "u64": int, 
                                 "f32": float, "f64": float, "bytes": bytes, "str": str}
 
 
-def prologue(spec: FunctionSpec) -> list[str]:
-    """Source lines that check and convert each parameter in place."""
+def check_int(v: object, scalar: str, func: str, param: str) -> int:
+    """The full check of an integer argument: a TypeError or ValueError naming the parameter."""
+    v = as_int(v, func, param)
+    lo, hi = INT_RANGES[scalar]
+    if not lo <= v <= hi:
+        raise int_range_error(v, func, param, lo, hi)
+    return v
+
+
+def prologue(spec: FunctionSpec, ints: bool = True) -> list[str]:
+    """Source lines that check and convert each parameter in place. With ``ints=False``
+    integer parameters are left to the caller's body (the wasm backend writes them through
+    a memoryview, whose own checks accept and refuse exactly what :func:`check_int` does, and
+    calls :func:`check_int` only to word the error)."""
     f = spec.name
     lines = []
     for p in spec.params:
         n, t = p.name, p.type
+        if t.kind == "scalar" and t.scalar in INT_RANGES and not ints:
+            continue
         if t.kind == "scalar" and t.scalar in INT_RANGES:
             lo, hi = INT_RANGES[t.scalar]
             lines += [f"if {n}.__class__ is not int: {n} = _w_as_int({n}, {f!r}, {n!r})",
@@ -165,13 +182,14 @@ def prologue(spec: FunctionSpec) -> list[str]:
     return lines
 
 
-_HELPERS = {"_w_as_int": as_int, "_w_int_range_error": int_range_error, "_w_as_float": as_float,
+_HELPERS = {"_w_check_int": check_int, "_w_as_int": as_int, "_w_int_range_error": int_range_error, "_w_as_float": as_float,
             "_w_as_bool": as_bool, "_w_as_array": as_array,
             "_w_as_inout_array": as_inout_array, "_w_as_bytes": as_bytes, "_w_as_str": as_str}
 
 
 def build(spec: FunctionSpec, body: list[str], env: dict[str, Any],
-          rebind: tuple[str, ...] = ()) -> tuple[Callable[..., Any], Callable[..., None]]:
+          rebind: tuple[str, ...] = (), ints: bool = True,
+          ) -> tuple[Callable[..., Any], Callable[..., None]]:
     """Compiles ``def name(params): <checks> <body>`` as a closure over ``env``.
 
     Names in ``rebind`` can later be replaced with the returned ``rebind(**values)`` function
@@ -182,7 +200,7 @@ def build(spec: FunctionSpec, body: list[str], env: dict[str, Any],
     env = {**_HELPERS, **env}
     names = sorted(env)
     inner = [f"def {spec.name}({args}):"]
-    inner += ["    " + line for line in prologue(spec) + body]
+    inner += ["    " + line for line in prologue(spec, ints) + body]
     inner += ["def _w_rebind(**_w_new):"]
     if rebind:
         inner += [f"    nonlocal {', '.join(rebind)}"]

@@ -46,10 +46,10 @@ except (ImportError, AttributeError):  # pragma: no cover - depends on the wasmt
     _FAST_PATH = False
     _RAW_SIZE = 16
 
-# typed views over the raw value array: name, ctypes type, elements per 16-byte slot
-_VIEWS = {"i32": (ctypes.c_int32, 4), "u32": (ctypes.c_uint32, 4), "i64": (ctypes.c_int64, 2),
-          "u64": (ctypes.c_uint64, 2), "f32": (ctypes.c_float, 4), "f64": (ctypes.c_double, 2),
-          "bool": (ctypes.c_int32, 4)}
+# typed memoryviews over the raw value array (faster than ctypes arrays, and their integer
+# setitem checks type and range): logical type -> (struct format, elements per 16-byte slot)
+_VIEWS = {"i32": ("i", 4), "u32": ("I", 4), "i64": ("q", 2), "u64": ("Q", 2), "f32": ("f", 4),
+          "f64": ("d", 2), "bool": ("i", 4)}
 _TRAP_NAMES = {
     "STACK_OVERFLOW": "stack_overflow", "MEMORY_OUT_OF_BOUNDS": "memory_out_of_bounds",
     "HEAP_MISALIGNED": "heap_misaligned", "TABLE_OUT_OF_BOUNDS": "table_out_of_bounds",
@@ -291,11 +291,11 @@ class WasmBackend:
         params, results = spec.signature()
         nslots = max(len(params), len(results), 1)
         raw = (ctypes.c_uint8 * (_RAW_SIZE * nslots))()
-        views = {k: (t * (per * nslots)).from_buffer(raw) for k, (t, per) in _VIEWS.items()}
+        views = {k: memoryview(raw).cast("B").cast(fmt) for k, (fmt, _) in _VIEWS.items()}
         trap = ctypes.c_void_p()
         env: dict[str, Any] = {f"_w_{k}": v for k, v in views.items()}
         env.update(_w_ident=threading.get_ident, _w_tid=threading.get_ident(), _w_inst=inst,
-                   _w_trap=trap, _w_error=self._error(inst, spec.name),
+                   _w_trap=trap, _w_trapv=memoryview(trap).cast("B").cast("Q"), _w_error=self._error(inst, spec.name),
                    _w_other=lambda *a: self.callable(spec.name)(*a))
         body, slot = [f"if _w_ident() != _w_tid: return _w_other({_args(spec)})"], 0
         buffers = [p for p in spec.params if p.type.kind in ("buffer", "bytes", "str")]
@@ -306,7 +306,13 @@ class WasmBackend:
             if p.type.kind == "scalar":
                 t = p.type.scalar
                 assert t is not None
-                body.append(f"_w_{t}[{slot * _VIEWS[t][1]}] = {p.name}")
+                at = f"_w_{t}[{slot * _VIEWS[t][1]}]"
+                if t in _convert.INT_RANGES:
+                    body += ["try:", f"    {at} = {p.name}", "except (TypeError, ValueError):",
+                             f"    {at} = _w_check_int({p.name}, {t!r}, {spec.name!r}, "
+                             f"{p.name!r})"]
+                else:
+                    body.append(f"{at} = {p.name}")
                 slot += 1
             else:
                 body += [f"_w_u32[{slot * 4}] = _w_p_{p.name}",
@@ -318,8 +324,9 @@ class WasmBackend:
             out_slot = slot * 4  # the result-slot pointer is the last parameter
             if ret.kind in ("scalar", "handle"):
                 out_view = _VIEWS["u32" if ret.kind == "handle" else str(ret.name)][0]
+                out_size = 8 if out_view in "qQd" else 4
         call = ["_w_e = _w_call(_w_ctx, _w_fn, _w_raw, _w_n, _w_trapp)",
-                "if _w_e or _w_trap.value: raise _w_inst.fail(_w_e, _w_trap, " + repr(spec.name) + ")"]
+                "if _w_e or _w_trapv[0]: raise _w_inst.fail(_w_e, _w_trap, " + repr(spec.name) + ")"]
         body += call
         if spec.fallible:
             body.append("if _w_i32[0]: raise _w_error(_w_i32[0])")
@@ -332,7 +339,7 @@ class WasmBackend:
                 ".tobytes().decode()" if ret.kind == "str" else ""
             body.append(f"return _w_inst.take_owned({ret.elem!r}){conv}")
         elif out_view is not None:
-            body.append("return _w_out.value" + (" != 0" if ret.name == "bool" else ""))
+            body.append("return _w_out[0]" + (" != 0" if ret.name == "bool" else ""))
         else:
             t = "u32" if ret.kind == "handle" else str(ret.name)
             body.append(f"return _w_{t}[0]" + (" != 0" if t == "bool" else ""))
@@ -343,7 +350,9 @@ class WasmBackend:
             values: dict[str, Any] = {"_w_ctx": inst.ctx, "_w_keep": func}
             if out_view is not None:
                 views["u32"][out_slot] = inst.out
-                values["_w_out"] = out_view.from_address(inst.base + inst.out)
+                values["_w_out"] = memoryview(
+                    (ctypes.c_uint8 * out_size).from_address(inst.base + inst.out)
+                ).cast("B").cast(out_view)
             elif ret.kind in ("owned", "str"):
                 views["u32"][out_slot] = inst.out
             if self.fast:
@@ -358,7 +367,7 @@ class WasmBackend:
         env.update(values, _w_raw=ctypes.c_void_p(ctypes.addressof(raw)),
                    _w_n=ctypes.c_size_t(nslots),
                    _w_trapp=ctypes.c_void_p(ctypes.addressof(trap)), _w_rawbuf=raw)
-        fn, rebind = _convert.build(spec, body, env, rebind=tuple(values))
+        fn, rebind = _convert.build(spec, body, env, rebind=tuple(values), ints=False)
         inst.rebinders.append(lambda: rebind(**per_instance()))
         return fn
 
