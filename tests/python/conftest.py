@@ -10,7 +10,7 @@ import pytest
 # Compiled-module cache for the test session: never the user's own cache.
 os.environ.setdefault("WASMCORE_CACHE_DIR", tempfile.mkdtemp(prefix="wasmcore-test-cache-"))
 
-import wasmcore  # noqa: E402 - after the cache dir is set
+import wasmcore
 
 BACKENDS = ("wasm", "native", "python")
 

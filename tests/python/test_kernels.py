@@ -9,10 +9,9 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+import wasmcore
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import wasmcore
 
 SETTINGS = settings(max_examples=60, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])

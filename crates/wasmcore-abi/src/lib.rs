@@ -292,7 +292,7 @@ mod tests {
     #[test]
     fn alloc_free_round_trip() {
         let p = wasmcore_alloc(24, 8);
-        assert!(!p.is_null() && p.addr() % 8 == 0);
+        assert!(!p.is_null() && p.addr().is_multiple_of(8));
         // SAFETY: from wasmcore_alloc with this layout.
         unsafe { wasmcore_free(p, 24, 8) };
         let z = wasmcore_alloc(0, 16);

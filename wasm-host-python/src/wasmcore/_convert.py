@@ -182,7 +182,8 @@ def prologue(spec: FunctionSpec, ints: bool = True) -> list[str]:
     return lines
 
 
-_HELPERS = {"_w_check_int": check_int, "_w_as_int": as_int, "_w_int_range_error": int_range_error, "_w_as_float": as_float,
+_HELPERS = {"_w_check_int": check_int, "_w_as_int": as_int,
+            "_w_int_range_error": int_range_error, "_w_as_float": as_float,
             "_w_as_bool": as_bool, "_w_as_array": as_array,
             "_w_as_inout_array": as_inout_array, "_w_as_bytes": as_bytes, "_w_as_str": as_str}
 

@@ -78,5 +78,5 @@ def _pairwise(x: Sequence[float], lo: int, hi: int) -> float:
     return _pairwise(x, lo, mid) + _pairwise(x, mid, hi)
 
 
-def sum(x: np.ndarray) -> float:  # noqa: A001 - the kernel's name
+def sum(x: np.ndarray) -> float:
     return _pairwise(x.tolist(), 0, len(x))

@@ -199,7 +199,7 @@ class _Instance:
             self.scratch_cap = cap
             self.scratch = np.ctypeslib.as_array(
                 (ctypes.c_uint8 * cap).from_address(self.base + self.scratch_ptr))
-        for a, off in zip(arrays, offsets):
+        for a, off in zip(arrays, offsets, strict=True):
             self.scratch[off:off + a.nbytes] = a.reshape(-1).view(np.uint8)
         return tuple(self.scratch_ptr + off for off in offsets)
 
@@ -295,7 +295,8 @@ class WasmBackend:
         trap = ctypes.c_void_p()
         env: dict[str, Any] = {f"_w_{k}": v for k, v in views.items()}
         env.update(_w_ident=threading.get_ident, _w_tid=threading.get_ident(), _w_inst=inst,
-                   _w_trap=trap, _w_trapv=memoryview(trap).cast("B").cast("Q"), _w_error=self._error(inst, spec.name),
+                   _w_trap=trap, _w_trapv=memoryview(trap).cast("B").cast("Q"),
+                   _w_error=self._error(inst, spec.name),
                    _w_other=lambda *a: self.callable(spec.name)(*a))
         body, slot = [f"if _w_ident() != _w_tid: return _w_other({_args(spec)})"], 0
         buffers = [p for p in spec.params if p.type.kind in ("buffer", "bytes", "str")]
@@ -320,14 +321,13 @@ class WasmBackend:
                 slot += 2
         ret = spec.returns
         out_view = None
-        if ret.kind in ("scalar", "handle") and spec.fallible or ret.kind in ("owned", "str"):
+        if (ret.kind in ("scalar", "handle") and spec.fallible) or ret.kind in ("owned", "str"):
             out_slot = slot * 4  # the result-slot pointer is the last parameter
             if ret.kind in ("scalar", "handle"):
                 out_view = _VIEWS["u32" if ret.kind == "handle" else str(ret.name)][0]
                 out_size = 8 if out_view in "qQd" else 4
-        call = ["_w_e = _w_call(_w_ctx, _w_fn, _w_raw, _w_n, _w_trapp)",
-                "if _w_e or _w_trapv[0]: raise _w_inst.fail(_w_e, _w_trap, " + repr(spec.name) + ")"]
-        body += call
+        body += ["_w_e = _w_call(_w_ctx, _w_fn, _w_raw, _w_n, _w_trapp)",
+                 f"if _w_e or _w_trapv[0]: raise _w_inst.fail(_w_e, _w_trap, {spec.name!r})"]
         if spec.fallible:
             body.append("if _w_i32[0]: raise _w_error(_w_i32[0])")
         body += [f"_w_inst.copy_back({p.name}, _w_p_{p.name})"
@@ -401,7 +401,7 @@ def _generic_call(inst: _Instance, func: wasmtime.Func, params: tuple[str, ...],
             inst.reset()
             raise _trap_error(e) from None
         rs = r if isinstance(r, list) else [] if r is None else [r]
-        for k, (t, v) in enumerate(zip(results, rs)):
+        for k, (t, v) in enumerate(zip(results, rs, strict=True)):
             views[t][k * idx[t]] = v
 
     return call
