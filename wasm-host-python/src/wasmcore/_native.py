@@ -9,7 +9,6 @@ here, never an aborted interpreter.
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -124,7 +123,3 @@ class NativeBackend:
         self.lib.wasmcore_free(ptr, n * size, size)
         return out
 
-
-def read_json_manifest(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(path.read_text())
-    return data
