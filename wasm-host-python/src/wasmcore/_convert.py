@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ._manifest import FunctionSpec
+from ._manifest import FunctionSpec, ReturnType
 
 INT_RANGES = {
     "i32": (-(2**31), 2**31 - 1),
@@ -138,6 +138,14 @@ def as_str(v: object, func: str, param: str) -> np.ndarray:
 
 _ANNOTATIONS: dict[str, Any] = {"i32": int, "u32": int, "i64": int, "u64": int, "bool": bool,
                                 "f32": float, "f64": float, "bytes": bytes, "str": str}
+
+
+def owned_result(ret: ReturnType, array: str) -> str:
+    """Source turning ``array`` (an owned buffer copied out of the module) into the Python
+    result: bytes for ``bytes``, str for ``str``, else the numpy array itself."""
+    if ret.kind == "str":
+        return f"{array}.tobytes().decode()"
+    return f"{array}.tobytes()" if ret.name == "bytes" else array
 
 
 def check_int(v: object, scalar: str, func: str, param: str) -> int:

@@ -102,9 +102,8 @@ class NativeBackend:
         if ret.kind == "unit":
             body.append("return None")
         elif ret.kind in ("owned", "str"):
-            conv = ".tobytes()" if ret.name == "bytes" else \
-                ".tobytes().decode()" if ret.kind == "str" else ""
-            body.append(f"return _w_take_owned(_w_o, {ret.elem!r}){conv}")
+            taken = f"_w_take_owned(_w_o, {ret.elem!r})"
+            body.append("return " + _convert.owned_result(ret, taken))
         elif spec.fallible:
             body.append("return _w_o.value" + (" != 0" if ret.name == "bool" else ""))
         else:

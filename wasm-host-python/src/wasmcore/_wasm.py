@@ -335,9 +335,8 @@ class WasmBackend:
         if ret.kind == "unit":
             body.append("return None")
         elif ret.kind in ("owned", "str"):
-            conv = ".tobytes()" if ret.name == "bytes" else \
-                ".tobytes().decode()" if ret.kind == "str" else ""
-            body.append(f"return _w_inst.take_owned({ret.elem!r}){conv}")
+            taken = f"_w_inst.take_owned({ret.elem!r})"
+            body.append("return " + _convert.owned_result(ret, taken))
         elif out_view is not None:
             body.append("return _w_out[0]" + (" != 0" if ret.name == "bool" else ""))
         else:
