@@ -140,6 +140,11 @@ _ANNOTATIONS: dict[str, Any] = {"i32": int, "u32": int, "i64": int, "u64": int, 
                                 "f32": float, "f64": float, "bytes": bytes, "str": str}
 
 
+def arg_list(spec: FunctionSpec) -> str:
+    """The parameter names of a callable, comma-separated (its def line and forwarding calls)."""
+    return ", ".join(p.name for p in spec.params)
+
+
 def owned_result(ret: ReturnType, array: str) -> str:
     """Source turning ``array`` (an owned buffer copied out of the module) into the Python
     result: bytes for ``bytes``, str for ``str``, else the numpy array itself."""
@@ -205,7 +210,7 @@ def build(spec: FunctionSpec, body: list[str], env: dict[str, Any],
     (the wasm backend swaps its instance this way after a trap); reading them costs no more
     than reading any other closure variable.
     """
-    args = ", ".join(p.name for p in spec.params)
+    args = arg_list(spec)
     env = {**_HELPERS, **env}
     names = sorted(env)
     inner = [f"def {spec.name}({args}):"]

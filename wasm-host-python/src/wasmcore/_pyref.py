@@ -19,7 +19,7 @@ class ReferenceBackend:
         impl = getattr(_reference, name, None)
         if impl is None:
             raise NotImplementedError(f"the python backend has no reference for {name}()")
-        args = ", ".join(p.name for p in spec.params)
+        args = _convert.arg_list(spec)
         body = ["try:", f"    return _w_impl({args})",
                 "except _w_KernelError as e:",
                 "    raise _w_status_error(" + repr(name) + ", e.status, e.message) from None"]

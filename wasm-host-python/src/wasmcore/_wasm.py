@@ -298,7 +298,7 @@ class WasmBackend:
                    _w_trap=trap, _w_trapv=memoryview(trap).cast("B").cast("Q"),
                    _w_error=self._error(inst, spec.name),
                    _w_other=lambda *a: self.callable(spec.name)(*a))
-        body, slot = [f"if _w_ident() != _w_tid: return _w_other({_args(spec)})"], 0
+        body, slot = [f"if _w_ident() != _w_tid: return _w_other({_convert.arg_list(spec)})"], 0
         buffers = [p for p in spec.params if p.type.kind in ("buffer", "bytes", "str")]
         if buffers:
             names = ", ".join(f"_w_p_{p.name}" for p in buffers)
@@ -375,10 +375,6 @@ class WasmBackend:
             return status_error(name, status, inst.last_error())
 
         return error
-
-
-def _args(spec: FunctionSpec) -> str:
-    return ", ".join(p.name for p in spec.params)
 
 
 def _sig(params: tuple[str, ...], results: tuple[str, ...]) -> str:
