@@ -12,7 +12,11 @@
 
 #![deny(unsafe_code)]
 
+pub mod bytes;
+pub mod linalg;
 pub mod numeric;
+pub mod sort;
+pub mod special;
 pub mod stats;
 
-pub use wasmcore_abi::Error;
+pub use wasmcore_abi::{Error, Matrix, MatrixRef};

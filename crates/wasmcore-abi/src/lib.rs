@@ -63,6 +63,15 @@ impl Error {
         }
     }
 
+    /// A bad value that no single parameter is to blame for (e.g. `RunningStats.mean` before
+    /// anything was pushed); the message is `what` as given.
+    pub fn invalid(what: impl fmt::Display) -> Error {
+        Error {
+            kind: ErrorKind::Value,
+            message: what.to_string(),
+        }
+    }
+
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
@@ -87,6 +96,86 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// A borrowed 2-D C-contiguous (row-major) array: the Rust side of an `f64[,]` parameter.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MatrixRef<'a, T> {
+    data: &'a [T],
+    rows: usize,
+    cols: usize,
+}
+
+impl<'a, T> MatrixRef<'a, T> {
+    /// A view of `data` as `rows` x `cols`; `None` unless `rows * cols == data.len()`.
+    pub fn new(data: &'a [T], rows: usize, cols: usize) -> Option<Self> {
+        (rows.checked_mul(cols) == Some(data.len())).then_some(MatrixRef { data, rows, cols })
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// All elements, row after row.
+    pub fn data(&self) -> &'a [T] {
+        self.data
+    }
+
+    /// Row `i` (panics when out of range, like slice indexing).
+    pub fn row(&self, i: usize) -> &'a [T] {
+        &self.data[i * self.cols..(i + 1) * self.cols]
+    }
+}
+
+/// An owned 2-D C-contiguous (row-major) array: the Rust side of an `f64[,]` result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Matrix<T> {
+    data: Vec<T>,
+    rows: usize,
+    cols: usize,
+}
+
+impl<T> Matrix<T> {
+    /// `data` as `rows` x `cols`; `None` unless `rows * cols == data.len()`.
+    pub fn new(data: Vec<T>, rows: usize, cols: usize) -> Option<Self> {
+        (rows.checked_mul(cols) == Some(data.len())).then_some(Matrix { data, rows, cols })
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    pub fn data(&self) -> &[T] {
+        &self.data
+    }
+
+    /// The elements (row after row) and the shape `(rows, cols)`.
+    pub fn into_parts(self) -> (Vec<T>, usize, usize) {
+        (self.data, self.rows, self.cols)
+    }
+}
+
+/// A vector of `len` copies of `value`, or a `ValueError` naming `param` when that much
+/// memory cannot be had (a failed allocation would abort the process, so kernels that size
+/// their output from an argument allocate through this).
+pub fn try_vec<T: Clone>(len: usize, value: T, param: &str) -> Result<Vec<T>, Error> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| {
+        Error::value(
+            param,
+            format!("asks for {len} elements, more memory than is available"),
+        )
+    })?;
+    v.resize(len, value);
+    Ok(v)
+}
 
 thread_local! {
     static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };

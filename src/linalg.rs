@@ -1,0 +1,1 @@
+//! Linear algebra on float64 buffers: dot, norm, axpy, matmul, convolve.

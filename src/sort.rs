@@ -1,0 +1,1 @@
+//! Sorting float64 buffers: sort (NaN last) and stable argsort.

@@ -1,0 +1,1 @@
+//! Special functions, elementwise over float64 buffers: gamma, lgamma, erf.
