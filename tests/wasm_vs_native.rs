@@ -12,12 +12,12 @@
 #![cfg(not(target_family = "wasm"))]
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use serde_json::Value as Json;
 use wasmcore_abi::schema::{
     self, ABI_VERSION, MANIFEST_SECTION, RUNTIME_EXPORTS, Return, STATUS_OK, STATUS_VALUE_ERROR,
     Scalar, Type,
@@ -268,220 +268,6 @@ fn check_against_native<S: Strategy>(
 // ---------------------------------------------------------------------------------------------
 // The manifest
 
-/// Just enough JSON for the manifest.
-#[derive(Debug, PartialEq)]
-enum Json {
-    Null,
-    Bool(bool),
-    Num(f64),
-    Str(String),
-    Arr(Vec<Json>),
-    Obj(BTreeMap<String, Json>),
-}
-
-impl Json {
-    fn parse(text: &str) -> Result<Json, String> {
-        let mut p = JsonParser {
-            s: text.as_bytes(),
-            i: 0,
-        };
-        let v = p.value()?;
-        p.ws();
-        if p.i != p.s.len() {
-            return Err(format!("trailing characters at byte {}", p.i));
-        }
-        Ok(v)
-    }
-
-    fn get(&self, key: &str) -> &Json {
-        match self {
-            Json::Obj(m) => m
-                .get(key)
-                .unwrap_or_else(|| panic!("manifest object has no {key:?}: {self:?}")),
-            _ => panic!("expected an object with {key:?}, got {self:?}"),
-        }
-    }
-
-    fn str(&self) -> &str {
-        match self {
-            Json::Str(s) => s,
-            _ => panic!("expected a string, got {self:?}"),
-        }
-    }
-
-    fn arr(&self) -> &[Json] {
-        match self {
-            Json::Arr(a) => a,
-            _ => panic!("expected an array, got {self:?}"),
-        }
-    }
-}
-
-struct JsonParser<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl JsonParser<'_> {
-    fn ws(&mut self) {
-        while self.s.get(self.i).is_some_and(u8::is_ascii_whitespace) {
-            self.i += 1;
-        }
-    }
-
-    fn eat(&mut self, lit: &str) -> bool {
-        let hit = self.s[self.i..].starts_with(lit.as_bytes());
-        if hit {
-            self.i += lit.len();
-        }
-        hit
-    }
-
-    fn expect(&mut self, c: u8) -> Result<(), String> {
-        self.ws();
-        if self.s.get(self.i) == Some(&c) {
-            self.i += 1;
-            Ok(())
-        } else {
-            Err(format!("expected {:?} at byte {}", c as char, self.i))
-        }
-    }
-
-    fn value(&mut self) -> Result<Json, String> {
-        self.ws();
-        match self.s.get(self.i) {
-            Some(b'{') => {
-                self.i += 1;
-                let mut m = BTreeMap::new();
-                self.ws();
-                if !self.eat("}") {
-                    loop {
-                        self.ws();
-                        let Json::Str(k) = self.value()? else {
-                            return Err(format!("object key expected at byte {}", self.i));
-                        };
-                        self.expect(b':')?;
-                        if m.insert(k.clone(), self.value()?).is_some() {
-                            return Err(format!("duplicate key {k:?}"));
-                        }
-                        self.ws();
-                        if self.eat("}") {
-                            break;
-                        }
-                        self.expect(b',')?;
-                    }
-                }
-                Ok(Json::Obj(m))
-            }
-            Some(b'[') => {
-                self.i += 1;
-                let mut a = Vec::new();
-                self.ws();
-                if !self.eat("]") {
-                    loop {
-                        a.push(self.value()?);
-                        self.ws();
-                        if self.eat("]") {
-                            break;
-                        }
-                        self.expect(b',')?;
-                    }
-                }
-                Ok(Json::Arr(a))
-            }
-            Some(b'"') => {
-                self.i += 1;
-                let mut out = String::new();
-                loop {
-                    let rest = std::str::from_utf8(&self.s[self.i..]).map_err(|e| e.to_string())?;
-                    let c = rest.chars().next().ok_or("unterminated string")?;
-                    self.i += c.len_utf8();
-                    match c {
-                        '"' => return Ok(Json::Str(out)),
-                        '\\' => {
-                            let e = *self.s.get(self.i).ok_or("unterminated escape")?;
-                            self.i += 1;
-                            out.push(match e {
-                                b'"' => '"',
-                                b'\\' => '\\',
-                                b'/' => '/',
-                                b'n' => '\n',
-                                b'r' => '\r',
-                                b't' => '\t',
-                                b'b' => '\u{8}',
-                                b'f' => '\u{c}',
-                                b'u' => {
-                                    let hex = self.s.get(self.i..self.i + 4).ok_or("bad \\u")?;
-                                    self.i += 4;
-                                    let hex =
-                                        std::str::from_utf8(hex).map_err(|e| e.to_string())?;
-                                    let code =
-                                        u32::from_str_radix(hex, 16).map_err(|e| e.to_string())?;
-                                    // (no surrogate pairs in the manifest)
-                                    char::from_u32(code).ok_or("surrogate in \\u escape")?
-                                }
-                                _ => return Err(format!("bad escape at byte {}", self.i)),
-                            });
-                        }
-                        c => out.push(c),
-                    }
-                }
-            }
-            Some(b't') if self.eat("true") => Ok(Json::Bool(true)),
-            Some(b'f') if self.eat("false") => Ok(Json::Bool(false)),
-            Some(b'n') if self.eat("null") => Ok(Json::Null),
-            Some(b'-' | b'0'..=b'9') => {
-                let start = self.i;
-                while self
-                    .s
-                    .get(self.i)
-                    .is_some_and(|c| matches!(c, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'))
-                {
-                    self.i += 1;
-                }
-                let text = std::str::from_utf8(&self.s[start..self.i]).unwrap();
-                text.parse()
-                    .map(Json::Num)
-                    .map_err(|e| format!("bad number {text:?}: {e}"))
-            }
-            _ => Err(format!("unexpected input at byte {}", self.i)),
-        }
-    }
-}
-
-fn read_leb_u32(bytes: &mut &[u8]) -> u32 {
-    let mut v = 0u32;
-    for shift in (0..35).step_by(7) {
-        let (&b, rest) = bytes.split_first().expect("truncated LEB128");
-        *bytes = rest;
-        v |= u32::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            return v;
-        }
-    }
-    panic!("LEB128 too long")
-}
-
-/// The custom sections of a module binary, as (name, payload), walked by hand.
-fn custom_sections(wasm: &[u8]) -> Vec<(&str, &[u8])> {
-    let mut rest = wasm
-        .strip_prefix(b"\0asm\x01\0\0\0")
-        .expect("a version 1 core wasm module");
-    let mut out = Vec::new();
-    while let Some((&id, after)) = rest.split_first() {
-        rest = after;
-        let size = read_leb_u32(&mut rest) as usize;
-        let (mut payload, next) = rest.split_at(size);
-        rest = next;
-        if id == 0 {
-            let n = read_leb_u32(&mut payload) as usize;
-            let (name, data) = payload.split_at(n);
-            out.push((std::str::from_utf8(name).expect("UTF-8 section name"), data));
-        }
-    }
-    out
-}
-
 /// A wasm signature as value type names (`i32`, ...).
 type Signature = (Vec<String>, Vec<String>);
 
@@ -499,7 +285,7 @@ fn schema_signature(params: &[schema::ValType], results: &[schema::ValType]) -> 
 
 #[test]
 fn manifest_section_describes_the_exports() {
-    let sections = custom_sections(artefact_bytes());
+    let sections = xtask::custom_sections(artefact_bytes()).expect("a well-formed module");
     let manifests: Vec<&[u8]> = sections
         .iter()
         .filter(|(n, _)| *n == MANIFEST_SECTION)
@@ -522,35 +308,25 @@ fn manifest_section_describes_the_exports() {
         text.contains(&format!("\"abi_version\":{ABI_VERSION}")),
         "{text}"
     );
-    let manifest = Json::parse(text).unwrap_or_else(|e| panic!("manifest JSON: {e}\n{text}"));
+    let manifest: Json =
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("manifest JSON: {e}\n{text}"));
 
-    assert_eq!(
-        manifest.get("abi_version"),
-        &Json::Num(f64::from(ABI_VERSION))
-    );
-    assert_eq!(manifest.get("module").str(), "wasmcore");
-    assert!(manifest.get("imports").arr().is_empty());
+    assert_eq!(manifest["abi_version"], Json::from(ABI_VERSION));
+    assert_eq!(manifest["module"], "wasmcore");
+    assert_eq!(manifest["imports"], Json::Array(vec![]));
 
-    // Every described function lowers (per the schema) to the signature of the real export.
+    // Every described function and class method lowers (per the schema) to the signature of
+    // the real export; every class has its drop export.
     let module = module();
-    let mut names = Vec::new();
-    for f in manifest.get("functions").arr() {
-        let name = f.get("name").str();
-        let params: Vec<Type> = f
-            .get("params")
-            .arr()
+    let check = |f: &Json, name: &str| -> (Vec<Type>, Return, bool) {
+        let params: Vec<Type> = f["params"]
+            .as_array()
+            .expect("params")
             .iter()
-            .map(|p| Type::parse(p.get("type").str()).unwrap())
+            .map(|p| Type::parse(p["type"].as_str().expect("type")).unwrap())
             .collect();
-        let returns = match f.get("returns") {
-            Json::Null => Return::parse(None),
-            r => Return::parse(Some(r.str())),
-        }
-        .unwrap();
-        let fallible = match f.get("fallible") {
-            Json::Bool(b) => *b,
-            other => panic!("{name}: fallible is {other:?}"),
-        };
+        let returns = Return::parse(f["returns"].as_str()).unwrap();
+        let fallible = f["fallible"].as_bool().expect("fallible");
         let (want_p, want_r) = schema::signature(&params, returns, fallible);
         let Some(ExternType::Func(ty)) = module.get_export(name) else {
             panic!("{name} is described but not exported as a function");
@@ -560,7 +336,24 @@ fn manifest_section_describes_the_exports() {
             schema_signature(&want_p, &want_r),
             "signature of {name}"
         );
+        (params, returns, fallible)
+    };
+    let mut names = Vec::new();
+    for f in manifest["functions"].as_array().expect("functions") {
+        let name = f["name"].as_str().expect("name");
+        let (params, returns, fallible) = check(f, name);
         names.push((name, params, returns, fallible));
+    }
+    for class in manifest["classes"].as_array().expect("classes") {
+        for m in class["methods"].as_array().expect("methods") {
+            check(m, m["export"].as_str().expect("export"));
+        }
+        let drop = class["drop"].as_str().expect("drop");
+        let Some(ExternType::Func(ty)) = module.get_export(drop) else {
+            panic!("{drop} is described but not exported as a function");
+        };
+        let (p, r) = schema::DROP_SIGNATURE;
+        assert_eq!(wasm_signature(&ty), schema_signature(p, r), "{drop}");
     }
 
     // The kernels this test drives, with the logical types it assumes.

@@ -209,13 +209,20 @@ def test_sum_accepts_every_input_kind(core: wasmcore.Core) -> None:
 
 
 @pytest.mark.parametrize(("arg", "exc"), [
-    ("1234", TypeError), (b"1234", TypeError), (None, TypeError), (3.0, TypeError),
+    ("1234", TypeError), (b"1234", TypeError), (None, TypeError), (np.str_("1"), TypeError),
     (["a", "b"], TypeError), ([1 + 2j], TypeError), ({1.0: 2}, TypeError),
     (np.zeros((2, 2)), ValueError), ([[1.0], [2.0]], ValueError),
 ])
 def test_sum_argument_errors(core: wasmcore.Core, arg: object, exc: type) -> None:
     with pytest.raises(exc, match=r"^sum\(\): parameter 'x'"):
         core.sum(arg)
+
+
+def test_a_number_is_an_array_of_one(core: wasmcore.Core) -> None:
+    # like numpy.sum(2.5): a scalar where a 1-D array is expected is a 1-element array
+    assert core.sum(2.5) == 2.5
+    assert core.sum(np.float32(1.5)) == 1.5
+    assert core.sum(3) == 3.0
 
 
 def test_sum_does_not_modify_input(core: wasmcore.Core) -> None:

@@ -20,8 +20,9 @@ use std::fmt;
 use serde_json::{Map, Value};
 use walrus::{ExportItem, ImportKind, Module, ModuleConfig, RawCustomSection};
 use wasmcore_schema::{
-    ABI_VERSION, BadRecords, DESCRIPTOR_SECTION, FunctionDesc, MANIFEST_SECTION, RESERVED_PREFIX,
-    RUNTIME_EXPORTS, Return, Type, ValType,
+    ABI_VERSION, BadRecords, ClassDesc, DESCRIPTOR_SECTION, DROP_SIGNATURE, FunctionDesc,
+    MANIFEST_SECTION, MethodDesc, Param, RESERVED_PREFIX, RUNTIME_EXPORTS, Return, Role, Type,
+    ValType,
 };
 
 /// Global exports the linker adds that mean nothing to a host; removed from the output.
@@ -331,16 +332,18 @@ fn read_u32(bytes: &[u8]) -> Option<(u32, &[u8])> {
 
 /// The parsed descriptor records, keyed (and so sorted) by name.
 ///
-/// To add a record kind (e.g. `"class"`), add a variant to [`Record`], parse it in
-/// [`Record::parse`], give it a map here and emit it in [`manifest_json`].
+/// To add a record kind, add a variant to [`Record`], parse it in [`Record::parse`], give it
+/// a map here and emit it in [`manifest_json`].
 #[derive(Debug, Default)]
 struct Descriptors {
     functions: BTreeMap<String, FunctionDesc>,
+    classes: BTreeMap<String, ClassDesc>,
 }
 
 /// One descriptor record.
 enum Record {
     Function(FunctionDesc),
+    Class(ClassDesc),
 }
 
 impl Descriptors {
@@ -364,13 +367,49 @@ impl Descriptors {
                         }
                     }
                 }
+                Record::Class(desc) => match out.classes.entry(desc.name.clone()) {
+                    Entry::Occupied(_) => return Err(Error::DuplicateDescriptor(desc.name)),
+                    Entry::Vacant(slot) => {
+                        slot.insert(desc);
+                    }
+                },
+            }
+        }
+        // Every export is described once: by a function or by one class's method or drop.
+        let mut seen: Vec<&str> = out.functions.keys().map(String::as_str).collect();
+        for class in out.classes.values() {
+            for name in class.exports() {
+                if name.starts_with(RESERVED_PREFIX) {
+                    return Err(Error::ReservedDescriptor(name.to_owned()));
+                }
+                if seen.contains(&name) {
+                    return Err(Error::DuplicateDescriptor(name.to_owned()));
+                }
+                seen.push(name);
             }
         }
         Ok(out)
     }
 
     fn is_empty(&self) -> bool {
-        self.functions.is_empty()
+        self.functions.is_empty() && self.classes.is_empty()
+    }
+
+    /// The wasm signature every described export must have, by export name.
+    fn signatures(&self) -> BTreeMap<&str, (Vec<ValType>, Vec<ValType>)> {
+        let mut out: BTreeMap<&str, _> = self
+            .functions
+            .iter()
+            .map(|(name, d)| (name.as_str(), d.signature()))
+            .collect();
+        for class in self.classes.values() {
+            for m in &class.methods {
+                out.insert(m.func.name.as_str(), m.func.signature());
+            }
+            let (p, r) = DROP_SIGNATURE;
+            out.insert(class.drop.as_str(), (p.to_vec(), r.to_vec()));
+        }
+        out
     }
 }
 
@@ -388,9 +427,10 @@ impl Record {
             .map(str::to_owned);
         let mut fields = Fields(object);
         let result = fields.string("kind").and_then(|kind| match kind.as_str() {
-            "function" => parse_function(&mut fields).map(Record::Function),
+            "function" => parse_function(&mut fields, None).map(Record::Function),
+            "class" => parse_class(&mut fields).map(Record::Class),
             other => Err(format!(
-                "unknown record kind {other:?} (this xtask knows \"function\")"
+                "unknown record kind {other:?} (this xtask knows \"function\" and \"class\")"
             )),
         });
         result
@@ -399,13 +439,17 @@ impl Record {
     }
 }
 
-fn parse_function(fields: &mut Fields) -> Result<FunctionDesc, String> {
-    let name = fields.string("name")?;
+/// Parses a function description; `name` overrides the `name` field (a method's export).
+fn parse_function(fields: &mut Fields, name: Option<String>) -> Result<FunctionDesc, String> {
+    let name = match name {
+        Some(n) => n,
+        None => fields.string("name")?,
+    };
     if name.is_empty() {
         return Err("empty function name".to_owned());
     }
     let doc = fields.string("doc")?;
-    let mut params: Vec<(String, Type)> = Vec::new();
+    let mut params: Vec<Param> = Vec::new();
     for (i, param) in fields.array("params")?.into_iter().enumerate() {
         let Value::Object(param) = param else {
             return Err(format!("params[{i}] is not a JSON object"));
@@ -417,12 +461,21 @@ fn parse_function(fields: &mut Fields) -> Result<FunctionDesc, String> {
         let ty = param
             .string("type")
             .map_err(|e| format!("params[{i}]: {e}"))?;
+        let default = param.0.remove("default").map(|v| v.to_string());
         param.finish().map_err(|e| format!("params[{i}]: {e}"))?;
         let ty = Type::parse(&ty).map_err(|e| format!("parameter {pname:?}: {e}"))?;
-        if params.iter().any(|(n, _)| *n == pname) {
+        if let Some(d) = &default {
+            wasmcore_schema::check_default(ty, d)
+                .map_err(|e| format!("parameter {pname:?}: {e}"))?;
+        }
+        if params.iter().any(|p| p.name == pname) {
             return Err(format!("duplicate parameter name {pname:?}"));
         }
-        params.push((pname, ty));
+        params.push(Param {
+            name: pname,
+            ty,
+            default,
+        });
     }
     let returns = fields.optional_string("returns")?;
     let returns = Return::parse(returns.as_deref()).map_err(|e| format!("returns: {e}"))?;
@@ -434,6 +487,45 @@ fn parse_function(fields: &mut Fields) -> Result<FunctionDesc, String> {
         returns,
         fallible,
     })
+}
+
+fn parse_class(fields: &mut Fields) -> Result<ClassDesc, String> {
+    let name = fields.string("name")?;
+    if name.is_empty() {
+        return Err("empty class name".to_owned());
+    }
+    let doc = fields.string("doc")?;
+    let drop = fields.string("drop")?;
+    let mut methods = Vec::new();
+    for (i, method) in fields.array("methods")?.into_iter().enumerate() {
+        let Value::Object(method) = method else {
+            return Err(format!("methods[{i}] is not a JSON object"));
+        };
+        let mut m = Fields(method);
+        let mname = m.string("name").map_err(|e| format!("methods[{i}]: {e}"))?;
+        let export = m
+            .string("export")
+            .map_err(|e| format!("methods[{i}]: {e}"))?;
+        let role = m.string("role").map_err(|e| format!("methods[{i}]: {e}"))?;
+        let role =
+            Role::parse(&role).ok_or_else(|| format!("methods[{i}]: unknown role {role:?}"))?;
+        let func =
+            parse_function(&mut m, Some(export)).map_err(|e| format!("method {mname:?}: {e}"))?;
+        m.finish().map_err(|e| format!("method {mname:?}: {e}"))?;
+        methods.push(MethodDesc {
+            name: mname,
+            role,
+            func,
+        });
+    }
+    let desc = ClassDesc {
+        name,
+        doc,
+        drop,
+        methods,
+    };
+    desc.check()?;
+    Ok(desc)
 }
 
 /// The fields of a JSON object, taken one by one; [`Fields::finish`] rejects the leftovers.
@@ -489,6 +581,7 @@ impl Fields {
 // Export checks
 
 fn check_exports(module: &Module, descriptors: &Descriptors) -> Result<(), Error> {
+    let signatures = descriptors.signatures();
     for export in module.exports.iter() {
         let ExportItem::Function(func) = export.item else {
             continue;
@@ -513,27 +606,26 @@ fn check_exports(module: &Module, descriptors: &Descriptors) -> Result<(), Error
         } else if name.starts_with(RESERVED_PREFIX) {
             return Err(Error::ReservedExport(name.to_owned()));
         } else {
-            let Some(desc) = descriptors.functions.get(name) else {
+            let Some((params, results)) = signatures.get(name) else {
                 return Err(Error::Undescribed(name.to_owned()));
             };
-            let (params, results) = desc.signature();
-            if !matches(&params, &results) {
+            if !matches(params, results) {
                 return Err(Error::SignatureMismatch {
                     export: name.to_owned(),
-                    expected: show(&params, &results),
+                    expected: show(params, results),
                     actual: show(actual.0, actual.1),
                 });
             }
         }
     }
 
-    for name in descriptors.functions.keys() {
+    for name in signatures.keys() {
         let export = module.exports.iter().find(|e| e.name == *name);
         match export.map(|e| &e.item) {
             Some(ExportItem::Function(_)) => {}
             other => {
                 return Err(Error::NotExported {
-                    name: name.clone(),
+                    name: (*name).to_owned(),
                     other_kind: other.map(export_kind),
                 });
             }
@@ -647,7 +739,13 @@ fn manifest_json(
     manifest.insert("abi_version".to_owned(), ABI_VERSION.into());
     manifest.insert("module".to_owned(), module_name.into());
     manifest.insert("functions".to_owned(), Value::Array(functions));
-    manifest.insert("classes".to_owned(), Value::Array(Vec::new()));
+    let classes = descriptors
+        .classes
+        .values()
+        .map(|d| serde_json::from_str::<Value>(&d.to_json(false)))
+        .collect::<Result<Vec<Value>, _>>()
+        .map_err(|e| Error::Internal(format!("ClassDesc::to_json gave invalid JSON: {e}")))?;
+    manifest.insert("classes".to_owned(), Value::Array(classes));
     manifest.insert("imports".to_owned(), Value::Array(imports));
     serde_json::to_string(&Value::Object(manifest))
         .map_err(|e| Error::Internal(format!("cannot serialize the manifest: {e}")))

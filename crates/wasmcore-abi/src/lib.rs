@@ -177,6 +177,121 @@ pub fn try_vec<T: Clone>(len: usize, value: T, param: &str) -> Result<Vec<T>, Er
     Ok(v)
 }
 
+/// The live objects of one exported class (`#[export] impl T` keeps one in a static).
+///
+/// A handle is a `u32`: the slot index + 1 in the low [`Objects::INDEX_BITS`] bits and the
+/// slot's generation above them, so a handle that was dropped (or never issued) is refused
+/// with a `ValueError` instead of reaching another object or freed memory.
+pub struct Objects<T> {
+    slots: std::sync::Mutex<Slots<T>>,
+}
+
+struct Slots<T> {
+    items: Vec<(u32, Option<T>)>, // (generation, object)
+    free: Vec<u32>,
+}
+
+impl<T> Objects<T> {
+    /// Bits of a handle that hold the slot index (+1); at most `2^20 - 1` live objects.
+    pub const INDEX_BITS: u32 = 20;
+    const INDEX_MASK: u32 = (1 << Self::INDEX_BITS) - 1;
+    const GENERATIONS: u32 = 1 << (32 - Self::INDEX_BITS);
+
+    pub const fn new() -> Self {
+        Objects {
+            slots: std::sync::Mutex::new(Slots {
+                items: Vec::new(),
+                free: Vec::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Slots<T>> {
+        // A panic while an object was borrowed (caught natively) leaves it as the panic left
+        // it; the registry itself stays consistent, so poisoning is ignored.
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stores `value` and returns its handle; an error when `2^20 - 1` objects are alive.
+    pub fn insert(&self, value: T, class: &str) -> Result<u32, Error> {
+        let mut s = self.lock();
+        let index = match s.free.pop() {
+            Some(i) => i,
+            None => {
+                let i = s.items.len() as u32;
+                if i >= Self::INDEX_MASK {
+                    return Err(Error::invalid(format!(
+                        "too many live {class} objects (at most {})",
+                        Self::INDEX_MASK
+                    )));
+                }
+                s.items.push((0, None));
+                i
+            }
+        };
+        let slot = &mut s.items[index as usize];
+        slot.1 = Some(value);
+        Ok((slot.0 << Self::INDEX_BITS) | (index + 1))
+    }
+
+    fn index(handle: u32) -> Option<usize> {
+        (handle & Self::INDEX_MASK)
+            .checked_sub(1)
+            .map(|i| i as usize)
+    }
+
+    /// Runs `f` on the object behind `handle`; a `ValueError` for parameter `self` when the
+    /// handle is not a live object of this class.
+    pub fn with<R>(
+        &self,
+        handle: u32,
+        class: &str,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> Result<R, Error> {
+        let mut s = self.lock();
+        let generation = handle >> Self::INDEX_BITS;
+        match Self::index(handle).and_then(|i| s.items.get_mut(i)) {
+            Some((g, Some(obj))) if *g == generation => Ok(f(obj)),
+            _ => Err(Error::value(
+                "self",
+                format!("is not a live {class} object"),
+            )),
+        }
+    }
+
+    /// Removes and returns the object behind `handle` (`None` when it is not live, so a
+    /// second drop is harmless).
+    pub fn remove(&self, handle: u32) -> Option<T> {
+        let mut s = self.lock();
+        let generation = handle >> Self::INDEX_BITS;
+        let index = Self::index(handle)?;
+        let slot = s.items.get_mut(index)?;
+        if slot.0 != generation || slot.1.is_none() {
+            return None;
+        }
+        let value = slot.1.take();
+        slot.0 = (slot.0 + 1) % Self::GENERATIONS;
+        s.free.push(index as u32);
+        value
+    }
+
+    /// The number of live objects.
+    pub fn len(&self) -> usize {
+        let s = self.lock();
+        s.items.len() - s.free.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<T> Default for Objects<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 thread_local! {
     static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
     static PANICKED: Cell<i32> = const { Cell::new(0) };
@@ -341,6 +456,44 @@ pub mod __private {
         std::str::from_utf8(bytes).map_err(|e| Error::value(param, format!("is not UTF-8: {e}")))
     }
 
+    /// A 2-D view from an export's (pointer, rows, columns) triple.
+    ///
+    /// # Safety
+    /// As [`slice`] for `rows * cols` elements.
+    #[inline(always)]
+    pub unsafe fn matrix<'a, T>(
+        ptr: *const T,
+        rows: usize,
+        cols: usize,
+        param: &str,
+    ) -> Result<MatrixRef<'a, T>, Error> {
+        let Some(len) = rows.checked_mul(cols) else {
+            return Err(Error::value(param, "is too large"));
+        };
+        // SAFETY: forwarded contract.
+        let data = unsafe { slice(ptr, len, param)? };
+        MatrixRef::new(data, rows, cols).ok_or_else(|| Error::value(param, "is too large"))
+    }
+
+    /// Hands an owned 2-D result to the host: writes (pointer, length, rows, columns) to
+    /// `out`; the host frees the data as for [`put_owned`].
+    ///
+    /// # Safety
+    /// As [`put`] for a `[usize; 4]`.
+    #[inline(always)]
+    pub unsafe fn put_matrix<T>(out: *mut [usize; 4], m: Matrix<T>) -> Result<(), Error> {
+        if out.is_null() {
+            return Err(Error::value("<result>", "is a null pointer"));
+        }
+        let (data, rows, cols) = m.into_parts();
+        let b = data.into_boxed_slice();
+        let len = b.len();
+        let ptr = Box::into_raw(b).cast::<T>();
+        // SAFETY: as `put`.
+        unsafe { out.write_unaligned([ptr.addr(), len, rows, cols]) };
+        Ok(())
+    }
+
     /// Writes a scalar result through the caller's out pointer.
     ///
     /// # Safety
@@ -409,6 +562,29 @@ mod tests {
         // SAFETY: as above.
         let msg = unsafe { std::slice::from_raw_parts(wasmcore_last_error_ptr(), len) };
         assert_eq!(msg, b"panic in kernel: boom");
+    }
+
+    #[test]
+    fn handles_are_checked_and_never_reused_stale() {
+        let objects: Objects<String> = Objects::new();
+        let a = objects.insert("a".to_owned(), "S").unwrap();
+        let b = objects.insert("b".to_owned(), "S").unwrap();
+        assert_ne!(a, b);
+        assert_eq!(objects.with(a, "S", |s| s.clone()).unwrap(), "a");
+        assert_eq!(objects.remove(a).as_deref(), Some("a"));
+        assert_eq!(objects.remove(a), None, "second drop is a no-op");
+        let e = objects.with(a, "S", |_| ()).unwrap_err();
+        assert_eq!(e.message(), "parameter 'self' is not a live S object");
+        // the slot is reused with a new generation: the stale handle stays dead
+        let c = objects.insert("c".to_owned(), "S").unwrap();
+        assert_ne!(c, a);
+        assert!(objects.with(a, "S", |_| ()).is_err());
+        assert_eq!(objects.with(c, "S", |s| s.clone()).unwrap(), "c");
+        for forged in [0, u32::MAX, 12345] {
+            assert!(objects.with(forged, "S", |_| ()).is_err());
+            assert_eq!(objects.remove(forged), None);
+        }
+        assert_eq!(objects.len(), 2);
     }
 
     #[test]

@@ -157,6 +157,9 @@ pub enum Type {
     Scalar(Scalar),
     /// `f64[]` (in) or `inout f64[]`; crosses as (pointer, length in elements).
     Buffer(Elem, Dir),
+    /// `f64[,]`: a 2-D C-contiguous (row-major) array, read by the callee; crosses as
+    /// (pointer, rows, columns).
+    Matrix(Elem),
     /// Any bytes-like object; crosses as (pointer, length).
     Bytes,
     /// A Python `str`, UTF-8 encoded; crosses as (pointer, length).
@@ -185,6 +188,15 @@ impl Type {
             Some(rest) => (Dir::InOut, rest),
             None => (Dir::In, s),
         };
+        if let Some(elem) = rest.strip_suffix("[,]")
+            && dir == Dir::In
+        {
+            let elem = Elem::ALL
+                .into_iter()
+                .find(|e| e.as_str() == elem)
+                .ok_or_else(unknown)?;
+            return Ok(Type::Matrix(elem));
+        }
         if let Some(elem) = rest.strip_suffix("[]") {
             let elem = Elem::ALL
                 .into_iter()
@@ -217,6 +229,7 @@ impl Type {
                 ValType::F64 => &[ValType::F64],
             },
             Type::Buffer(..) | Type::Bytes | Type::Str => &[ValType::I32, ValType::I32],
+            Type::Matrix(_) => &[ValType::I32, ValType::I32, ValType::I32],
             Type::Handle => &[ValType::I32],
         }
     }
@@ -228,6 +241,7 @@ impl fmt::Display for Type {
             Type::Scalar(s) => f.write_str(s.as_str()),
             Type::Buffer(e, Dir::In) => write!(f, "{}[]", e.as_str()),
             Type::Buffer(e, Dir::InOut) => write!(f, "inout {}[]", e.as_str()),
+            Type::Matrix(e) => write!(f, "{}[,]", e.as_str()),
             Type::Bytes => f.write_str("bytes"),
             Type::Str => f.write_str("str"),
             Type::Handle => f.write_str("handle"),
@@ -247,6 +261,9 @@ pub enum Return {
     /// `wasmcore_free(pointer, length * element size, element size)`.
     Owned(Elem),
     OwnedStr,
+    /// A 2-D result (`f64[,]`): as [`Return::Owned`], but the slot holds four words
+    /// (pointer, length in elements, rows, columns).
+    OwnedMatrix(Elem),
 }
 
 impl Return {
@@ -259,6 +276,7 @@ impl Return {
             Type::Bytes => Ok(Return::Owned(Elem::U8)),
             Type::Str => Ok(Return::OwnedStr),
             Type::Buffer(e, Dir::In) => Ok(Return::Owned(e)),
+            Type::Matrix(e) => Ok(Return::OwnedMatrix(e)),
             Type::Buffer(_, Dir::InOut) => Err(UnknownType(s.to_owned())),
         }
     }
@@ -272,6 +290,7 @@ impl Return {
             Return::Owned(Elem::U8) => Some("bytes".to_owned()),
             Return::Owned(e) => Some(format!("{}[]", e.as_str())),
             Return::OwnedStr => Some("str".to_owned()),
+            Return::OwnedMatrix(e) => Some(format!("{}[,]", e.as_str())),
         }
     }
 }
@@ -282,25 +301,39 @@ impl Return {
 /// * an infallible function returning a scalar or handle returns it directly;
 /// * a fallible function returns an `i32` status ([`STATUS_OK`] = 0) and, when it has a
 ///   scalar or handle result, takes a trailing `i32` pointer to which it writes the result;
-/// * a function returning an owned buffer takes a trailing `i32` pointer to an 8-byte
-///   (pointer, length) slot, and returns the status only when fallible.
+/// * a function returning an owned buffer takes a trailing `i32` pointer to the result slot
+///   (two words: pointer, length; four for a matrix: pointer, length, rows, columns), and
+///   returns the status only when fallible.
+///
+/// The result pointer comes last so that it never shares the first raw slot, which a call
+/// overwrites with its result: a host can write it once when it binds the export.
 pub fn signature(params: &[Type], ret: Return, fallible: bool) -> (Vec<ValType>, Vec<ValType>) {
     let mut p: Vec<ValType> = params
         .iter()
         .flat_map(|t| t.lower().iter().copied())
         .collect();
     let mut r = Vec::new();
+    if has_result_pointer(ret, fallible) {
+        p.push(ValType::I32);
+    }
     match ret {
-        Return::Unit => {}
-        Return::Scalar(_) | Return::Handle if fallible => p.push(ValType::I32),
-        Return::Scalar(s) => r.push(s.lower()),
-        Return::Handle => r.push(ValType::I32),
-        Return::Owned(_) | Return::OwnedStr => p.push(ValType::I32),
+        Return::Scalar(s) if !fallible => r.push(s.lower()),
+        Return::Handle if !fallible => r.push(ValType::I32),
+        _ => {}
     }
     if fallible {
         r.push(ValType::I32);
     }
     (p, r)
+}
+
+/// True when [`signature`] adds a trailing result pointer (see there).
+pub fn has_result_pointer(ret: Return, fallible: bool) -> bool {
+    match ret {
+        Return::Unit => false,
+        Return::Scalar(_) | Return::Handle => fallible,
+        Return::Owned(_) | Return::OwnedStr | Return::OwnedMatrix(_) => true,
+    }
 }
 
 /// A runtime export every module built with `wasmcore-abi` carries.
@@ -416,13 +449,69 @@ pub fn json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// One parameter of an exported function.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Param {
+    pub name: String,
+    pub ty: Type,
+    /// The default value as a JSON literal (`0`, `1.5`, `true`), if the parameter has one.
+    pub default: Option<String>,
+}
+
+impl Param {
+    pub fn new(name: impl Into<String>, ty: Type) -> Param {
+        Param {
+            name: name.into(),
+            ty,
+            default: None,
+        }
+    }
+}
+
+/// Checks that `literal` is a JSON literal a parameter of type `ty` may default to:
+/// an integer for integer types, a number for floats, `true`/`false` for bool.
+pub fn check_default(ty: Type, literal: &str) -> Result<(), String> {
+    let is_int = |t: &str| {
+        let t = t.strip_prefix('-').unwrap_or(t);
+        !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) && (t == "0" || !t.starts_with('0'))
+    };
+    let is_number = |t: &str| {
+        let (mantissa, exp) = match t.find(['e', 'E']) {
+            Some(i) => (&t[..i], Some(&t[i + 1..])),
+            None => (t, None),
+        };
+        let (int, frac) = match mantissa.split_once('.') {
+            Some((i, f)) => (i, Some(f)),
+            None => (mantissa, None),
+        };
+        is_int(int)
+            && frac.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
+            && exp.is_none_or(|e| is_int(e.strip_prefix('+').unwrap_or(e)))
+    };
+    let ok = match ty {
+        Type::Scalar(Scalar::Bool) => literal == "true" || literal == "false",
+        Type::Scalar(Scalar::F32 | Scalar::F64) => is_number(literal),
+        Type::Scalar(s) => {
+            is_int(literal) && !(literal.starts_with('-') && matches!(s, Scalar::U32 | Scalar::U64))
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{literal:?} is not a valid default for a parameter of type {ty}"
+        ))
+    }
+}
+
 /// The logical description of one exported function, as it appears in a descriptor record
 /// (with `"kind": "function"`) and in the manifest's `functions` list.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FunctionDesc {
     pub name: String,
     pub doc: String,
-    pub params: Vec<(String, Type)>,
+    pub params: Vec<Param>,
     pub returns: Return,
     pub fallible: bool,
 }
@@ -430,7 +519,7 @@ pub struct FunctionDesc {
 impl FunctionDesc {
     /// The wasm signature this description lowers to.
     pub fn signature(&self) -> (Vec<ValType>, Vec<ValType>) {
-        let params: Vec<Type> = self.params.iter().map(|(_, t)| *t).collect();
+        let params: Vec<Type> = self.params.iter().map(|p| p.ty).collect();
         signature(&params, self.returns, self.fallible)
     }
 
@@ -442,28 +531,166 @@ impl FunctionDesc {
         }
         s.push_str("\"name\":");
         json_string(&mut s, &self.name);
+        self.write_fields(&mut s);
+        s.push('}');
+        s
+    }
+
+    /// `,"doc":...,"params":[...],"returns":...,"fallible":...`
+    fn write_fields(&self, s: &mut String) {
         s.push_str(",\"doc\":");
-        json_string(&mut s, &self.doc);
+        json_string(s, &self.doc);
         s.push_str(",\"params\":[");
-        for (i, (name, ty)) in self.params.iter().enumerate() {
+        for (i, p) in self.params.iter().enumerate() {
             if i > 0 {
                 s.push(',');
             }
             s.push_str("{\"name\":");
-            json_string(&mut s, name);
+            json_string(s, &p.name);
             s.push_str(",\"type\":");
-            json_string(&mut s, &ty.to_string());
+            json_string(s, &p.ty.to_string());
+            if let Some(d) = &p.default {
+                s.push_str(",\"default\":");
+                s.push_str(d);
+            }
             s.push('}');
         }
         s.push_str("],\"returns\":");
         match self.returns.name() {
-            Some(r) => json_string(&mut s, &r),
+            Some(r) => json_string(s, &r),
             None => s.push_str("null"),
         }
         s.push_str(",\"fallible\":");
         s.push_str(if self.fallible { "true" } else { "false" });
-        s.push('}');
+    }
+}
+
+/// What a method of an exported class is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Creates an object: returns a handle (Python: the class's `__init__`).
+    Constructor,
+    /// Takes the object's handle first (parameter `self`).
+    Method,
+    /// A method with no parameter but `self`, shown in Python as a read-only property.
+    Getter,
+}
+
+impl Role {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Role::Constructor => "constructor",
+            Role::Method => "method",
+            Role::Getter => "getter",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        [Role::Constructor, Role::Method, Role::Getter]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
+}
+
+/// One method of an exported class. `func.name` is the name of its export
+/// (`<class in snake_case>_<method>`), `name` the method's name in the class.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MethodDesc {
+    pub name: String,
+    pub role: Role,
+    pub func: FunctionDesc,
+}
+
+/// An exported Rust type, crossing as a handle (a record with `"kind": "class"` and an
+/// entry of the manifest's `classes` list). Objects are freed by the export `drop`,
+/// of wasm type `(i32) -> ()`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClassDesc {
+    pub name: String,
+    pub doc: String,
+    pub drop: String,
+    pub methods: Vec<MethodDesc>,
+}
+
+/// The wasm signature of a class's `drop` export.
+pub const DROP_SIGNATURE: (&[ValType], &[ValType]) = (&[ValType::I32], &[]);
+
+impl ClassDesc {
+    /// The JSON object of this description; with `kind`, the descriptor record form.
+    pub fn to_json(&self, kind: bool) -> String {
+        let mut s = String::from("{");
+        if kind {
+            s.push_str("\"kind\":\"class\",");
+        }
+        s.push_str("\"name\":");
+        json_string(&mut s, &self.name);
+        s.push_str(",\"doc\":");
+        json_string(&mut s, &self.doc);
+        s.push_str(",\"drop\":");
+        json_string(&mut s, &self.drop);
+        s.push_str(",\"methods\":[");
+        for (i, m) in self.methods.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            s.push_str("{\"name\":");
+            json_string(&mut s, &m.name);
+            s.push_str(",\"export\":");
+            json_string(&mut s, &m.func.name);
+            s.push_str(",\"role\":");
+            json_string(&mut s, m.role.as_str());
+            m.func.write_fields(&mut s);
+            s.push('}');
+        }
+        s.push_str("]}");
         s
+    }
+
+    /// The names of the exports this class describes: its methods', then `drop`.
+    pub fn exports(&self) -> impl Iterator<Item = &str> {
+        self.methods
+            .iter()
+            .map(|m| m.func.name.as_str())
+            .chain([self.drop.as_str()])
+    }
+
+    /// Checks the shape rules: at least one constructor; constructors return
+    /// a handle, methods and getters take `self: handle` first and are fallible (a stale handle
+    /// is an error), getters take nothing else and return a value; names are unique.
+    pub fn check(&self) -> Result<(), String> {
+        if !self.methods.iter().any(|m| m.role == Role::Constructor) {
+            return Err(format!("class {} has no constructor", self.name));
+        }
+        let mut seen = Vec::new();
+        for m in &self.methods {
+            if seen.contains(&&m.name) {
+                return Err(format!("duplicate method {:?}", m.name));
+            }
+            seen.push(&m.name);
+            let f = &m.func;
+            let takes_self = f
+                .params
+                .first()
+                .is_some_and(|p| p.name == "self" && p.ty == Type::Handle);
+            let problem = match m.role {
+                Role::Constructor if f.returns != Return::Handle => "must return a handle",
+                Role::Constructor if takes_self => "must not take self",
+                Role::Method | Role::Getter if !takes_self => "must take self: handle first",
+                Role::Method | Role::Getter if !f.fallible => "must be fallible",
+                Role::Getter if f.params.len() != 1 => "must take no parameter but self",
+                Role::Getter if f.returns == Return::Unit => "must return a value",
+                _ => "",
+            };
+            if !problem.is_empty() {
+                return Err(format!(
+                    "{} {}.{} {problem}",
+                    m.role.as_str(),
+                    self.name,
+                    m.name
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -478,6 +705,7 @@ mod tests {
             all.push(Type::Buffer(e, Dir::In));
             all.push(Type::Buffer(e, Dir::InOut));
         }
+        all.extend(Elem::ALL.map(Type::Matrix));
         all.extend([Type::Bytes, Type::Str, Type::Handle]);
         for t in all {
             assert_eq!(Type::parse(&t.to_string()), Ok(t), "{t}");
@@ -493,6 +721,8 @@ mod tests {
             "inout u32",
             "inout bytes",
             "out f64[]",
+            "inout f64[,]",
+            "f64[,,]",
             "F64",
         ] {
             assert!(Type::parse(bad).is_err(), "{bad:?} parsed");
@@ -525,6 +755,102 @@ mod tests {
             signature(&[f64s], Return::Unit, false),
             (vec![I32, I32], vec![])
         );
+        // the result pointer trails
+        assert_eq!(
+            signature(
+                &[Type::Scalar(Scalar::F64)],
+                Return::Scalar(Scalar::U64),
+                true
+            ),
+            (vec![F64, I32], vec![I32])
+        );
+        assert!(has_result_pointer(Return::Scalar(Scalar::U64), true));
+        assert!(!has_result_pointer(Return::Scalar(Scalar::U64), false));
+        let m = Type::Matrix(Elem::F64);
+        assert_eq!(
+            signature(&[m, m], Return::OwnedMatrix(Elem::F64), true),
+            (vec![I32, I32, I32, I32, I32, I32, I32], vec![I32])
+        );
+        assert_eq!(
+            Return::parse(Some("u32[,]")),
+            Ok(Return::OwnedMatrix(Elem::U32))
+        );
+    }
+
+    #[test]
+    fn defaults_are_checked_against_the_type() {
+        let t = |s| Type::Scalar(s);
+        for (ty, lit) in [
+            (t(Scalar::U32), "0"),
+            (t(Scalar::I64), "-3"),
+            (t(Scalar::F64), "1.5e-3"),
+            (t(Scalar::F64), "2"),
+            (t(Scalar::Bool), "false"),
+        ] {
+            assert_eq!(check_default(ty, lit), Ok(()), "{lit}");
+        }
+        for (ty, lit) in [
+            (t(Scalar::U32), "-1"),
+            (t(Scalar::U32), "1.0"),
+            (t(Scalar::I32), "01"),
+            (t(Scalar::F64), "1."),
+            (t(Scalar::F64), "nan"),
+            (t(Scalar::Bool), "1"),
+            (Type::Bytes, "0"),
+        ] {
+            assert!(check_default(ty, lit).is_err(), "{lit}");
+        }
+    }
+
+    #[test]
+    fn classes_serialize_and_check() {
+        let handle = Param::new("self", Type::Handle);
+        let func = |name: &str, params: Vec<Param>, returns, fallible| FunctionDesc {
+            name: name.to_owned(),
+            doc: String::new(),
+            params,
+            returns,
+            fallible,
+        };
+        let mut class = ClassDesc {
+            name: "Counter".to_owned(),
+            doc: "counts".to_owned(),
+            drop: "counter_drop".to_owned(),
+            methods: vec![
+                MethodDesc {
+                    name: "new".to_owned(),
+                    role: Role::Constructor,
+                    func: func("counter_new", vec![], Return::Handle, false),
+                },
+                MethodDesc {
+                    name: "value".to_owned(),
+                    role: Role::Getter,
+                    func: func(
+                        "counter_value",
+                        vec![handle.clone()],
+                        Return::Scalar(Scalar::U64),
+                        true,
+                    ),
+                },
+            ],
+        };
+        assert_eq!(class.check(), Ok(()));
+        assert_eq!(
+            class.to_json(true),
+            "{\"kind\":\"class\",\"name\":\"Counter\",\"doc\":\"counts\",\"drop\":\"counter_drop\",\
+             \"methods\":[{\"name\":\"new\",\"export\":\"counter_new\",\"role\":\"constructor\",\"doc\":\"\",\
+             \"params\":[],\"returns\":\"handle\",\"fallible\":false},{\"name\":\"value\",\
+             \"export\":\"counter_value\",\"role\":\"getter\",\"doc\":\"\",\"params\":[{\"name\":\"self\",\
+             \"type\":\"handle\"}],\"returns\":\"u64\",\"fallible\":true}]}"
+        );
+        class.methods[1].func.fallible = false;
+        assert!(class.check().unwrap_err().contains("fallible"));
+        class.methods[1].func.fallible = true;
+        class.methods[1]
+            .func
+            .params
+            .push(Param::new("n", Type::Scalar(Scalar::U32)));
+        assert!(class.check().unwrap_err().contains("no parameter but self"));
     }
 
     #[test]

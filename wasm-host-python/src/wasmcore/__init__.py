@@ -12,11 +12,13 @@ the function and the parameter) are the same on every backend.
 
 from __future__ import annotations
 
+import operator
 import os
-from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
+
+import numpy as np
 
 from ._errors import (
     Error,
@@ -28,6 +30,7 @@ from ._errors import (
     Trap,
 )
 from ._manifest import ABI_VERSION, Manifest, read_manifest
+from ._objects import make_class
 
 __all__ = ["ABI_VERSION", "Core", "Error", "FuelExhausted", "KernelPanic",
            "MemoryLimitExceeded", "ModuleRejected", "Timeout", "Trap", "load", "wasm_path"]
@@ -60,22 +63,101 @@ def wasm_path() -> Path:
                 "or set WASMCORE_WASM")
 
 
-class Core:
-    """The kernels of one backend, as attributes (``core.fib``, ``core.sum``, ...)."""
+_DTYPES = {np.dtype(t) for t in ("float64", "float32", "int64", "uint32", "uint8")}
 
-    def __init__(self, backend: str, manifest: Manifest,
-                 make: Callable[[str], Callable[..., Any]]) -> None:
+
+def _dtype(dtype: object, func: str) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)  # type: ignore[call-overload]
+    except TypeError:
+        dt = None
+    if dt not in _DTYPES:
+        raise TypeError(f"{func}(): parameter 'dtype' must be one of float64, float32, int64, "
+                        f"uint32, uint8, got {dtype!r}")
+    return dt
+
+
+def _shape(shape: object) -> tuple[int, ...]:
+    dims = (shape,) if not isinstance(shape, (tuple, list)) else tuple(shape)
+    out = []
+    for d in dims:
+        try:
+            d = operator.index(d)  # type: ignore[arg-type]
+        except TypeError:
+            raise TypeError(f"empty(): parameter 'shape' must be an int or a tuple of ints, "
+                            f"got {shape!r}") from None
+        if d < 0:
+            raise ValueError(f"empty(): parameter 'shape' must not be negative, got {shape!r}")
+        out.append(d)
+    return tuple(out)
+
+
+class Core:
+    """The kernels and classes of one backend, as attributes (``core.fib``, ``core.sum``,
+    ``core.Sha256``, ...), plus the zero-copy helpers :meth:`empty` and :meth:`asarray`."""
+
+    def __init__(self, backend: str, impl: Any) -> None:
         self.backend = backend
-        self.manifest = manifest
-        self.functions = tuple(f.name for f in manifest.functions)
+        self._impl = impl
+        self.manifest: Manifest = impl.manifest
+        self.functions = tuple(f.name for f in self.manifest.functions)
+        self.classes = tuple(c.name for c in self.manifest.classes)
+        taken = set(dir(type(self))) | {"backend", "manifest", "functions", "classes"}
+        for name in self.functions + self.classes:
+            if name in taken:
+                raise ModuleRejected(f"manifest: {name!r} would hide Core.{name}")
         for name in self.functions:
-            setattr(self, name, make(name))
+            setattr(self, name, impl.callable(name))
+        for c in self.manifest.classes:
+            setattr(self, c.name, make_class(c, impl.context))
+
+    def empty(self, shape: int | tuple[int, ...], dtype: Any = "float64") -> np.ndarray:
+        """An uninitialised C-contiguous array. On the wasm backend its memory lives inside
+        the calling thread's instance, so passing it (or a contiguous slice of it) to a kernel
+        copies nothing, and a kernel's in-place writes land in it directly.
+
+        Lifetime: the memory is freed when the last array using it is garbage-collected. If
+        a trap makes wasmcore re-create the instance, the array stays valid (it keeps the old
+        instance's memory alive) but is no longer inside the new one: calls then copy it."""
+        dt, shp = _dtype(dtype, "empty"), _shape(shape)
+        if self.backend == "wasm":
+            return self._impl.instance().empty(shp, dt)  # type: ignore[no-any-return]
+        return np.empty(shp, dt)
+
+    def asarray(self, x: Any, dtype: Any = None) -> np.ndarray:
+        """``x`` as a C-contiguous array in this backend's memory (see :meth:`empty`): ``x``
+        itself when it already is one of the right dtype, else a copy."""
+        a = np.asarray(x) if dtype is None else np.asarray(x, dtype=_dtype(dtype, "asarray"))
+        dt = _dtype(a.dtype, "asarray") if dtype is None else a.dtype
+        if self.backend == "wasm":
+            inst = self._impl.instance()
+            if a.flags.c_contiguous and inst.address(a):
+                return a
+            out = inst.empty(a.shape, dt)
+        else:
+            if a.flags.c_contiguous and a.flags.aligned:
+                return a
+            out = np.empty(a.shape, dt)
+        out[...] = a
+        return out
+
+    def memory_size(self) -> int:
+        """Bytes of linear memory of the calling thread's wasm instance (0 on the other
+        backends)."""
+        return self._impl.instance().memory_size() if self.backend == "wasm" else 0
+
+    @property
+    def bytes_copied(self) -> int:
+        """Bytes the calling thread's calls have copied from host memory into its wasm
+        instance so far (always 0 on the other backends, which read host memory directly)."""
+        return self._impl.instance().bytes_copied if self.backend == "wasm" else 0
 
     def __repr__(self) -> str:
-        return f"<wasmcore.Core backend={self.backend!r} functions={len(self.functions)}>"
+        return (f"<wasmcore.Core backend={self.backend!r} functions={len(self.functions)} "
+                f"classes={len(self.classes)}>")
 
     def __dir__(self) -> list[str]:
-        return sorted(set(super().__dir__()) | set(self.functions))
+        return sorted(set(super().__dir__()) | set(self.functions) | set(self.classes))
 
 
 def load(backend: Backend = "wasm", *, path: str | os.PathLike[str] | None = None) -> Core:
@@ -92,18 +174,16 @@ def load(backend: Backend = "wasm", *, path: str | os.PathLike[str] | None = Non
 
         wasm = Path(path) if path is not None else wasm_path()
         data = wasm.read_bytes()
-        wb = WasmBackend(data, read_manifest(data))
-        return Core("wasm", wb.manifest, wb.callable)
+        return Core("wasm", WasmBackend(data, read_manifest(data)))
     if backend == "native":
         from ._native import NativeBackend, find_library
 
-        nb = NativeBackend(Path(path) if path is not None else find_library(_repo_root()))
-        return Core("native", nb.manifest, nb.callable)
+        return Core("native", NativeBackend(Path(path) if path is not None
+                                            else find_library(_repo_root())))
     if backend == "python":
         from ._pyref import ReferenceBackend
 
         wasm = Path(path) if path is not None else wasm_path()
-        rb = ReferenceBackend(read_manifest(wasm.read_bytes()))
-        return Core("python", rb.manifest, rb.callable)
+        return Core("python", ReferenceBackend(read_manifest(wasm.read_bytes())))
     raise ValueError(f"load(): parameter 'backend' must be 'wasm', 'native' or 'python', "
                      f"got {backend!r}")

@@ -64,21 +64,24 @@ def as_bool(v: object, func: str, param: str) -> bool:
     raise TypeError(f"{func}(): parameter '{param}' must be a bool, got {_type_name(v)}")
 
 
-def as_array(v: object, elem: str, func: str, param: str) -> np.ndarray:
-    """A 1-D C-contiguous array of the element type: any buffer-protocol object or sequence
-    of numbers; other dtypes and strides are converted (copied)."""
+def as_array(v: object, elem: str, func: str, param: str, ndim: int = 1) -> np.ndarray:
+    """A C-contiguous, aligned array of the element type with ``ndim`` dimensions (1 or 2):
+    any buffer-protocol object or (nested) sequence of numbers; other dtypes and strides are
+    converted (copied). For 1-D, a single number is an array of one element."""
     dtype = DTYPES[elem]
-    if type(v) is np.ndarray and v.dtype == dtype and v.ndim == 1 and v.flags.c_contiguous \
+    if type(v) is np.ndarray and v.dtype == dtype and v.ndim == ndim and v.flags.c_contiguous \
             and v.flags.aligned:
         return v
+    what = "a 1-D array or sequence of numbers" if ndim == 1 else "a 2-D array of numbers"
     if isinstance(v, (str, bytes, bytearray, dict, set)) or v is None:
-        raise TypeError(f"{func}(): parameter '{param}' must be a 1-D array or sequence of "
-                        f"numbers, got {_type_name(v)}")
+        raise TypeError(f"{func}(): parameter '{param}' must be {what}, got {_type_name(v)}")
     try:
         a = np.asarray(v)
+        if a.ndim == 0 and (ndim != 1 or a.dtype.kind not in _NUMERIC_KINDS):
+            raise TypeError(f"{func}(): parameter '{param}' must be {what}, "
+                            f"got {_type_name(v)}")
         if a.ndim == 0:
-            raise TypeError(f"{func}(): parameter '{param}' must be a 1-D array or sequence "
-                            f"of numbers, got {_type_name(v)}")
+            a = a.reshape(1)
         if a.dtype.kind not in _NUMERIC_KINDS:
             if a.dtype.kind != "O":
                 raise TypeError(f"dtype {a.dtype} is not numeric")
@@ -87,10 +90,9 @@ def as_array(v: object, elem: str, func: str, param: str) -> np.ndarray:
     except (TypeError, ValueError) as e:
         if str(e).startswith(f"{func}():"):
             raise
-        raise TypeError(f"{func}(): parameter '{param}' must be a 1-D array or sequence of "
-                        f"numbers ({e})") from None
-    if out.ndim != 1:
-        raise ValueError(f"{func}(): parameter '{param}' must be 1-D, got a {out.ndim}-D "
+        raise TypeError(f"{func}(): parameter '{param}' must be {what} ({e})") from None
+    if out.ndim != ndim:
+        raise ValueError(f"{func}(): parameter '{param}' must be {ndim}-D, got a {out.ndim}-D "
                          f"array of shape {out.shape}")
     return out
 
@@ -141,13 +143,21 @@ _ANNOTATIONS: dict[str, Any] = {"i32": int, "u32": int, "i64": int, "u64": int, 
 
 
 def arg_list(spec: FunctionSpec) -> str:
-    """The parameter names of a callable, comma-separated (its def line and forwarding calls)."""
+    """The parameter names of a callable, comma-separated (its forwarding calls)."""
     return ", ".join(p.name for p in spec.params)
+
+
+def def_list(spec: FunctionSpec) -> str:
+    """The parameters of a callable's def line, defaults included (as ``_w_default_<name>``
+    closure variables, see :func:`build`)."""
+    return ", ".join(f"{p.name}=_w_default_{p.name}" if p.has_default else p.name
+                     for p in spec.params)
 
 
 def owned_result(ret: ReturnType, array: str) -> str:
     """Source turning ``array`` (an owned buffer copied out of the module) into the Python
-    result: bytes for ``bytes``, str for ``str``, else the numpy array itself."""
+    result: bytes for ``bytes``, str for ``str``, else the numpy array itself (matrices come
+    back already shaped)."""
     if ret.kind == "str":
         return f"{array}.tobytes().decode()"
     return f"{array}.tobytes()" if ret.name == "bytes" else array
@@ -167,7 +177,7 @@ def prologue(spec: FunctionSpec, ints: bool = True) -> list[str]:
     integer parameters are left to the caller's body (the wasm backend writes them through
     a memoryview, whose own checks accept and refuse exactly what :func:`check_int` does, and
     calls :func:`check_int` only to word the error)."""
-    f = spec.name
+    f = spec.label
     lines = []
     for p in spec.params:
         n, t = p.name, p.type
@@ -186,16 +196,27 @@ def prologue(spec: FunctionSpec, ints: bool = True) -> list[str]:
             lines.append(f"{n} = _w_as_inout_array({n}, {t.elem!r}, {f!r}, {n!r})")
         elif t.kind == "buffer":
             lines.append(f"{n} = _w_as_array({n}, {t.elem!r}, {f!r}, {n!r})")
+        elif t.kind == "matrix":
+            lines.append(f"{n} = _w_as_array({n}, {t.elem!r}, {f!r}, {n!r}, 2)")
+        elif t.kind == "handle":
+            pass  # passed by the class wrappers, never by users
         elif t.kind == "bytes":
             lines.append(f"{n} = _w_as_bytes({n}, {f!r}, {n!r})")
         elif t.kind == "str":
             lines.append(f"{n} = _w_as_str({n}, {f!r}, {n!r})")
         else:
             raise NotImplementedError(f"{f}(): parameter type {t.name} is not supported yet")
+    # A buffer written in place must not overlap another buffer argument (Rust's &mut
+    # aliasing rule, and zero-copy arrays go to the kernel as they are): copy the other one.
+    arrays = [p.name for p in spec.params if p.type.kind in ("buffer", "matrix", "bytes")]
+    for p in spec.params:
+        if p.type.kind == "buffer" and p.type.inout:
+            lines += [f"if _w_may_share({q}, {p.name}): {q} = {q}.copy()"
+                      for q in arrays if q != p.name]
     return lines
 
 
-_HELPERS = {"_w_check_int": check_int, "_w_as_int": as_int,
+_HELPERS = {"_w_may_share": np.may_share_memory, "_w_check_int": check_int, "_w_as_int": as_int,
             "_w_int_range_error": int_range_error, "_w_as_float": as_float,
             "_w_as_bool": as_bool, "_w_as_array": as_array,
             "_w_as_inout_array": as_inout_array, "_w_as_bytes": as_bytes, "_w_as_str": as_str}
@@ -210,10 +231,10 @@ def build(spec: FunctionSpec, body: list[str], env: dict[str, Any],
     (the wasm backend swaps its instance this way after a trap); reading them costs no more
     than reading any other closure variable.
     """
-    args = arg_list(spec)
     env = {**_HELPERS, **env}
+    env.update({f"_w_default_{p.name}": p.default for p in spec.params if p.has_default})
     names = sorted(env)
-    inner = [f"def {spec.name}({args}):"]
+    inner = [f"def {spec.name}({def_list(spec)}):"]
     inner += ["    " + line for line in prologue(spec, ints) + body]
     inner += ["def _w_rebind(**_w_new):"]
     if rebind:
@@ -227,7 +248,8 @@ def build(spec: FunctionSpec, body: list[str], env: dict[str, Any],
     fn, rb = ns["_w_make"](**{k: env[k] for k in names})
     fn.__doc__ = spec.doc or None
     fn.__module__ = "wasmcore"
-    fn.__qualname__ = spec.name
+    fn.__qualname__ = spec.label
+    fn.__name__ = spec.label.rpartition(".")[2]
     fn.__signature__ = signature(spec)
     return fn, rb
 
@@ -235,9 +257,11 @@ def build(spec: FunctionSpec, body: list[str], env: dict[str, Any],
 def signature(spec: FunctionSpec) -> inspect.Signature:
     """``inspect.signature`` of a callable: parameter names and Python types."""
     params = [inspect.Parameter(p.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                annotation="numpy.typing.ArrayLike" if p.type.kind == "buffer"
-                                else _ANNOTATIONS[p.type.name])
-              for p in spec.params]
+                                default=p.default if p.has_default else inspect.Parameter.empty,
+                                annotation="numpy.typing.ArrayLike"
+                                if p.type.kind in ("buffer", "matrix")
+                                else _ANNOTATIONS.get(p.type.name, "int"))
+              for p in spec.params if p.type.kind != "handle"]
     r = spec.returns.name
     ret = None if r is None else _ANNOTATIONS.get(r, "numpy.ndarray")
     return inspect.Signature(params, return_annotation=ret)

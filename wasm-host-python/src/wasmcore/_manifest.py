@@ -34,16 +34,18 @@ RUNTIME_EXPORTS = {
 class ParamType:
     """A parsed logical parameter type."""
 
-    kind: str  # "scalar" | "buffer" | "bytes" | "str" | "handle"
+    kind: str  # "scalar" | "buffer" | "matrix" | "bytes" | "str" | "handle"
     name: str  # the manifest spelling
     scalar: str | None = None  # for scalars
-    elem: str | None = None  # for buffers
+    elem: str | None = None  # for buffers and matrices
     inout: bool = False
 
     @staticmethod
     def parse(s: str) -> ParamType:
         inout = s.startswith("inout ")
         rest = s[len("inout "):] if inout else s
+        if rest.endswith("[,]") and rest[:-3] in ELEMS and not inout:
+            return ParamType("matrix", s, elem=rest[:-3])
         if rest.endswith("[]") and rest[:-2] in ELEMS:
             return ParamType("buffer", s, elem=rest[:-2], inout=inout)
         if not inout:
@@ -59,16 +61,24 @@ class ParamType:
             return (SCALARS[self.scalar],)
         if self.kind == "handle":
             return ("i32",)
+        if self.kind == "matrix":
+            return ("i32", "i32", "i32")
         return ("i32", "i32")
 
 
 @dataclass(frozen=True)
 class ReturnType:
-    """A parsed logical return type: unit (``None``), scalar, handle or an owned buffer."""
+    """A parsed logical return type: unit (``None``), scalar, handle, an owned buffer
+    (``owned``: bytes or a 1-D array; ``str``) or an owned 2-D array (``matrix``)."""
 
     name: str | None
-    kind: str  # "unit" | "scalar" | "handle" | "owned" | "str"
+    kind: str  # "unit" | "scalar" | "handle" | "owned" | "str" | "matrix"
     elem: str | None = None
+
+    @property
+    def result_pointer(self) -> bool:
+        """Whether the result comes back through memory whatever the fallibility."""
+        return self.kind in ("owned", "str", "matrix")
 
     @staticmethod
     def parse(s: str | None) -> ReturnType:
@@ -85,6 +95,8 @@ class ReturnType:
             return ReturnType(s, "str", elem="u8")
         if t.kind == "buffer" and not t.inout:
             return ReturnType(s, "owned", elem=t.elem)
+        if t.kind == "matrix":
+            return ReturnType(s, "matrix", elem=t.elem)
         raise ValueError(f"unknown return type {s!r}")
 
     def lower(self) -> tuple[str, ...]:
@@ -95,37 +107,83 @@ class ReturnType:
         return (SCALARS[self.name],)
 
 
+_NO_DEFAULT = object()
+
+
 @dataclass(frozen=True)
 class Param:
     name: str
     type: ParamType
+    default: Any = _NO_DEFAULT
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not _NO_DEFAULT
 
 
 @dataclass(frozen=True)
 class FunctionSpec:
-    """One exported function as the manifest describes it."""
+    """One exported function (or class method) as the manifest describes it.
+
+    ``name`` is the export; ``label`` is how messages and ``__qualname__`` name it
+    (``"sum"``, or ``"Sha256.update"`` for a method)."""
 
     name: str
     doc: str
     params: tuple[Param, ...]
     returns: ReturnType
     fallible: bool
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.name)
+
+    @property
+    def result_pointer(self) -> bool:
+        """Whether the export takes a trailing result pointer (mirrors
+        ``schema::has_result_pointer``)."""
+        kind = self.returns.kind
+        return self.returns.result_pointer or (kind in ("scalar", "handle") and self.fallible)
 
     def signature(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """The wasm (params, results) this function lowers to (mirrors ``schema::signature``)."""
+        """The wasm (params, results) this function lowers to (mirrors ``schema::signature``):
+        the result pointer, when there is one, comes last."""
         p = [v for prm in self.params for v in prm.type.lower()]
+        p += ["i32"] if self.result_pointer else []
         r: list[str] = []
-        kind = self.returns.kind
-        if kind in ("scalar", "handle"):
-            if self.fallible:
-                p.append("i32")
-            else:
-                r.extend(self.returns.lower())
-        elif kind in ("owned", "str"):
-            p.append("i32")
+        if self.returns.kind in ("scalar", "handle") and not self.fallible:
+            r.extend(self.returns.lower())
         if self.fallible:
             r.append("i32")
         return tuple(p), tuple(r)
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One method of an exported class: its name in the class, its role (``constructor``,
+    ``method`` or ``getter``) and the export behind it (whose first parameter is ``self``,
+    the handle, except for constructors)."""
+
+    name: str
+    role: str
+    func: FunctionSpec
+
+
+@dataclass(frozen=True)
+class ClassSpec:
+    """An exported Rust type: objects cross as handles and are freed by ``drop``."""
+
+    name: str
+    doc: str
+    drop: str
+    methods: tuple[MethodSpec, ...]
+
+    def exports(self) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+        """The wasm signature of every export behind this class."""
+        out = {m.func.name: m.func.signature() for m in self.methods}
+        out[self.drop] = (("i32",), ())
+        return out
 
 
 @dataclass(frozen=True)
@@ -133,7 +191,7 @@ class Manifest:
     abi_version: int
     module: str
     functions: tuple[FunctionSpec, ...]
-    classes: tuple[Any, ...] = ()
+    classes: tuple[ClassSpec, ...] = ()
     imports: tuple[dict[str, str], ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -142,6 +200,13 @@ class Manifest:
             if f.name == name:
                 return f
         raise KeyError(name)
+
+    def signatures(self) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+        """The wasm signature of every export the manifest describes."""
+        out = {f.name: f.signature() for f in self.functions}
+        for c in self.classes:
+            out.update(c.exports())
+        return out
 
 
 def _leb(data: bytes, pos: int) -> tuple[int, int]:
@@ -207,36 +272,89 @@ def parse_manifest(text: str | bytes) -> Manifest:
         raise ModuleRejected(f"manifest: abi_version is {version!r}, this wasmcore speaks "
                              f"version {ABI_VERSION}; rebuild the module with a matching "
                              "wasmcore-abi")
-    funcs = []
-    seen: set[str] = set()
     try:
-        for f in raw["functions"]:
-            name = _check_ident("function", f["name"])
-            if name in seen:
-                raise ModuleRejected(f"manifest: function {name!r} is described twice")
-            seen.add(name)
-            params = []
-            for p in f["params"]:
-                pname = _check_ident(f"parameter of {name}()", p["name"])
-                try:
-                    params.append(Param(pname, ParamType.parse(p["type"])))
-                except (ValueError, AttributeError):
-                    raise ModuleRejected(f"manifest: {name}() parameter {pname!r} has unknown "
-                                         f"type {p['type']!r}") from None
-            try:
-                ret = ReturnType.parse(f["returns"])
-            except (ValueError, AttributeError):
-                raise ModuleRejected(f"manifest: {name}() has unknown return type "
-                                     f"{f['returns']!r}") from None
-            if not isinstance(f["fallible"], bool) or not isinstance(f.get("doc", ""), str):
-                raise ModuleRejected(f"manifest: {name}() has a malformed entry")
-            funcs.append(FunctionSpec(name, f.get("doc", ""), tuple(params), ret, f["fallible"]))
+        funcs = [_function(f) for f in raw["functions"]]
+        classes = [_class(c) for c in raw.get("classes", ())]
         module = raw.get("module", "")
-        classes = tuple(raw.get("classes", ()))
         imports = tuple(raw.get("imports", ()))
-    except (KeyError, TypeError) as e:
+    except (KeyError, TypeError, AttributeError) as e:
         raise ModuleRejected(f"manifest: malformed ({type(e).__name__}: {e})") from None
-    return Manifest(version, str(module), tuple(funcs), classes, imports, raw)
+    seen: set[str] = set()
+    for name in [f.name for f in funcs] + [c.name for c in classes]:
+        if name in seen:
+            raise ModuleRejected(f"manifest: {name!r} is described twice")
+        seen.add(name)
+    return Manifest(version, str(module), tuple(funcs), tuple(classes), imports, raw)
+
+
+def _function(f: dict[str, Any], label: str = "", export: str = "") -> FunctionSpec:
+    """One function entry (or a method's, whose export name and label are given)."""
+    name = export or _check_ident("function", f["name"])
+    label = label or name
+    params = []
+    for i, p in enumerate(f["params"]):
+        if p["name"] == "self" and i == 0 and export:
+            pname = "self"
+        else:
+            pname = _check_ident(f"parameter of {label}()", p["name"])
+        try:
+            ptype = ParamType.parse(p["type"])
+        except (ValueError, AttributeError):
+            raise ModuleRejected(f"manifest: {label}() parameter {pname!r} has unknown "
+                                 f"type {p['type']!r}") from None
+        default = p.get("default", _NO_DEFAULT)
+        if default is not _NO_DEFAULT and not _default_ok(ptype, default):
+            raise ModuleRejected(f"manifest: {label}() parameter {pname!r} has a bad default "
+                                 f"{default!r}")
+        if params and params[-1].has_default and default is _NO_DEFAULT:
+            raise ModuleRejected(f"manifest: {label}() parameter {pname!r} without a default "
+                                 "follows one with a default")
+        params.append(Param(pname, ptype, default))
+    if len({p.name for p in params}) != len(params):
+        raise ModuleRejected(f"manifest: {label}() has duplicate parameter names")
+    try:
+        ret = ReturnType.parse(f["returns"])
+    except (ValueError, AttributeError):
+        raise ModuleRejected(f"manifest: {label}() has unknown return type "
+                             f"{f['returns']!r}") from None
+    if not isinstance(f["fallible"], bool) or not isinstance(f.get("doc", ""), str):
+        raise ModuleRejected(f"manifest: {label}() has a malformed entry")
+    return FunctionSpec(name, f.get("doc", ""), tuple(params), ret, f["fallible"], label)
+
+
+def _default_ok(t: ParamType, v: object) -> bool:
+    if t.kind != "scalar":
+        return False
+    if t.scalar == "bool":
+        return isinstance(v, bool)
+    if t.scalar in ("f32", "f64"):
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _class(c: dict[str, Any]) -> ClassSpec:
+    cname = _check_ident("class", c["name"])
+    methods = []
+    for m in c["methods"]:
+        mname = _check_ident(f"method of {cname}", m["name"])
+        role = m["role"]
+        export = _check_ident(f"export of {cname}.{mname}", m["export"])
+        func = _function(m, f"{cname}.{mname}", export)
+        takes_self = bool(func.params) and func.params[0].name == "self" \
+            and func.params[0].type.kind == "handle"
+        ok = {"constructor": func.returns.kind == "handle" and not takes_self,
+              "method": takes_self and func.fallible,
+              "getter": takes_self and func.fallible and len(func.params) == 1
+              and func.returns.kind != "unit"}.get(role, False)
+        if not ok:
+            raise ModuleRejected(f"manifest: {cname}.{mname} is not a valid {role!r}")
+        methods.append(MethodSpec(mname, role, func))
+    if not any(m.role == "constructor" for m in methods):
+        raise ModuleRejected(f"manifest: class {cname} has no constructor")
+    if len({m.name for m in methods}) != len(methods):
+        raise ModuleRejected(f"manifest: class {cname} has duplicate methods")
+    return ClassSpec(cname, str(c.get("doc", "")), _check_ident("drop export", c["drop"]),
+                     tuple(methods))
 
 
 def read_manifest(wasm: bytes) -> Manifest:
@@ -249,3 +367,20 @@ def read_manifest(wasm: bytes) -> Manifest:
         raise ModuleRejected(f"module has {len(sections)} {MANIFEST_SECTION!r} sections, "
                              "expected exactly one")
     return parse_manifest(sections[0])
+
+
+def drop_spec(c: ClassSpec) -> FunctionSpec:
+    """The drop export of a class as a function spec: ``(self: handle) -> ()``, infallible."""
+    return FunctionSpec(c.drop, "", (Param("self", ParamType("handle", "handle")),),
+                        ReturnType(None, "unit"), False, f"{c.name}.close")
+
+
+def export_specs(manifest: Manifest) -> dict[str, FunctionSpec]:
+    """Every export a backend binds a callable to: the functions, the class methods and the
+    classes' drop exports."""
+    specs = {f.name: f for f in manifest.functions}
+    for c in manifest.classes:
+        for m in c.methods:
+            specs[m.func.name] = m.func
+        specs[c.drop] = drop_spec(c)
+    return specs

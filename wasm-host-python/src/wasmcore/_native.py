@@ -19,11 +19,12 @@ import numpy as np
 
 from . import _convert
 from ._errors import Error, ModuleRejected, status_error
-from ._manifest import ELEMS, FunctionSpec, Manifest, parse_manifest
+from ._manifest import ELEMS, FunctionSpec, Manifest, export_specs, parse_manifest
+from ._objects import Context
 
 _C = {"i32": ctypes.c_int32, "u32": ctypes.c_uint32, "i64": ctypes.c_int64,
       "u64": ctypes.c_uint64, "f32": ctypes.c_float, "f64": ctypes.c_double,
-      "bool": ctypes.c_int32, "handle": ctypes.c_void_p}
+      "bool": ctypes.c_int32, "handle": ctypes.c_uint32}
 _LIBNAME = {"darwin": "libwasmcore.dylib", "win32": "wasmcore.dll"}.get(sys.platform,
                                                                         "libwasmcore.so")
 
@@ -48,7 +49,8 @@ class NativeBackend:
         except OSError as e:
             raise ModuleRejected(f"native backend: cannot read the manifest {man}: {e}") from None
         self.lib = ctypes.CDLL(str(path))
-        missing = [f.name for f in self.manifest.functions if not hasattr(self.lib, f.name)]
+        self.specs = export_specs(self.manifest)
+        missing = [name for name in self.specs if not hasattr(self.lib, name)]
         if missing:
             raise ModuleRejected(f"native library {path} lacks exports named in its manifest: "
                                  + ", ".join(missing))
@@ -58,13 +60,21 @@ class NativeBackend:
         lib.wasmcore_take_panic.restype = ctypes.c_int32
         lib.wasmcore_free.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t]
         lib.wasmcore_free.restype = None
+        self._callables: dict[str, Callable[..., Any]] = {}
+        self._context = Context(self.callable)  # the library's objects: any thread
 
     def last_error(self) -> str:
         n = self.lib.wasmcore_last_error_len()
         return ctypes.string_at(self.lib.wasmcore_last_error_ptr(), n).decode("utf-8", "replace")
 
+    def context(self) -> Context:
+        return self._context
+
     def callable(self, name: str) -> Callable[..., Any]:
-        return self._bind(self.manifest.function(name))
+        fn = self._callables.get(name)
+        if fn is None:
+            fn = self._callables[name] = self._bind(self.specs[name])
+        return fn
 
     def _bind(self, spec: FunctionSpec) -> Callable[..., Any]:
         fn = getattr(self.lib, spec.name)
@@ -74,6 +84,12 @@ class NativeBackend:
             if p.type.kind == "scalar":
                 argtypes.append(_C[str(p.type.scalar)])
                 args.append(p.name)
+            elif p.type.kind == "handle":
+                argtypes.append(_C["handle"])
+                args.append(p.name)
+            elif p.type.kind == "matrix":
+                argtypes += [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t]
+                args += [f"{p.name}.ctypes.data", f"{p.name}.shape[0]", f"{p.name}.shape[1]"]
             else:
                 argtypes += [ctypes.c_void_p, ctypes.c_size_t]
                 args += [f"{p.name}.ctypes.data", f"len({p.name})"]
@@ -83,9 +99,9 @@ class NativeBackend:
             argtypes.append(ctypes.c_void_p)
             body.append(f"_w_o = _w_{ret.name if ret.kind == 'scalar' else 'handle'}()")
             args.append("_w_addressof(_w_o)")
-        elif ret.kind in ("owned", "str"):
+        elif ret.result_pointer:
             argtypes.append(ctypes.c_void_p)
-            body.append("_w_o = (_w_size_t * 2)()")
+            body.append("_w_o = (_w_size_t * 4)()")
             args.append("_w_addressof(_w_o)")
         fn.argtypes = argtypes
         if spec.fallible:
@@ -101,8 +117,8 @@ class NativeBackend:
             body.append("if _w_take_panic(): raise _w_error(3)")
         if ret.kind == "unit":
             body.append("return None")
-        elif ret.kind in ("owned", "str"):
-            taken = f"_w_take_owned(_w_o, {ret.elem!r})"
+        elif ret.result_pointer:
+            taken = f"_w_take_owned(_w_o, {ret.elem!r}, {ret.kind == 'matrix'})"
             body.append("return " + _convert.owned_result(ret, taken))
         elif spec.fallible:
             body.append("return _w_o.value" + (" != 0" if ret.name == "bool" else ""))
@@ -111,14 +127,14 @@ class NativeBackend:
         env = {f"_w_{k}": v for k, v in _C.items()}
         env.update(_w_fn=fn, _w_addressof=ctypes.addressof, _w_size_t=ctypes.c_size_t,
                    _w_take_panic=self.lib.wasmcore_take_panic, _w_take_owned=self._take_owned,
-                   _w_error=lambda st: status_error(spec.name, st, self.last_error()))
+                   _w_error=lambda st: status_error(spec.label, st, self.last_error()))
         return _convert.build(spec, body, env)[0]
 
-    def _take_owned(self, slot: Any, elem: str) -> np.ndarray:
-        ptr, n = slot[0], slot[1]
+    def _take_owned(self, slot: Any, elem: str, matrix: bool) -> np.ndarray:
+        ptr, n, rows, cols = slot
         size = ELEMS[elem]
         out = np.frombuffer(ctypes.string_at(ptr, n * size) if n else b"",
                             dtype=_convert.DTYPES[elem]).copy()
         self.lib.wasmcore_free(ptr, n * size, size)
-        return out
+        return out.reshape(rows, cols) if matrix else out
 

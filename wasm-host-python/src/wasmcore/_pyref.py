@@ -1,4 +1,8 @@
-"""The python backend: the reference kernels behind the same typed callables."""
+"""The python backend: the reference kernels behind the same typed callables.
+
+Handles of exported classes are the reference objects themselves (``_reference.Sha256()``...),
+so a method export is the class's plain function called with the object first.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +11,45 @@ from typing import Any
 
 from . import _convert, _reference
 from ._errors import KernelError, status_error
-from ._manifest import Manifest
+from ._manifest import Manifest, export_specs
+from ._objects import Context
+
+
+def _drop(obj: object) -> None:
+    """Objects of the reference backend are freed by Python's own garbage collection."""
 
 
 class ReferenceBackend:
     def __init__(self, manifest: Manifest) -> None:
         self.manifest = manifest
+        self.specs = export_specs(manifest)
+        self.impls: dict[str, Callable[..., Any]] = {}
+        for c in manifest.classes:
+            cls = getattr(_reference, c.name, None)
+            for m in c.methods:
+                if cls is not None:
+                    self.impls[m.func.name] = cls if m.name == "new" else getattr(cls, m.name)
+            self.impls[c.drop] = _drop
+        self._callables: dict[str, Callable[..., Any]] = {}
+        self._context = Context(self.callable)
+
+    def context(self) -> Context:
+        return self._context
 
     def callable(self, name: str) -> Callable[..., Any]:
-        spec = self.manifest.function(name)
-        impl = getattr(_reference, name, None)
+        fn = self._callables.get(name)
+        if fn is None:
+            fn = self._callables[name] = self._bind(name)
+        return fn
+
+    def _bind(self, name: str) -> Callable[..., Any]:
+        spec = self.specs[name]
+        impl = self.impls.get(name) or getattr(_reference, name, None)
         if impl is None:
-            raise NotImplementedError(f"the python backend has no reference for {name}()")
+            raise NotImplementedError(f"the python backend has no reference for {spec.label}()")
         args = _convert.arg_list(spec)
         body = ["try:", f"    return _w_impl({args})",
                 "except _w_KernelError as e:",
-                "    raise _w_status_error(" + repr(name) + ", e.status, e.message) from None"]
+                f"    raise _w_status_error({spec.label!r}, e.status, e.message) from None"]
         env = {"_w_impl": impl, "_w_KernelError": KernelError, "_w_status_error": status_error}
         return _convert.build(spec, body, env)[0]

@@ -17,6 +17,7 @@ engine is configured so linear memory never moves, so views into it stay valid.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import os
@@ -32,7 +33,8 @@ import wasmtime
 
 from . import _convert
 from ._errors import Error, ModuleRejected, Trap, status_error
-from ._manifest import ELEMS, RUNTIME_EXPORTS, FunctionSpec, Manifest
+from ._manifest import ELEMS, RUNTIME_EXPORTS, FunctionSpec, Manifest, export_specs
+from ._objects import Context
 
 try:  # the internals the fast path needs; missing ones mean the public-API fallback
     from wasmtime import _bindings as _B
@@ -126,12 +128,47 @@ def _trap_error(trap: wasmtime.Trap) -> Trap:
     return Trap(trap.message, name)
 
 
+class _Block:
+    """A block of one instance's linear memory backing zero-copy arrays (``core.empty``,
+    ``core.asarray``). numpy arrays over it keep it (and with it the Store, so the memory
+    stays mapped even after a trap replaced the instance) alive; the last one to go frees it."""
+
+    __slots__ = (
+        "__array_interface__",
+        "__weakref__",
+        "addr",
+        "ctx",
+        "inst",
+        "ptr",
+        "size",
+        "store",
+    )
+
+    def __init__(self, inst: _Instance, ptr: int, size: int, shape: tuple[int, ...],
+                 dtype: np.dtype) -> None:
+        self.ctx = inst.ctx
+        self.inst = inst
+        self.store = inst.store
+        self.ptr = ptr
+        self.addr = inst.base + ptr
+        self.size = size
+        self.__array_interface__ = {"data": (self.addr, False), "shape": shape,
+                                    "typestr": dtype.str, "version": 3}
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # never raise from a finalizer (interpreter exit)
+            self.ctx.release(self.inst.free_block, self)
+
+
 class _Instance:
     """One Store + instance of the module, used by a single thread."""
 
     def __init__(self, backend: WasmBackend) -> None:
         self.backend = backend
         self.rebinders: list[Callable[[], None]] = []
+        self.tid = threading.get_ident()
+        self.bytes_copied = 0
+        self.ctx = Context(backend.callable, self.tid)
         self._instantiate()
 
     def _instantiate(self) -> None:
@@ -148,7 +185,7 @@ class _Instance:
         assert isinstance(mem, wasmtime.Memory)
         self.memory = mem
         self.base = ctypes.addressof(mem.data_ptr(self.store).contents)
-        self.ctx = ctypes.c_void_p(ctypes.cast(self.store._context(), ctypes.c_void_p).value)
+        self.ctx_ptr = ctypes.c_void_p(ctypes.cast(self.store._context(), ctypes.c_void_p).value)
         self._alloc = self._func("wasmcore_alloc")
         self._free = self._func("wasmcore_free")
         self.out = self.alloc(16, 16)  # result slot of fallible scalars and owned buffers
@@ -174,8 +211,15 @@ class _Instance:
             raise MemoryError(f"wasmcore: the module could not allocate {size} bytes")
         return int(ptr)
 
+    def memory_size(self) -> int:
+        return int(self.memory.data_len(self.store))
+
     def reset(self) -> None:
-        """Replaces the store and instance (after a trap) and re-binds every callable."""
+        """Replaces the store and instance (after a trap) and re-binds every callable. Objects
+        and zero-copy arrays of the old instance are orphaned: their context dies (arrays stay
+        readable, they keep the old Store alive; objects raise ``ValueError``)."""
+        self.ctx.live = False
+        self.ctx = Context(self.backend.callable, self.tid)
         self._instantiate()
         for rebind in self.rebinders:
             rebind()
@@ -184,10 +228,40 @@ class _Instance:
         ptr, n = self.call("wasmcore_last_error_ptr"), self.call("wasmcore_last_error_len")
         return ctypes.string_at(self.base + ptr, n).decode("utf-8", "replace")
 
+    # -- zero-copy blocks -------------------------------------------------------------------
+
+    def empty(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """An uninitialised array inside linear memory (see :class:`_Block`)."""
+        self.ctx.drain()
+        size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if size == 0:
+            return np.empty(shape, dtype)
+        block = _Block(self, self.alloc(size, 16), size, shape, dtype)
+        return np.asarray(block)
+
+    def free_block(self, block: _Block) -> None:
+        if block.store is self.store:
+            self._free(self.store, block.ptr, block.size, 16)
+
+    def address(self, a: np.ndarray) -> int:
+        """The wasm address of ``a`` if it lives in this instance's memory, else 0."""
+        b = a.base
+        while b.__class__ is np.ndarray:  # a view of a view of ... the block's array
+            b = b.base
+        if b.__class__ is _Block and b.store is self.store:
+            return b.ptr + (a.__array_interface__["data"][0] - b.addr)
+        return 0
+
+    # -- buffers for calls ------------------------------------------------------------------
+
     def place(self, *arrays: np.ndarray) -> tuple[int, ...]:
-        """Copies arrays into the scratch area (16-byte aligned each); their wasm addresses."""
+        """The wasm addresses of the arrays: their own for arrays already in linear memory,
+        else of copies in the scratch area (16-byte aligned each)."""
         offsets, total = [], 0
         for a in arrays:
+            if a.base is not None and (ptr := self.address(a)):
+                offsets.append(-ptr)
+                continue
             offsets.append(total)
             total += (a.nbytes + 15) & ~15
         if total > self.scratch_cap:
@@ -199,37 +273,50 @@ class _Instance:
             self.scratch_cap = cap
             self.scratch = np.ctypeslib.as_array(
                 (ctypes.c_uint8 * cap).from_address(self.base + self.scratch_ptr))
+        out = []
         for a, off in zip(arrays, offsets, strict=True):
-            self.scratch[off:off + a.nbytes] = a.reshape(-1).view(np.uint8)
-        return tuple(self.scratch_ptr + off for off in offsets)
+            if off < 0:
+                out.append(-off)
+                continue
+            n = a.nbytes
+            self.scratch[off:off + n] = a.reshape(-1).view(np.uint8)
+            self.bytes_copied += n
+            out.append(self.scratch_ptr + off)
+        return tuple(out)
 
     def copy_back(self, a: np.ndarray, ptr: int) -> None:
-        """Copies an in/out buffer back from linear memory into the caller's array."""
+        """Copies an in/out buffer back from the scratch area into the caller's array (not
+        needed when the array lives in linear memory itself)."""
         off = ptr - self.scratch_ptr
-        a.reshape(-1).view(np.uint8)[:] = self.scratch[off:off + a.nbytes]
+        if 0 <= off < self.scratch_cap and not self.address(a):
+            a.reshape(-1).view(np.uint8)[:] = self.scratch[off:off + a.nbytes]
 
-    def take_owned(self, elem: str) -> np.ndarray:
-        """Reads (pointer, length) from the result slot, copies the buffer out, frees it."""
-        ptr, n = (ctypes.c_uint32 * 2).from_address(self.base + self.out)
+    def take_owned(self, elem: str, matrix: bool = False) -> np.ndarray:
+        """Reads (pointer, length[, rows, columns]) from the result slot, copies the buffer
+        out, frees it."""
+        ptr, n, rows, cols = (ctypes.c_uint32 * 4).from_address(self.base + self.out)
         size = ELEMS[elem]
         dtype = _convert.DTYPES[elem]
         out = np.frombuffer(ctypes.string_at(self.base + ptr, n * size), dtype=dtype).copy()
         self._free(self.store, ptr, n * size, size)
-        return out
+        return out.reshape(rows, cols) if matrix else out
 
-    def fail(self, err: int | None, holder: ctypes.c_void_p, name: str) -> Exception:
-        """The exception for a failed fast call (an error, or a trap in ``holder``); resets
-        the instance."""
+    def failure(self, err: int | None, holder: ctypes.c_void_p, status: int, label: str,
+                error: Callable[[int], Exception]) -> Exception:
+        """The exception for a failed fast call: a wasmtime error, a trap in ``holder`` (both
+        reset the instance) or a kernel's error status."""
         if err:
             e = wasmtime.WasmtimeError._from_ptr(
                 ctypes.cast(err, ctypes.POINTER(_B.wasmtime_error_t)))
             self.reset()
-            return Error(f"{name}(): {e}")
-        trap = wasmtime.Trap._from_ptr(
-            ctypes.cast(holder.value, ctypes.POINTER(_B.wasm_trap_t)))
-        holder.value = None
-        self.reset()
-        return _trap_error(trap)
+            return Error(f"{label}(): {e}")
+        if holder.value:
+            trap = wasmtime.Trap._from_ptr(
+                ctypes.cast(holder.value, ctypes.POINTER(_B.wasm_trap_t)))
+            holder.value = None
+            self.reset()
+            return _trap_error(trap)
+        return error(status)
 
 
 class WasmBackend:
@@ -242,6 +329,7 @@ class WasmBackend:
             names = ", ".join(f"{i.get('module')}.{i.get('name')}" for i in manifest.imports)
             raise ModuleRejected(f"the core module must not import anything, it imports {names}")
         self.module = compile_module(wasm, self.digest)
+        self.specs = export_specs(manifest)
         self._check_exports()
         self._local = threading.local()
         self.fast = _FAST_PATH
@@ -251,12 +339,12 @@ class WasmBackend:
                           stacklevel=3)
 
     def _check_exports(self) -> None:
-        """Every function in the manifest must be exported with the wasm type it lowers to."""
+        """Every export the manifest describes must exist with the wasm type it lowers to."""
         exported: dict[str, Any] = {e.name: e.type for e in self.module.exports}
         problems = []
         if not isinstance(exported.get("memory"), wasmtime.MemoryType):
             problems.append("it exports no memory named 'memory'")
-        wanted = {f.name: f.signature() for f in self.manifest.functions}
+        wanted = self.manifest.signatures()
         wanted.update(RUNTIME_EXPORTS)
         for name, (params, results) in wanted.items():
             ty = exported.get(name)
@@ -278,13 +366,16 @@ class WasmBackend:
             self._local.callables = {}
         return inst
 
+    def context(self) -> Context:
+        return self.instance().ctx
+
     def callable(self, name: str) -> Callable[..., Any]:
-        """The calling thread's callable for function ``name``."""
+        """The calling thread's callable for export ``name``."""
         inst = self.instance()
         table: dict[str, Callable[..., Any]] = self._local.callables
         fn = table.get(name)
         if fn is None:
-            fn = table[name] = self._bind(inst, self.manifest.function(name))
+            fn = table[name] = self._bind(inst, self.specs[name])
         return fn
 
     def _bind(self, inst: _Instance, spec: FunctionSpec) -> Callable[..., Any]:
@@ -294,48 +385,57 @@ class WasmBackend:
         views = {k: memoryview(raw).cast("B").cast(fmt) for k, (fmt, _) in _VIEWS.items()}
         trap = ctypes.c_void_p()
         env: dict[str, Any] = {f"_w_{k}": v for k, v in views.items()}
-        env.update(_w_ident=threading.get_ident, _w_tid=threading.get_ident(), _w_inst=inst,
+        env.update(_w_ident=threading.get_ident, _w_tid=inst.tid, _w_inst=inst,
                    _w_trap=trap, _w_trapv=memoryview(trap).cast("B").cast("Q"),
-                   _w_error=self._error(inst, spec.name),
+                   _w_error=self._error(inst, spec.label),
                    _w_other=lambda *a: self.callable(spec.name)(*a))
         body, slot = [f"if _w_ident() != _w_tid: return _w_other({_convert.arg_list(spec)})"], 0
-        buffers = [p for p in spec.params if p.type.kind in ("buffer", "bytes", "str")]
+        buffers = [p for p in spec.params if p.type.kind in ("buffer", "matrix", "bytes", "str")]
         if buffers:
             names = ", ".join(f"_w_p_{p.name}" for p in buffers)
             body.append(f"{names}, = _w_inst.place({', '.join(p.name for p in buffers)})")
         for p in spec.params:
-            if p.type.kind == "scalar":
+            kind = p.type.kind
+            if kind == "scalar":
                 t = p.type.scalar
                 assert t is not None
                 at = f"_w_{t}[{slot * _VIEWS[t][1]}]"
                 if t in _convert.INT_RANGES:
                     body += ["try:", f"    {at} = {p.name}", "except (TypeError, ValueError):",
-                             f"    {at} = _w_check_int({p.name}, {t!r}, {spec.name!r}, "
+                             f"    {at} = _w_check_int({p.name}, {t!r}, {spec.label!r}, "
                              f"{p.name!r})"]
                 else:
                     body.append(f"{at} = {p.name}")
                 slot += 1
+            elif kind == "handle":
+                body.append(f"_w_u32[{slot * 4}] = {p.name}")
+                slot += 1
+            elif kind == "matrix":
+                body += [f"_w_u32[{slot * 4}] = _w_p_{p.name}",
+                         f"_w_u32[{(slot + 1) * 4}], _w_u32[{(slot + 2) * 4}] = {p.name}.shape"]
+                slot += 3
             else:
                 body += [f"_w_u32[{slot * 4}] = _w_p_{p.name}",
                          f"_w_u32[{(slot + 1) * 4}] = len({p.name})"]
                 slot += 2
         ret = spec.returns
         out_view = None
-        if (ret.kind in ("scalar", "handle") and spec.fallible) or ret.kind in ("owned", "str"):
-            out_slot = slot * 4  # the result-slot pointer is the last parameter
-            if ret.kind in ("scalar", "handle"):
-                out_view = _VIEWS["u32" if ret.kind == "handle" else str(ret.name)][0]
-                out_size = 8 if out_view in "qQd" else 4
-        body += ["_w_e = _w_call(_w_ctx, _w_fn, _w_raw, _w_n, _w_trapp)",
-                 f"if _w_e or _w_trapv[0]: raise _w_inst.fail(_w_e, _w_trap, {spec.name!r})"]
+        out_slot = slot * 4  # the result-slot pointer, when there is one, is the last parameter
+        if ret.kind in ("scalar", "handle") and spec.fallible:
+            out_view = _VIEWS["u32" if ret.kind == "handle" else str(ret.name)][0]
+            out_size = 8 if out_view in "qQd" else 4
+        call = "_w_e = _w_call(_w_ctx, _w_fn, _w_raw, _w_n, _w_trapp)"
+        fail = f"raise _w_inst.failure(_w_e, _w_trap, _w_i32[0], {spec.label!r}, _w_error)"
         if spec.fallible:
-            body.append("if _w_i32[0]: raise _w_error(_w_i32[0])")
+            body += [call, f"if _w_e or _w_trapv[0] or _w_i32[0]: {fail}"]
+        else:
+            body += [call, f"if _w_e or _w_trapv[0]: {fail}"]
         body += [f"_w_inst.copy_back({p.name}, _w_p_{p.name})"
                  for p in buffers if p.type.inout]
         if ret.kind == "unit":
             body.append("return None")
-        elif ret.kind in ("owned", "str"):
-            taken = f"_w_inst.take_owned({ret.elem!r})"
+        elif ret.kind in ("owned", "str", "matrix"):
+            taken = f"_w_inst.take_owned({ret.elem!r}, {ret.kind == 'matrix'})"
             body.append("return " + _convert.owned_result(ret, taken))
         elif out_view is not None:
             body.append("return _w_out[0]" + (" != 0" if ret.name == "bool" else ""))
@@ -346,13 +446,13 @@ class WasmBackend:
         def per_instance() -> dict[str, Any]:
             func = inst.exports[spec.name]
             assert isinstance(func, wasmtime.Func)
-            values: dict[str, Any] = {"_w_ctx": inst.ctx, "_w_keep": func}
+            values: dict[str, Any] = {"_w_ctx": inst.ctx_ptr, "_w_keep": func}
             if out_view is not None:
                 views["u32"][out_slot] = inst.out
                 values["_w_out"] = memoryview(
                     (ctypes.c_uint8 * out_size).from_address(inst.base + inst.out)
                 ).cast("B").cast(out_view)
-            elif ret.kind in ("owned", "str"):
+            elif spec.result_pointer:
                 views["u32"][out_slot] = inst.out
             if self.fast:
                 values["_w_fn"] = ctypes.c_void_p(ctypes.addressof(func._func))
@@ -370,9 +470,9 @@ class WasmBackend:
         inst.rebinders.append(lambda: rebind(**per_instance()))
         return fn
 
-    def _error(self, inst: _Instance, name: str) -> Callable[[int], Exception]:
+    def _error(self, inst: _Instance, label: str) -> Callable[[int], Exception]:
         def error(status: int) -> Exception:
-            return status_error(name, status, inst.last_error())
+            return status_error(label, status, inst.last_error())
 
         return error
 

@@ -68,7 +68,7 @@ fn fib_desc() -> FunctionDesc {
     FunctionDesc {
         name: "fib".to_owned(),
         doc: "The n-th Fibonacci number.\nFails on overflow.".to_owned(),
-        params: vec![("n".to_owned(), Type::Scalar(Scalar::U32))],
+        params: vec![Param::new("n", Type::Scalar(Scalar::U32))],
         returns: Return::Scalar(Scalar::U64),
         fallible: true,
     }
@@ -256,21 +256,27 @@ fn every_logical_type_is_accepted() {
         name: "all".to_owned(),
         doc: String::new(),
         params: vec![
-            ("a".to_owned(), Type::Scalar(Scalar::Bool)),
-            ("b".to_owned(), Type::Scalar(Scalar::I64)),
-            ("c".to_owned(), Type::Scalar(Scalar::F32)),
-            (
-                "d".to_owned(),
-                Type::Buffer(Elem::U8, wasmcore_schema::Dir::InOut),
-            ),
-            ("e".to_owned(), Type::Str),
-            ("f".to_owned(), Type::Handle),
+            Param::new("a", Type::Scalar(Scalar::Bool)),
+            Param {
+                default: Some("-2".to_owned()),
+                ..Param::new("b", Type::Scalar(Scalar::I64))
+            },
+            Param {
+                default: Some("0.5".to_owned()),
+                ..Param::new("c", Type::Scalar(Scalar::F32))
+            },
+            Param::new("d", Type::Buffer(Elem::U8, wasmcore_schema::Dir::InOut)),
+            Param::new("e", Type::Str),
+            Param::new("f", Type::Handle),
+            Param::new("g", Type::Matrix(Elem::F64)),
         ],
         returns: Return::Owned(Elem::F32),
         fallible: true,
     };
-    // (i32) (i64) (f32) (i32 i32) (i32 i32) (i32) + return slot (i32) -> status (i32)
-    let body = r#"(func (export "all") (param i32 i64 f32 i32 i32 i32 i32 i32 i32) (result i32)
+    // (i32) (i64) (f32) (i32 i32) (i32 i32) (i32) (i32 i32 i32), then the return slot (i32)
+    // -> status (i32)
+    let body = r#"(func (export "all")
+                    (param i32 i64 f32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
                     i32.const 0)"#;
     let (_, manifest) = postprocess(&module(body, &[&desc.to_json(true)]), "m").unwrap();
     let value: Value = serde_json::from_str(&manifest).unwrap();
@@ -416,9 +422,9 @@ fn missing_memory_export_fails() {
 fn unknown_kind_fails() {
     let msg = error_of(&module(
         SUM_EXPORT,
-        &[SUM_RECORD, r#"{"kind":"class","name":"Hasher"}"#],
+        &[SUM_RECORD, r#"{"kind":"struct","name":"Hasher"}"#],
     ));
-    assert_contains(&msg, &[r#"("Hasher")"#, r#"unknown record kind "class""#]);
+    assert_contains(&msg, &[r#"("Hasher")"#, r#"unknown record kind "struct""#]);
 }
 
 #[test]
@@ -539,4 +545,110 @@ fn leb128_reader() {
     );
     assert_eq!(read_u32(&[0xff, 0xff, 0xff, 0xff, 0x1f]), None);
     assert_eq!(read_u32(&[0x80, 0x80]), None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Classes
+
+/// A `Counter` class: constructor `counter_new() -> handle` and getter
+/// `counter_value(self) -> u64`, both fallible, plus `counter_drop`.
+fn counter_class() -> ClassDesc {
+    let func = |name: &str, params: Vec<Param>, returns| FunctionDesc {
+        name: name.to_owned(),
+        doc: String::new(),
+        params,
+        returns,
+        fallible: true,
+    };
+    ClassDesc {
+        name: "Counter".to_owned(),
+        doc: "Counts.".to_owned(),
+        drop: "counter_drop".to_owned(),
+        methods: vec![
+            MethodDesc {
+                name: "new".to_owned(),
+                role: Role::Constructor,
+                func: func("counter_new", vec![], Return::Handle),
+            },
+            MethodDesc {
+                name: "value".to_owned(),
+                role: Role::Getter,
+                func: func(
+                    "counter_value",
+                    vec![Param::new("self", Type::Handle)],
+                    Return::Scalar(Scalar::U64),
+                ),
+            },
+        ],
+    }
+}
+
+/// The exports of [`counter_class`]: (out) -> status; (self, out) -> status; (self).
+const COUNTER_EXPORTS: &str = r#"
+  (func (export "counter_new") (param i32) (result i32) i32.const 0)
+  (func (export "counter_value") (param i32 i32) (result i32) i32.const 0)
+  (func (export "counter_drop") (param i32))"#;
+
+#[test]
+fn a_class_lands_in_the_manifest() {
+    let class = counter_class();
+    let wasm = module(COUNTER_EXPORTS, &[&class.to_json(true)]);
+    let (_, manifest) = postprocess(&wasm, "m").unwrap();
+    let value: Value = serde_json::from_str(&manifest).unwrap();
+    let expected: Value = serde_json::from_str(&class.to_json(false)).unwrap();
+    assert_eq!(value["classes"], json!([expected]));
+    assert_eq!(value["functions"], json!([]));
+}
+
+#[test]
+fn a_class_method_with_the_wrong_signature_fails() {
+    let class = counter_class();
+    let body = COUNTER_EXPORTS.replace(
+        r#""counter_value") (param i32 i32)"#,
+        r#""counter_value") (param i32)"#,
+    );
+    let msg = error_of(&module(&body, &[&class.to_json(true)]));
+    assert_contains(&msg, &["counter_value", "(i32, i32) -> (i32)"]);
+}
+
+#[test]
+fn a_class_without_its_drop_export_fails() {
+    let class = counter_class();
+    let body = COUNTER_EXPORTS.replace(r#"(func (export "counter_drop") (param i32))"#, "");
+    let msg = error_of(&module(&body, &[&class.to_json(true)]));
+    assert_contains(&msg, &["counter_drop"]);
+}
+
+#[test]
+fn a_malformed_class_fails() {
+    let mut class = counter_class();
+    class.methods[1].func.fallible = false;
+    let body = COUNTER_EXPORTS.replace(
+        r#""counter_value") (param i32 i32) (result i32) i32.const 0"#,
+        r#""counter_value") (param i32) (result i64) i64.const 0"#,
+    );
+    let msg = error_of(&module(&body, &[&class.to_json(true)]));
+    assert_contains(&msg, &["Counter.value", "fallible"]);
+}
+
+#[test]
+fn a_method_export_described_twice_fails() {
+    let class = counter_class();
+    let mut f = fib_desc();
+    f.name = "counter_new".to_owned();
+    let msg = error_of(&module(
+        COUNTER_EXPORTS,
+        &[&class.to_json(true), &f.to_json(true)],
+    ));
+    assert_contains(&msg, &["counter_new"]);
+}
+
+#[test]
+fn a_bad_default_fails() {
+    let record = SUM_RECORD.replace(
+        r#"{"name":"x","type":"f64[]"}"#,
+        r#"{"name":"x","type":"f64[]","default":1}"#,
+    );
+    let msg = error_of(&module(SUM_EXPORT, &[&record]));
+    assert_contains(&msg, &[r#"parameter "x""#, "default"]);
 }

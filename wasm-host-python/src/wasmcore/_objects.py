@@ -1,0 +1,155 @@
+"""Exported Rust types as Python classes, the same on every backend.
+
+An object holds its handle and the :class:`Context` it was created in. A context is where
+handles mean something: one wasm instance (so one thread, and only until a trap replaces the
+instance), or the whole native library, or the Python process for the reference backend. Every
+method checks that the object is open and its context still alive before the handle crosses, so
+a closed or orphaned object is a ``ValueError`` / ``wasmcore.Error``, never a crash or another
+object's data. ``close()``, ``with`` and the finalizer free the Rust object.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ._convert import signature
+from ._errors import Error
+from ._manifest import ClassSpec, MethodSpec
+
+
+class Context:
+    """Where handles (and, on the wasm backend, zero-copy arrays) are valid. ``tid`` is the
+    owning thread (``None``: any thread); ``live`` turns false when the instance behind it is
+    gone."""
+
+    def __init__(self, funcs: Callable[[str], Callable[..., Any]],
+                 tid: int | None = None) -> None:
+        self.funcs = funcs  # export name -> callable in this context
+        self.tid = tid
+        self.live = True
+        self.pending: list[tuple[Callable[[Any], Any], Any]] = []  # frees from other threads
+        self._lock = threading.Lock()
+
+    def check(self, label: str) -> None:
+        """Raises unless the calling thread may use this context's handles now."""
+        if not self.live:
+            raise ValueError(f"{label}(): the object was lost: its wasm instance was "
+                             "re-created after a trap")
+        if self.tid is not None and self.tid != threading.get_ident():
+            raise Error(f"{label}(): this object belongs to the thread that created it "
+                        "(each thread has its own wasm instance)")
+
+    def release(self, free: Callable[[Any], Any], what: Any) -> None:
+        """Runs ``free(what)`` now on the owning thread, else at the owner's next allocation
+        (a finalizer may run on any thread; a Store must only be used by its own)."""
+        if not self.live:
+            return  # the memory went with the instance
+        if self.tid is None or self.tid == threading.get_ident():
+            free(what)
+        else:
+            with self._lock:
+                self.pending.append((free, what))
+
+    def drain(self) -> None:
+        """Runs the frees other threads deferred (call on the owning thread)."""
+        if self.pending:
+            with self._lock:
+                doomed, self.pending = self.pending, []
+            for free, what in doomed:
+                free(what)
+
+
+def make_class(spec: ClassSpec, context: Callable[[], Context]) -> type:
+    """The Python class of an exported type; ``context()`` gives the calling thread's."""
+    ns: dict[str, Any] = {"__doc__": spec.doc or None, "__module__": "wasmcore",
+                          "__slots__": ("_h", "_ctx", "__weakref__")}
+    ctor = next(m for m in spec.methods if m.role == "constructor" and m.name == "new") \
+        if any(m.name == "new" for m in spec.methods) else None
+    label = spec.name
+
+    def adopt(cls: type, ctx: Context, handle: Any) -> Any:
+        obj = object.__new__(cls)
+        obj._h = handle
+        obj._ctx = ctx
+        return obj
+
+    def wrap(m: MethodSpec) -> Callable[..., Any]:
+        export = m.func.name
+        mlabel = m.func.label
+        returns_object = m.func.returns.kind == "handle"
+        if m.role == "constructor":
+            def construct(cls: type, *args: Any, **kwargs: Any) -> Any:
+                ctx = context()
+                ctx.drain()
+                return adopt(cls, ctx, ctx.funcs(export)(*args, **kwargs))
+            return construct
+
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            h = self._h
+            if h is None:
+                raise ValueError(f"{mlabel}(): the object is closed")
+            ctx = self._ctx
+            ctx.check(mlabel)
+            r = ctx.funcs(export)(h, *args, **kwargs)
+            return adopt(type(self), ctx, r) if returns_object else r
+        return method
+
+    for m in spec.methods:
+        fn = wrap(m)
+        fn.__doc__ = m.func.doc or None
+        fn.__name__ = m.name
+        fn.__qualname__ = m.func.label
+        sig = signature(m.func)
+        if m.role == "getter":
+            ns[m.name] = property(fn, doc=m.func.doc or None)
+        elif m.role == "constructor":
+            fn.__signature__ = sig  # type: ignore[attr-defined]
+            if m is ctor:
+                ns["__new__"] = fn  # staticmethod-like: Python passes cls first
+            else:
+                ns[m.name] = classmethod(fn)
+        else:
+            fn.__signature__ = sig.replace(parameters=[  # type: ignore[attr-defined]
+                inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY),
+                *sig.parameters.values()])
+            if m.func.returns.kind == "handle":
+                fn.__signature__ = fn.__signature__.replace(  # type: ignore[attr-defined]
+                    return_annotation=label)
+            ns[m.name] = fn
+
+    if ctor is None:
+        def __new__(cls: type, *args: Any, **kwargs: Any) -> Any:
+            raise TypeError(f"{label} objects cannot be created directly")
+        ns["__new__"] = __new__
+
+    def close(self: Any) -> None:
+        """Frees the object now; using it afterwards is a ``ValueError``. Idempotent."""
+        h, self._h = self._h, None
+        if h is not None:
+            ctx = self._ctx
+            ctx.release(ctx.funcs(spec.drop), h)
+
+    def __del__(self: Any) -> None:
+        with contextlib.suppress(Exception):  # never raise from a finalizer (interpreter exit)
+            close(self)
+
+    def __enter__(self: Any) -> Any:
+        return self
+
+    def __exit__(self: Any, *exc: object) -> None:
+        close(self)
+
+    def __repr__(self: Any) -> str:
+        state = "closed" if self._h is None else "open"
+        return f"<wasmcore.{label} ({state}) at {id(self):#x}>"
+
+    def __reduce__(self: Any) -> Any:
+        raise TypeError(f"{label} objects cannot be pickled")
+
+    ns.update(close=close, __del__=__del__, __enter__=__enter__, __exit__=__exit__,
+              __repr__=__repr__, __reduce__=__reduce__)
+    return type(spec.name, (), ns)
