@@ -712,7 +712,7 @@ fn expand_impl(mut item: ItemImpl) -> syn::Result<TokenStream2> {
             #[doc(hidden)]
             #[unsafe(export_name = #drop_name)]
             pub extern "C" fn #drop_fn(#handle: u32) {
-                if let Err(st) = #private::guard(move || drop(#objects.remove(#handle))) {
+                if let Err(st) = #private::guard(move || { #objects.remove(#handle); }) {
                     #private::note_panic(st);
                 }
             }

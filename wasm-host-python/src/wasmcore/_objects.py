@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -26,10 +27,11 @@ class Context:
     owning thread (``None``: any thread); ``live`` turns false when the instance behind it is
     gone."""
 
-    def __init__(self, funcs: Callable[[str], Callable[..., Any]],
-                 tid: int | None = None) -> None:
+    def __init__(self, funcs: Callable[[str], Callable[..., Any]], tid: int | None = None,
+                 usable: Callable[[], bool] | None = None) -> None:
         self.funcs = funcs  # export name -> callable in this context
         self.tid = tid
+        self.usable = usable  # False once the memory behind the handles is gone
         self.live = True
         self.pending: list[tuple[Callable[[Any], Any], Any]] = []  # frees from other threads
         self._lock = threading.Lock()
@@ -46,8 +48,10 @@ class Context:
     def release(self, free: Callable[[Any], Any], what: Any) -> None:
         """Runs ``free(what)`` now on the owning thread, else at the owner's next allocation
         (a finalizer may run on any thread; a Store must only be used by its own)."""
-        if not self.live:
-            return  # the memory went with the instance
+        if not self.live or sys.is_finalizing():
+            return  # the memory went (or is going) with the instance
+        if self.usable is not None and not self.usable():
+            return  # the Store was already closed (garbage collected before this object)
         if self.tid is None or self.tid == threading.get_ident():
             free(what)
         else:

@@ -168,7 +168,7 @@ class _Instance:
         self.rebinders: list[Callable[[], None]] = []
         self.tid = threading.get_ident()
         self.bytes_copied = 0
-        self.ctx = Context(backend.callable, self.tid)
+        self.ctx = Context(backend.callable, self.tid, self.usable)
         self._instantiate()
 
     def _instantiate(self) -> None:
@@ -211,6 +211,14 @@ class _Instance:
             raise MemoryError(f"wasmcore: the module could not allocate {size} bytes")
         return int(ptr)
 
+    def usable(self) -> bool:
+        """Whether the Store is still open (finalizers may run after it was collected)."""
+        try:
+            self.store._context()
+        except ValueError:
+            return False
+        return True
+
     def memory_size(self) -> int:
         return int(self.memory.data_len(self.store))
 
@@ -219,7 +227,7 @@ class _Instance:
         and zero-copy arrays of the old instance are orphaned: their context dies (arrays stay
         readable, they keep the old Store alive; objects raise ``ValueError``)."""
         self.ctx.live = False
-        self.ctx = Context(self.backend.callable, self.tid)
+        self.ctx = Context(self.backend.callable, self.tid, self.usable)
         self._instantiate()
         for rebind in self.rebinders:
             rebind()
@@ -424,6 +432,10 @@ class WasmBackend:
         if ret.kind in ("scalar", "handle") and spec.fallible:
             out_view = _VIEWS["u32" if ret.kind == "handle" else str(ret.name)][0]
             out_size = 8 if out_view in "qQd" else 4
+        if spec.result_pointer and out_slot == 0 and results:
+            # no parameters: the result pointer shares slot 0 with the result, so it is
+            # overwritten by every call and written again before the next one
+            body.append("_w_u32[0] = _w_outp")
         call = "_w_e = _w_call(_w_ctx, _w_fn, _w_raw, _w_n, _w_trapp)"
         fail = f"raise _w_inst.failure(_w_e, _w_trap, _w_i32[0], {spec.label!r}, _w_error)"
         if spec.fallible:
@@ -446,7 +458,8 @@ class WasmBackend:
         def per_instance() -> dict[str, Any]:
             func = inst.exports[spec.name]
             assert isinstance(func, wasmtime.Func)
-            values: dict[str, Any] = {"_w_ctx": inst.ctx_ptr, "_w_keep": func}
+            values: dict[str, Any] = {"_w_ctx": inst.ctx_ptr, "_w_keep": func,
+                                      "_w_outp": inst.out}
             if out_view is not None:
                 views["u32"][out_slot] = inst.out
                 values["_w_out"] = memoryview(
