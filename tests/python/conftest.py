@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import numpy as np
 import pytest
 
 # Compiled-module cache for the test session: never the user's own cache.
@@ -23,3 +27,12 @@ def cores() -> dict[str, wasmcore.Core]:
 @pytest.fixture(scope="session", params=BACKENDS)
 def core(request: pytest.FixtureRequest, cores: dict[str, wasmcore.Core]) -> wasmcore.Core:
     return cores[request.param]
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """Oracles run without numpy's floating-point warnings (pytest turns warnings into errors)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with np.errstate(all="ignore"):
+            yield
