@@ -529,12 +529,10 @@ def test_x_kernels_convert_python_ints(core: wasmcore.Core) -> None:
     expect_median(core.median(x), f64(x))
 
 
-@pytest.mark.parametrize("name", X_NAMES)
+@pytest.mark.parametrize("name", [n for n in X_NAMES if not n.endswith("ddof1")])
 @pytest.mark.parametrize("scalar", [2.5, 3, np.float32(-1.5), np.int64(7)], ids=str)
 def test_x_kernels_take_a_number_as_an_array_of_one(core: wasmcore.Core, name: str,
                                                     scalar: object) -> None:
-    if name.endswith("ddof1"):
-        pytest.skip("ddof=1 needs two values")
     call, check, _ = X_KERNELS[name]
     check(call(core, scalar), f64([scalar]))
 
