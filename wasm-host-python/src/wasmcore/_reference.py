@@ -9,7 +9,8 @@ code the other backends use (numpy arrays for buffers, ints, floats).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -245,26 +246,24 @@ def max(x: np.ndarray) -> float:
     return _max_of(_nonempty(x))
 
 
-def argmin(x: np.ndarray) -> int:
+def _arg_extreme(x: np.ndarray, better: Callable[[float, float], bool]) -> int:
+    """The first index of the extreme under ``better``; the first NaN wins (numpy)."""
     v = _nonempty(x)
     best = 0
     for i, t in enumerate(v):
         if t != t:
             return i
-        if t < v[best]:
+        if better(t, v[best]):
             best = i
     return best
+
+
+def argmin(x: np.ndarray) -> int:
+    return _arg_extreme(x, operator.lt)
 
 
 def argmax(x: np.ndarray) -> int:
-    v = _nonempty(x)
-    best = 0
-    for i, t in enumerate(v):
-        if t != t:
-            return i
-        if t > v[best]:
-            best = i
-    return best
+    return _arg_extreme(x, operator.gt)
 
 
 def cumsum(x: np.ndarray) -> np.ndarray:
