@@ -1,0 +1,34 @@
+"""The ``wasmcore`` command line (``python -m wasmcore``).
+
+* ``wasmcore info FILE.wasm`` — the manifest, exports with signatures, imports, size, sha256.
+* ``wasmcore call FILE.wasm FUNC ARGS... [--timeout S] [--fuel N] [--max-memory BYTES]`` —
+  runs one export of an untrusted module under :class:`wasmcore.Plugin` and prints the result.
+* ``wasmcore bench [--quick]`` — the benchmark table, written to ``target/bench/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="wasmcore", description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    from . import _bench
+
+    bench = sub.add_parser("bench", help="benchmark the backends side by side and write a report")
+    _bench.add_arguments(bench)
+    bench.set_defaults(run=_bench.run)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
