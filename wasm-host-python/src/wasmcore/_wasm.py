@@ -95,12 +95,14 @@ def _wasmtime_version() -> str:
     return version("wasmtime")
 
 
-def compile_module(wasm: bytes, digest: str) -> wasmtime.Module:
-    """Compiles ``wasm``, or loads it from the on-disk cache (keyed by the wasm's sha256, the
-    wasmtime version and the engine configuration). The cache is only ever written by this
-    function; a stale or unreadable entry is replaced."""
-    eng = engine()
-    key = hashlib.sha256(f"{digest}|{_wasmtime_version()}|{ENGINE_CONFIG}".encode()).hexdigest()
+def compile_module(wasm: bytes, digest: str, eng: wasmtime.Engine | None = None,
+                   config: str = ENGINE_CONFIG) -> wasmtime.Module:
+    """Compiles ``wasm`` for ``eng`` (default: the core's engine, whose configuration string is
+    ``config``), or loads it from the on-disk cache (keyed by the wasm's sha256, the wasmtime
+    version and the engine configuration). The cache is only ever written by this function; a
+    stale or unreadable entry is replaced."""
+    eng = engine() if eng is None else eng
+    key = hashlib.sha256(f"{digest}|{_wasmtime_version()}|{config}".encode()).hexdigest()
     path = cache_dir() / f"{key}.cwasm"
     if path.is_file():
         try:
@@ -163,6 +165,9 @@ class _Block:
 class _Instance:
     """One Store + instance of the module, used by a single thread."""
 
+    # Called before every call when set (the plugin sandbox arms its limits there).
+    arm: Callable[[], None] | None = None
+
     def __init__(self, backend: WasmBackend) -> None:
         self.backend = backend
         self.rebinders: list[Callable[[], None]] = []
@@ -177,20 +182,27 @@ class _Instance:
         try:
             inst = wasmtime.Instance(self.store, b.module, [])
         except wasmtime.Trap as e:
-            raise _trap_error(e) from None
+            raise self.trap_error(e, "instantiation") from None
         except wasmtime.WasmtimeError as e:
             raise ModuleRejected(f"module does not instantiate: {e}") from None
+        self._attach(inst)
+
+    def _attach(self, inst: wasmtime.Instance, runtime: bool = True) -> None:
+        """Takes the exports of a new instance; ``runtime``: the module has the ABI runtime
+        (memory, allocator) that buffers and result slots need."""
         self.exports = inst.exports(self.store)
+        self.ctx_ptr = ctypes.c_void_p(ctypes.cast(self.store._context(), ctypes.c_void_p).value)
+        self.scratch_ptr = self.scratch_cap = 0
+        self.scratch: np.ndarray = np.empty(0, np.uint8)
+        if not runtime:
+            return
         mem = self.exports["memory"]
         assert isinstance(mem, wasmtime.Memory)
         self.memory = mem
         self.base = ctypes.addressof(mem.data_ptr(self.store).contents)
-        self.ctx_ptr = ctypes.c_void_p(ctypes.cast(self.store._context(), ctypes.c_void_p).value)
         self._alloc = self._func("wasmcore_alloc")
         self._free = self._func("wasmcore_free")
         self.out = self.alloc(16, 16)  # result slot of fallible scalars and owned buffers
-        self.scratch_ptr = self.scratch_cap = 0
-        self.scratch: np.ndarray = np.empty(0, np.uint8)
 
     def _func(self, name: str) -> wasmtime.Func:
         f = self.exports[name]
@@ -203,7 +215,15 @@ class _Instance:
             return self._func(name)(self.store, *args)
         except wasmtime.Trap as e:
             self.reset()
-            raise _trap_error(e) from None
+            raise self.trap_error(e, name) from None
+
+    def call_error(self, e: wasmtime.WasmtimeError, label: str) -> BaseException:
+        """The exception for a call that failed with a wasmtime error (not a trap)."""
+        return Error(f"{label}(): {e}")
+
+    def trap_error(self, trap: wasmtime.Trap, label: str) -> Error:
+        """The exception for a trap during ``label`` (the sandbox maps limits here)."""
+        return _trap_error(trap)
 
     def alloc(self, size: int, align: int) -> int:
         ptr = self.call("wasmcore_alloc", size, align)
@@ -310,25 +330,27 @@ class _Instance:
         return out.reshape(rows, cols) if matrix else out
 
     def failure(self, err: int | None, holder: ctypes.c_void_p, status: int, label: str,
-                error: Callable[[int], Exception]) -> Exception:
+                error: Callable[[int], Exception]) -> BaseException:
         """The exception for a failed fast call: a wasmtime error, a trap in ``holder`` (both
         reset the instance) or a kernel's error status."""
         if err:
             e = wasmtime.WasmtimeError._from_ptr(
                 ctypes.cast(err, ctypes.POINTER(_B.wasmtime_error_t)))
             self.reset()
-            return Error(f"{label}(): {e}")
+            return self.call_error(e, label)
         if holder.value:
             trap = wasmtime.Trap._from_ptr(
                 ctypes.cast(holder.value, ctypes.POINTER(_B.wasm_trap_t)))
             holder.value = None
             self.reset()
-            return _trap_error(trap)
+            return self.trap_error(trap, label)
         return error(status)
 
 
 class WasmBackend:
     """The loaded module: its manifest and one instance per thread."""
+
+    instance_class: type[_Instance] = _Instance
 
     def __init__(self, wasm: bytes, manifest: Manifest) -> None:
         self.manifest = manifest
@@ -370,7 +392,7 @@ class WasmBackend:
         """The calling thread's instance (created on first use)."""
         inst: _Instance | None = getattr(self._local, "inst", None)
         if inst is None:
-            inst = self._local.inst = _Instance(self)
+            inst = self._local.inst = self.instance_class(self)
             self._local.callables = {}
         return inst
 
@@ -398,6 +420,8 @@ class WasmBackend:
                    _w_error=self._error(inst, spec.label),
                    _w_other=lambda *a: self.callable(spec.name)(*a))
         body, slot = [f"if _w_ident() != _w_tid: return _w_other({_convert.arg_list(spec)})"], 0
+        if inst.arm is not None:
+            body.append("_w_inst.arm()")
         buffers = [p for p in spec.params if p.type.kind in ("buffer", "matrix", "bytes", "str")]
         if buffers:
             names = ", ".join(f"_w_p_{p.name}" for p in buffers)
@@ -507,7 +531,7 @@ def _generic_call(inst: _Instance, func: wasmtime.Func, params: tuple[str, ...],
             r = func(inst.store, *args)
         except wasmtime.Trap as e:
             inst.reset()
-            raise _trap_error(e) from None
+            raise inst.trap_error(e, "call") from None
         rs = r if isinstance(r, list) else [] if r is None else [r]
         for k, (t, v) in enumerate(zip(results, rs, strict=True)):
             views[t][k * idx[t]] = v
