@@ -9,6 +9,7 @@
 use std::env;
 use std::ffi::{OsStr, OsString};
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
@@ -94,6 +95,9 @@ fn dist() -> CliResult<()> {
     println!("wasm build route: {}", route.describe());
     let mut build = cargo(&root, &target_dir);
     build.args(["--target", WASM_TARGET]);
+    for plugin in PLUGINS {
+        build.args(["-p", plugin]);
+    }
     route.configure(&mut build)?;
     run_command(build)?;
 
@@ -123,6 +127,23 @@ fn dist() -> CliResult<()> {
         manifest.functions.len()
     );
 
+    // (b') the example plugins, post-processed the same way, into target/dist/plugins/
+    let plugin_dir = dist_dir.join("plugins");
+    fs::create_dir_all(&plugin_dir)
+        .map_err(|e| format!("cannot create {}: {e}", plugin_dir.display()))?;
+    for plugin in PLUGINS {
+        let raw_path = target_dir
+            .join(WASM_TARGET)
+            .join("release")
+            .join(format!("{plugin}.wasm"));
+        let raw = read(&raw_path)?;
+        let (out, _) =
+            postprocess(&raw, plugin).map_err(|e| format!("{}: {e}", raw_path.display()))?;
+        let path = plugin_dir.join(format!("{plugin}.wasm"));
+        write(&path, &out)?;
+        println!("{}: {} -> {} bytes", path.display(), raw.len(), out.len());
+    }
+
     // (c) the native library, with the same manifest beside it
     run_command(cargo(&root, &target_dir))?;
     let release = target_dir.join("release");
@@ -150,6 +171,9 @@ fn dist() -> CliResult<()> {
     }
     Ok(())
 }
+
+/// The example plugin crates (`examples/plugins/`), built for wasm beside the core.
+const PLUGINS: [&str; 1] = ["textstats"];
 
 /// How the wasm module is built.
 enum WasmRoute {
@@ -379,7 +403,9 @@ fn manifest_cmd(file: &Path) -> CliResult<()> {
                 wasmcore_schema::MANIFEST_SECTION
             )
         })?;
-    println!("{}", Manifest::parse(&manifest)?.pretty);
+    let pretty = Manifest::parse(&manifest)?.pretty;
+    // a closed pipe (`| head`) is not an error worth a panic
+    let _ = writeln!(std::io::stdout(), "{pretty}");
     Ok(())
 }
 
