@@ -31,9 +31,11 @@ from ._errors import (
 )
 from ._manifest import ABI_VERSION, Manifest, read_manifest
 from ._objects import make_class
+from ._plugin import Plugin, Wasi
 
 __all__ = ["ABI_VERSION", "Core", "Error", "FuelExhausted", "KernelPanic",
-           "MemoryLimitExceeded", "ModuleRejected", "Timeout", "Trap", "load", "wasm_path"]
+           "MemoryLimitExceeded", "ModuleRejected", "Plugin", "Timeout", "Trap", "Wasi", "load",
+           "wasm_path"]
 __version__ = "0.1.0"
 
 Backend = Literal["wasm", "native", "python"]
