@@ -17,7 +17,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="wasmcore", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    from . import _bench
+    from . import _bench, _cli
+
+    _cli.add_commands(sub)
 
     bench = sub.add_parser("bench", help="benchmark the backends side by side and write a report")
     _bench.add_arguments(bench)

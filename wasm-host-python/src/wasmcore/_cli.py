@@ -1,0 +1,292 @@
+"""``wasmcore info`` and ``wasmcore call``: look at a wasm module, run one of its exports in
+the sandbox. Each kind of failure has its own exit status (see :data:`EXIT_CODES`)."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import wasmtime
+
+from ._errors import (
+    Error,
+    FuelExhausted,
+    KernelPanic,
+    MemoryLimitExceeded,
+    ModuleRejected,
+    Timeout,
+    Trap,
+)
+from ._manifest import FunctionSpec, Manifest, ParamType
+
+# exit status per failure kind; the most specific class wins (Timeout before Trap, ...)
+EXIT_CODES: list[tuple[type[BaseException], int, str]] = [
+    (ModuleRejected, 3, "the module was refused (malformed, hash mismatch, missing import)"),
+    (Timeout, 5, "the call ran past --timeout"),
+    (FuelExhausted, 6, "the call ran out of --fuel"),
+    (MemoryLimitExceeded, 7, "the module needed more than --max-memory"),
+    (Trap, 4, "the module trapped (out-of-bounds access, unreachable, stack overflow, ...)"),
+    (KernelPanic, 8, "the function reported an error"),
+    (ValueError, 8, "the function reported an error"),
+    (TypeError, 8, "the function reported an error"),
+    (Error, 1, "any other wasmcore error"),
+]
+USAGE_EXIT = 2  # argparse's status for bad command lines, also used for unparsable ARGS
+
+
+def exit_codes_help() -> str:
+    rows = [f"  {code}  {text}" for _, code, text in EXIT_CODES]
+    seen: set[str] = set()
+    rows = [r for r in rows if not (r in seen or seen.add(r))]  # type: ignore[func-returns-value]
+    return "exit status:\n  0  success\n  2  bad command line or ARGS\n" + "\n".join(rows)
+
+
+def add_commands(sub: Any) -> None:
+    info = sub.add_parser("info", help="show a module's manifest, exports, imports, size, sha256",
+                          description="Shows what a wasm module is: size, sha256, its wasmcore "
+                                      "manifest (if any), exports with signatures, imports.")
+    info.add_argument("file", type=Path, help="a .wasm (or .wat) file")
+    info.add_argument("--json", action="store_true", help="print JSON instead of text")
+    info.set_defaults(run=run_info)
+
+    call = sub.add_parser(
+        "call", help="run one export of a module in the sandbox and print the result",
+        description="Runs FUNC of FILE under wasmcore.Plugin (imports denied unless --wasi) "
+                    "and prints its result. ARGS are converted to the parameter types: ints "
+                    "(0x.. allowed) and floats; for functions with a manifest also str, bytes "
+                    "(the UTF-8 of ARG, or @PATH for a file's bytes) and arrays "
+                    "(comma-separated numbers).",
+        epilog=exit_codes_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    call.add_argument("file", type=Path, help="a .wasm (or .wat) file")
+    call.add_argument("func", help="the exported function to call")
+    call.add_argument("args", nargs="*", help="its arguments")
+    call.add_argument("--timeout", type=float, default=None, metavar="S",
+                      help="wall-clock limit in seconds (default: none)")
+    call.add_argument("--fuel", type=int, default=None, metavar="N",
+                      help="fuel limit (default: none)")
+    call.add_argument("--max-memory", type=int, default=64 << 20, metavar="BYTES",
+                      help="memory cap in bytes (default: 64 MiB)")
+    call.add_argument("--sha256", default=None, metavar="HEX",
+                      help="refuse the module unless its sha256 is HEX")
+    call.add_argument("--wasi", action="store_true",
+                      help="provide WASI (nothing preopened; output captured and printed)")
+    call.add_argument("--dir", action="append", default=[], metavar="GUEST=HOST",
+                      help="with --wasi: preopen HOST directory as GUEST (read-only)")
+    call.add_argument("--writable", action="store_true", help="with --dir: allow writes")
+    call.add_argument("--print-import", action="append", default=[], metavar="NAME",
+                      help="provide import NAME (env.NAME, or MODULE.NAME) as a function "
+                           "(ptr, len) that prints the UTF-8 text at ptr to stderr, e.g. "
+                           "the `log` of the example plugin")
+    call.set_defaults(run=run_call)
+
+
+def _exit_code(e: BaseException) -> int:
+    for cls, code, _ in EXIT_CODES:
+        if isinstance(e, cls):
+            return code
+    return 1
+
+
+def _fail(e: BaseException) -> int:
+    print(f"wasmcore: {type(e).__name__}: {e}", file=sys.stderr)
+    return _exit_code(e)
+
+
+# -- info -------------------------------------------------------------------------------------
+
+def _describe(ty: object) -> str:
+    from ._plugin import _describe
+
+    return _describe(ty)
+
+
+def _spec_line(f: FunctionSpec) -> str:
+    params = ", ".join(f"{p.name}: {p.type.name}" + (f" = {p.default!r}" if p.has_default else "")
+                       for p in f.params)
+    return f"{f.name}({params}) -> {f.returns.name or 'None'}"
+
+
+def module_info(path: Path) -> dict[str, Any]:
+    """What ``wasmcore info`` shows, as a dict."""
+    from . import _plugin
+
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ModuleRejected(f"cannot read {str(path)!r}: {e.strerror}") from None
+    try:
+        module = wasmtime.Module(_plugin._engine(False), data)
+    except wasmtime.WasmtimeError as e:
+        raise ModuleRejected(f"{path.name}: module does not compile: {e}") from None
+    manifest: Manifest | None = _plugin._plugin_manifest(data, path.name)
+    out: dict[str, Any] = {
+        "file": str(path), "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+        "manifest": None,
+        "exports": {e.name: _describe(e.type) for e in module.exports},
+        "imports": {f"{i.module}.{i.name}": _describe(i.type) for i in module.imports},
+    }
+    if manifest is not None:
+        out["manifest"] = {
+            "module": manifest.module, "abi_version": manifest.abi_version,
+            "functions": [{"signature": _spec_line(f), "doc": f.doc} for f in manifest.functions],
+            "classes": [c.name for c in manifest.classes],
+        }
+    return out
+
+
+def run_info(args: argparse.Namespace) -> int:
+    try:
+        info = module_info(args.file)
+    except Error as e:
+        return _fail(e)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"file:    {info['file']}")
+    print(f"size:    {info['size']} bytes")
+    print(f"sha256:  {info['sha256']}")
+    m = info["manifest"]
+    if m is None:
+        print("manifest: none (numeric exports only: `wasmcore call` passes ints and floats)")
+    else:
+        print(f"manifest: module {m['module']!r}, abi_version {m['abi_version']}")
+        for f in m["functions"]:
+            doc = f["doc"].strip().splitlines()[0] if f["doc"].strip() else ""
+            print(f"  {f['signature']}" + (f"\n      {doc}" if doc else ""))
+        if m["classes"]:
+            print(f"  classes: {', '.join(m['classes'])}")
+    print("exports:")
+    for name, ty in info["exports"].items():
+        print(f"  {name}: {ty}")
+    print("imports:" + ("" if info["imports"] else " none"))
+    for name, ty in info["imports"].items():
+        print(f"  {name}: {ty}")
+    return 0
+
+
+# -- call -------------------------------------------------------------------------------------
+
+class _BadArg(Exception):
+    pass
+
+
+def _parse_number(text: str, kind: str, what: str) -> int | float:
+    try:
+        if kind in ("f32", "f64"):
+            return float(text)
+        return int(text, 0)
+    except ValueError:
+        want = "a number" if kind in ("f32", "f64") else "an integer"
+        raise _BadArg(f"{what} must be {want} ({kind}), got {text!r}") from None
+
+
+def _parse_typed(text: str, t: ParamType, what: str) -> Any:
+    if t.kind == "scalar":
+        assert t.scalar is not None
+        if t.scalar == "bool":
+            if text.lower() not in ("true", "false", "1", "0"):
+                raise _BadArg(f"{what} must be true or false, got {text!r}")
+            return text.lower() in ("true", "1")
+        return _parse_number(text, "f64" if t.scalar.startswith("f") else "i64", what)
+    if t.kind == "str":
+        return text
+    if t.kind == "bytes" or (t.kind == "buffer" and t.elem == "u8" and text.startswith("@")):
+        if text.startswith("@"):
+            try:
+                return Path(text[1:]).read_bytes()
+            except OSError as e:
+                raise _BadArg(f"{what}: cannot read {text[1:]!r}: {e.strerror}") from None
+        return text.encode()
+    if t.kind == "buffer":
+        assert t.elem is not None
+        kind = "f64" if t.elem.startswith("f") else "i64"
+        items = [s for s in text.split(",") if s.strip()]
+        return np.array([_parse_number(s.strip(), kind, what) for s in items])
+    raise _BadArg(f"{what} has type {t.name}, which the command line cannot pass")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return value.hex()
+    if isinstance(value, np.ndarray):
+        return json.dumps(value.tolist())
+    if isinstance(value, np.generic):
+        return repr(value.item())
+    if isinstance(value, tuple):
+        return " ".join(_show(v) for v in value)
+    return str(value) if isinstance(value, str) else repr(value)
+
+
+def run_call(args: argparse.Namespace) -> int:
+    from ._plugin import Plugin, Wasi
+
+    try:
+        wasi: bool | Wasi = False
+        if args.wasi or args.dir:
+            dirs = {}
+            for d in args.dir:
+                guest, sep, host = d.partition("=")
+                if not sep or not guest or not host:
+                    raise _BadArg(f"--dir must be GUEST=HOST, got {d!r}")
+                dirs[guest] = host
+            wasi = Wasi(dirs=dirs, writable=args.writable)
+        host = {name: _printer(lambda: plugin, name) for name in args.print_import}
+        plugin = Plugin(args.file, timeout=args.timeout, fuel=args.fuel,
+                        max_memory=args.max_memory, sha256=args.sha256, wasi=wasi, host=host)
+        spec = plugin.manifest.function(args.func) \
+            if plugin.manifest and args.func in plugin.functions else None
+        if spec is not None:
+            if len(args.args) > len(spec.params):
+                raise _BadArg(f"{args.func}() takes {len(spec.params)} arguments, got "
+                              f"{len(args.args)}")
+            values = [_parse_typed(a, p.type, f"argument '{p.name}'")
+                      for a, p in zip(args.args, spec.params, strict=False)]
+        else:
+            ty = plugin.exports.get(args.func, "")
+            params = _param_kinds(ty)
+            if params is None:
+                funcs = ", ".join(n for n, t in plugin.exports.items() if t.startswith("func"))
+                raise _BadArg(f"{plugin.name} exports no function {args.func!r} (its "
+                              f"functions: {funcs or 'none'})")
+            if len(args.args) != len(params):
+                raise _BadArg(f"{args.func}() takes {len(params)} arguments ({ty}), got "
+                              f"{len(args.args)}")
+            values = [_parse_number(a, k, f"argument {i + 1}")
+                      for i, (a, k) in enumerate(zip(args.args, params, strict=True))]
+        try:
+            result = plugin.call(args.func, *values)
+        finally:
+            if plugin.wasi is not None:
+                out, err = plugin.take_output()
+                sys.stdout.buffer.write(out)
+                sys.stderr.buffer.write(err)
+                sys.stdout.flush()
+    except _BadArg as e:
+        print(f"wasmcore call: {e}", file=sys.stderr)
+        return USAGE_EXIT
+    except (Error, ValueError, TypeError) as e:
+        return _fail(e)
+    if result is not None:
+        print(_show(result))
+    return 0
+
+
+def _printer(plugin: Callable[[], Any], name: str) -> Callable[[int, int], None]:
+    def show(ptr: int, size: int) -> None:
+        print(f"[{name}] {plugin().read_str(ptr, size)}", file=sys.stderr)
+
+    return show
+
+
+def _param_kinds(ty: str) -> list[str] | None:
+    """The parameter types of a ``func (a, b) -> (c)`` description, or None for a non-func."""
+    if not ty.startswith("func ("):
+        return None
+    inner = ty[len("func ("):ty.index(")")]
+    return [p.strip() for p in inner.split(",") if p.strip()]
