@@ -60,6 +60,15 @@ def test_wheel_installs_and_runs_without_rust(wheel: Path, tmp_path: Path) -> No
     out = subprocess.run([str(py), "-c", script], env=env, cwd=tmp_path, check=True,
                          capture_output=True, text=True)
     assert out.stdout.split() == ["832040", str(_partitions([4] * 9 + [16], 10))]
+    # the console script runs a plugin in the sandbox (the packaged core, as a plugin)
+    core_wasm = subprocess.run(
+        [str(py), "-c", "import wasmcore; print(wasmcore.wasm_path())"], env=env, cwd=tmp_path,
+        check=True, capture_output=True, text=True).stdout.strip()
+    r = subprocess.run([str(venv / "bin" / "wasmcore"), "call", core_wasm, "fib", "20",
+                        "--fuel", "10000000"], env=env, cwd=tmp_path, capture_output=True,
+                       text=True, check=False)
+    assert (r.returncode, r.stdout) == (0, "6765\n"), r.stderr
+    assert core_wasm.endswith("wasmcore.wasm")
 
 
 def _partitions(cards: list[int], subtotal: int) -> int:
