@@ -29,7 +29,7 @@ from ._errors import (
     Timeout,
     Trap,
 )
-from ._manifest import ABI_VERSION, Manifest, read_manifest
+from ._manifest import ABI_VERSION, Manifest, read_module
 from ._objects import make_class
 
 __all__ = ["ABI_VERSION", "Core", "Error", "FuelExhausted", "KernelPanic",
@@ -106,10 +106,20 @@ class Core:
         for name in self.functions + self.classes:
             if name in taken:
                 raise ModuleRejected(f"manifest: {name!r} would hide Core.{name}")
-        for name in self.functions:
-            setattr(self, name, impl.callable(name))
-        for c in self.manifest.classes:
-            setattr(self, c.name, make_class(c, impl.context))
+
+    def __getattr__(self, name: str) -> Any:
+        """Binds a kernel or class on first use and keeps it as an instance attribute, so
+        ``load()`` binds nothing and later lookups are plain attribute reads."""
+        d = self.__dict__
+        if "_impl" in d and name in d["functions"]:
+            value = d["_impl"].callable(name)
+        elif "_impl" in d and name in d["classes"]:
+            spec = next(c for c in d["manifest"].classes if c.name == name)
+            value = make_class(spec, d["_impl"].context)
+        else:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        d[name] = value
+        return value
 
     def empty(self, shape: int | tuple[int, ...], dtype: Any = "float64") -> np.ndarray:
         """An uninitialised C-contiguous array. On the wasm backend its memory lives inside
@@ -172,9 +182,8 @@ def load(backend: Backend = "wasm", *, path: str | os.PathLike[str] | None = Non
     if backend == "wasm":
         from ._wasm import WasmBackend
 
-        wasm = Path(path) if path is not None else wasm_path()
-        data = wasm.read_bytes()
-        return Core("wasm", WasmBackend(data, read_manifest(data)))
+        data, digest, manifest = read_module(Path(path) if path is not None else wasm_path())
+        return Core("wasm", WasmBackend(data, manifest, digest))
     if backend == "native":
         from ._native import NativeBackend, find_library
 
@@ -183,7 +192,7 @@ def load(backend: Backend = "wasm", *, path: str | os.PathLike[str] | None = Non
     if backend == "python":
         from ._pyref import ReferenceBackend
 
-        wasm = Path(path) if path is not None else wasm_path()
-        return Core("python", ReferenceBackend(read_manifest(wasm.read_bytes())))
+        _, _, manifest = read_module(Path(path) if path is not None else wasm_path())
+        return Core("python", ReferenceBackend(manifest))
     raise ValueError(f"load(): parameter 'backend' must be 'wasm', 'native' or 'python', "
                      f"got {backend!r}")

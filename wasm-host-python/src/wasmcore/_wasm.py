@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import hashlib
 import os
 import tempfile
@@ -97,10 +98,29 @@ def cache_dir() -> Path:
     return Path(base) / "wasmcore"
 
 
+@functools.cache
 def _wasmtime_version() -> str:
     from importlib.metadata import version
 
     return version("wasmtime")
+
+
+# Modules already deserialized in this process, by their cache entry as it is on disk (path,
+# inode, size, mtime): a later load() of the same module reuses the Module (wasmtime shares its
+# code between Stores) instead of mapping the entry again. An entry replaced or damaged on
+# disk no longer matches, so it is read (and repaired) as on a first load.
+_MODULES: dict[tuple[str, int, int, int], wasmtime.Module] = {}
+_MODULES_LOCK = threading.Lock()
+# Digests of modules whose exports were checked against their manifest in this process.
+_CHECKED: set[str] = set()
+
+
+def _entry_key(path: Path) -> tuple[str, int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return str(path), st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def compile_module(wasm: bytes, digest: str) -> wasmtime.Module:
@@ -110,11 +130,20 @@ def compile_module(wasm: bytes, digest: str) -> wasmtime.Module:
     eng = engine()
     key = hashlib.sha256(f"{digest}|{_wasmtime_version()}|{ENGINE_CONFIG}".encode()).hexdigest()
     path = cache_dir() / f"{key}.cwasm"
-    if path.is_file():
+    entry = _entry_key(path)
+    if entry is not None:
+        with _MODULES_LOCK:
+            module = _MODULES.get(entry)
+        if module is not None:
+            return module
         try:
-            return wasmtime.Module.deserialize_file(eng, str(path))
+            module = wasmtime.Module.deserialize_file(eng, str(path))
         except wasmtime.WasmtimeError:
             pass  # incompatible or damaged: compile again below
+        else:
+            with _MODULES_LOCK:
+                _MODULES[entry] = module
+            return module
     try:
         module = wasmtime.Module(eng, wasm)
     except wasmtime.WasmtimeError as e:
@@ -127,6 +156,10 @@ def compile_module(wasm: bytes, digest: str) -> wasmtime.Module:
         os.replace(tmp, path)
     except OSError:
         pass  # an unwritable cache only costs speed
+    else:
+        if (entry := _entry_key(path)) is not None:
+            with _MODULES_LOCK:
+                _MODULES[entry] = module
     return module
 
 
@@ -338,15 +371,18 @@ class _Instance:
 class WasmBackend:
     """The loaded module: its manifest and one instance per thread."""
 
-    def __init__(self, wasm: bytes, manifest: Manifest) -> None:
+    def __init__(self, wasm: bytes, manifest: Manifest, digest: str | None = None) -> None:
+        """``digest``: the sha256 (hex) of ``wasm`` when the caller has it already."""
         self.manifest = manifest
-        self.digest = hashlib.sha256(wasm).hexdigest()
+        self.digest = digest or hashlib.sha256(wasm).hexdigest()
         if manifest.imports:
             names = ", ".join(f"{i.get('module')}.{i.get('name')}" for i in manifest.imports)
             raise ModuleRejected(f"the core module must not import anything, it imports {names}")
         self.module = compile_module(wasm, self.digest)
         self.specs = export_specs(manifest)
-        self._check_exports()
+        if self.digest not in _CHECKED:  # the same bytes carry the same manifest and exports
+            self._check_exports()
+            _CHECKED.add(self.digest)
         self._local = threading.local()
         self.fast = _FAST_PATH
         if not self.fast:
