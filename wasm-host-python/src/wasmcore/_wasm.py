@@ -34,7 +34,16 @@ import wasmtime
 
 from . import _convert
 from ._errors import Error, ModuleRejected, Trap, status_error
-from ._manifest import ELEMS, RUNTIME_EXPORTS, FunctionSpec, Manifest, export_specs
+from ._manifest import (
+    ELEMS,
+    RUNTIME_EXPORTS,
+    FunctionSpec,
+    Manifest,
+    Param,
+    ParamType,
+    ReturnType,
+    export_specs,
+)
 from ._objects import Context
 
 try:  # the internals the fast path needs; missing ones mean the public-API fallback
@@ -211,6 +220,9 @@ class _Instance:
         self.bytes_copied = 0
         self.ctx = Context(backend.callable, self.tid, self.usable)
         self._instantiate()
+        # wasmcore_free through the fast path (re-bound with the others after a trap): owned
+        # results free their buffer on every call, wasmtime-py's Func.__call__ costs ~30 µs
+        self.free = backend._bind(self, _FREE)
 
     def _instantiate(self) -> None:
         b = self.backend
@@ -228,7 +240,6 @@ class _Instance:
         self.base = ctypes.addressof(mem.data_ptr(self.store).contents)
         self.ctx_ptr = _ptr_arg(ctypes.cast(self.store._context(), ctypes.c_void_p).value)
         self._alloc = self._func("wasmcore_alloc")
-        self._free = self._func("wasmcore_free")
         self.out = self.alloc(16, 16)  # result slot of fallible scalars and owned buffers
         self.scratch_ptr = self.scratch_cap = 0
         self.scratch: np.ndarray = np.empty(0, np.uint8)
@@ -290,7 +301,7 @@ class _Instance:
 
     def free_block(self, block: _Block) -> None:
         if block.store is self.store:
-            self._free(self.store, block.ptr, block.size, 16)
+            self.free(block.ptr, block.size, 16)
 
     def address(self, a: np.ndarray) -> int:
         """The wasm address of ``a`` if it lives in this instance's memory, else 0."""
@@ -315,7 +326,7 @@ class _Instance:
             total += (a.nbytes + 15) & ~15
         if total > self.scratch_cap:
             if self.scratch_ptr:
-                self._free(self.store, self.scratch_ptr, self.scratch_cap, 16)
+                self.free(self.scratch_ptr, self.scratch_cap, 16)
                 self.scratch_ptr = self.scratch_cap = 0
             cap = max(total, 2 * self.scratch_cap, 1 << 16)
             self.scratch_ptr = self.alloc(cap, 16)
@@ -345,9 +356,9 @@ class _Instance:
         out, frees it."""
         ptr, n, rows, cols = (ctypes.c_uint32 * 4).from_address(self.base + self.out)
         size = ELEMS[elem]
-        dtype = _convert.DTYPES[elem]
-        out = np.frombuffer(ctypes.string_at(self.base + ptr, n * size), dtype=dtype).copy()
-        self._free(self.store, ptr, n * size, size)
+        src = (ctypes.c_char * (n * size)).from_address(self.base + ptr)
+        out = np.frombuffer(src, dtype=_convert.DTYPES[elem]).copy()  # the one copy out
+        self.free(ptr, n * size, size)
         return out.reshape(rows, cols) if matrix else out
 
     def failure(self, err: int | None, holder: ctypes.c_void_p, status: int, label: str,
@@ -368,6 +379,11 @@ class _Instance:
         return error(status)
 
 
+_U32 = ParamType("scalar", "u32", scalar="u32")
+_FREE = FunctionSpec("wasmcore_free", "", (Param("ptr", _U32), Param("size", _U32),
+                                          Param("align", _U32)), ReturnType(None, "unit"), False)
+
+
 class WasmBackend:
     """The loaded module: its manifest and one instance per thread."""
 
@@ -379,7 +395,7 @@ class WasmBackend:
             names = ", ".join(f"{i.get('module')}.{i.get('name')}" for i in manifest.imports)
             raise ModuleRejected(f"the core module must not import anything, it imports {names}")
         self.module = compile_module(wasm, self.digest)
-        self.specs = export_specs(manifest)
+        self.specs = {_FREE.name: _FREE, **export_specs(manifest)}
         if self.digest not in _CHECKED:  # the same bytes carry the same manifest and exports
             self._check_exports()
             _CHECKED.add(self.digest)
