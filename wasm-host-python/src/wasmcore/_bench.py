@@ -126,6 +126,7 @@ COLUMNS = {
     "unchecked": "unchecked call",
     "generic": "wasmtime Func()",
     "load": "load()",
+    "load_first": "load(), then fib(1)",
     "load_native": "load('native')",
     "first_call": "1st call, new thread",
     "wasm1": "wasm 1 thread",
@@ -138,7 +139,8 @@ GROUPS = {
     "compute": "Compute-bound kernels (wasm ÷ native)",
     "buffer": "Buffer kernels (wasm copy-in / zero-copy ÷ native)",
     "python": "Pure-Python reference at small sizes",
-    "load": "Loading (in-process, warm compile cache)",
+    "load": "Loading (in-process, warm compile cache; load() binds kernels on first use, "
+            "the second column includes that)",
     "threads": "Threads (the same work on one thread and split over two)",
 }
 
@@ -152,6 +154,7 @@ class Row:
     ratios: list[tuple[str, str]]  # (numerator column, denominator column)
     ref: str = ""  # the reference library of the "ref" column
     self_timed: bool = False  # thunks return their own duration (seconds)
+    wall: frozenset[str] = frozenset()  # columns always timed by the wall clock (see _timer)
     number: dict[str, int] = field(default_factory=dict)
     samples: dict[str, list[float]] = field(default_factory=dict)
 
@@ -352,7 +355,8 @@ def build_rows(s: Sizes, cores: dict[str, Any], lib_path: Path | None,
         if ref_call is not None:
             th = {"ref": ref_call, **th}
         rows.append(Row("compute", name, size, th,
-                        [("wasm", "native"), ("wasm0", "native"), ("ref", "native")], ref))
+                        [("wasm", "native"), ("wasm0", "native"), ("ref", "native")], ref,
+                        wall=frozenset({"ref"} if name == "matmul" else ())))
 
     # buffer kernels
     n = s.buffer
@@ -376,7 +380,8 @@ def build_rows(s: Sizes, cores: dict[str, Any], lib_path: Path | None,
     ]
     for name, ref_call, call, zero in buffers:
         rows.append(Row("buffer", name, size, {"ref": ref_call, **backends(call, zero)},
-                        [("wasm", "native"), ("wasm0", "native"), ("ref", "native")], "numpy"))
+                        [("wasm", "native"), ("wasm0", "native"), ("ref", "native")], "numpy",
+                        wall=frozenset({"ref"} if name in ("dot", "norm") else ())))
     raw = rng.integers(0, 256, s.bytes, dtype=np.uint8).tobytes()
     for name, ref, ref_call, call in (
         ("crc32", "zlib", lambda: zlib.crc32(raw), lambda c: c.crc32(raw)),
@@ -405,7 +410,8 @@ def build_rows(s: Sizes, cores: dict[str, Any], lib_path: Path | None,
                         [("python", "wasm"), ("wasm", "native")]))
 
     # loading
-    load_cols: dict[str, Callable[[], object]] = {"load": wasmcore.load}
+    load_cols: dict[str, Callable[[], object]] = {
+        "load": wasmcore.load, "load_first": lambda: wasmcore.load().fib(1)}
     if native is not None:
         load_cols["load_native"] = lambda: wasmcore.load("native")
     rows.append(Row("load", "wasmcore.load()", "", load_cols, []))
@@ -471,13 +477,25 @@ def _check_results(rows: list[Row]) -> None:
 
 # ---- measuring -------------------------------------------------------------------------------
 
-def _time(f: Callable[[], Any], number: int, self_timed: bool) -> float:
+def _timer(row: Row, col: str, cpu: bool) -> Callable[[], float]:
+    """The clock of one cell. ``cpu``: the calling thread's CPU time, which a busy shared
+    machine disturbs far less than the wall clock (time spent descheduled is not counted; the
+    wasm and native calls run on the calling thread, GIL released or not). The wall clock for
+    the rows that involve other threads and for the columns flagged ``wall`` (numpy functions
+    that may hand work to BLAS threads)."""
+    if not cpu or row.group in ("threads", "load") or col in row.wall:
+        return time.perf_counter
+    return time.thread_time
+
+
+def _time(f: Callable[[], Any], number: int, self_timed: bool,
+          clock: Callable[[], float] = time.perf_counter) -> float:
     if self_timed:
         return sum(f() for _ in range(number)) / number
-    t0 = time.perf_counter()
+    t0 = clock()
     for _ in range(number):
         f()
-    return (time.perf_counter() - t0) / number
+    return (clock() - t0) / number
 
 
 def calibrate(row: Row, min_time: float) -> None:
@@ -494,17 +512,20 @@ def calibrate(row: Row, min_time: float) -> None:
         row.number[c] = max(1, math.ceil(min_time / t)) if t < min_time else 1
 
 
-def measure(rows: list[Row], repeat: int, min_time: float, progress: Any) -> None:
+def measure(rows: list[Row], repeat: int, min_time: float, progress: Any,
+            cpu: bool = True) -> None:
     """``repeat`` rounds per row; in each, every column once, starting at a different column
     each round (interleaved, so drifting machine load hits all columns alike)."""
     for row in rows:
         progress.set_description(row.label[:28])
         calibrate(row, min_time)
         cols = list(row.thunks)
+        clocks = {c: _timer(row, c, cpu) for c in cols}
         row.samples = {c: [] for c in cols}
         for i in range(repeat):
             for c in cols[i % len(cols):] + cols[:i % len(cols)]:
-                row.samples[c].append(_time(row.thunks[c], row.number[c], row.self_timed))
+                row.samples[c].append(_time(row.thunks[c], row.number[c], row.self_timed,
+                                            clocks[c]))
                 progress.update(1)
 
 
@@ -569,7 +590,9 @@ def to_markdown(rows: list[Row], tgts: list[Target], meta: dict[str, Any]) -> st
     out.append(f"{meta['cpu']} ({meta['cores']} cores), {meta['system']}, {meta['python']}, "
                f"wasmtime-py {meta['wasmtime']}, numpy {meta['numpy']}; load average "
                f"{meta['loadavg']} before, {meta.get('loadavg_after')} after; {meta['date']}. "
-               f"Median of {meta['repeat']} interleaved runs per cell.")
+               f"Median of {meta['repeat']} interleaved runs per cell; "
+               + ("thread CPU time (wall clock for the load and threads rows and numpy's BLAS "
+                  "calls)." if meta["timer"] == "cpu" else "wall-clock time."))
     if meta["sizes"] != "full":
         out += ["", f"**{meta['sizes']} pass: smaller sizes than the targets are stated for; "
                 "run `wasmcore bench` (no --quick) for the real table.**"]
@@ -678,6 +701,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="measurements per cell (default: 9 full, 3 quick)")
     p.add_argument("--only", default=None, metavar="GROUPS",
                    help="comma-separated groups to run: " + ", ".join(GROUPS))
+    p.add_argument("--timer", choices=("cpu", "wall"), default="cpu",
+                   help="cpu (default): the calling thread's CPU time, robust on a busy machine "
+                        "(the threads and load rows, and numpy's BLAS calls, use the wall clock "
+                        "whatever this says); wall: the wall clock everywhere")
     p.add_argument("--out", type=Path, default=None,
                    help="report directory (default: target/bench of the checkout, else of the "
                         "current directory)")
@@ -695,7 +722,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     out_dir: Path = args.out or default_out()
     notes = []
-    meta = {**machine(), "sizes": s.name, "repeat": repeat}
+    meta = {**machine(), "sizes": s.name, "repeat": repeat, "timer": args.timer}
 
     cores: dict[str, Any] = {"wasm": wasmcore.load(), "python": wasmcore.load("python")}
     lib_path: Path | None = None
@@ -715,7 +742,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"wasmcore bench: {s.name} sizes, {repeat} runs per cell, {len(rows)} rows -> "
               f"{out_dir}", file=sys.stderr)
         try:
-            measure(rows, repeat, s.min_time, progress)
+            measure(rows, repeat, s.min_time, progress, cpu=args.timer == "cpu")
         finally:
             progress.close()
     finally:
