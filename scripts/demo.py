@@ -55,7 +55,7 @@ def main() -> None:
     bare = bare_fib(Path(cores["native"]._impl.lib._name))
     fibs = {b: c.fib for b, c in cores.items()}
     calls: dict[str, Callable[[], object]] = {
-        "bare ctypes call": lambda: bare(1),
+        "bare ctypes call": bare,
         "wasm fib(1)": lambda: fibs["wasm"](1),
         "native fib(1)": lambda: fibs["native"](1),
         "python fib(1)": lambda: fibs["python"](1),

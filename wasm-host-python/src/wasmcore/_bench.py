@@ -67,20 +67,18 @@ def fmt_short(seconds: float) -> str:
     return f"{seconds * 1e9:.3g} ns"
 
 
-def bare_fib(lib_path: Path) -> Callable[[int], int]:
-    """The native export ``fib`` as one bare ctypes call (argtypes preset, no checks), the
-    yardstick of the per-call rows. Takes its own ``CDLL`` handle so that the prototype set
-    here never touches the native backend's."""
+def bare_fib(lib_path: Path) -> Callable[[], object]:
+    """``fib(1)`` as one bare ctypes call of the native export (argtypes preset, no checks),
+    the yardstick of the per-call rows: a lambda around the ctypes call alone, like the
+    lambdas around the backends' calls it is compared with. Takes its own ``CDLL`` handle so
+    that the prototype set here never touches the native backend's."""
     fn = ctypes.CDLL(str(lib_path)).fib
     fn.argtypes = [ctypes.c_uint32, ctypes.c_void_p]
     fn.restype = ctypes.c_int32
     out = ctypes.c_uint64()
     out_p = ctypes.addressof(out)
-
-    def call(n: int, _keep: object = out) -> int:  # _keep: the result slot outlives the call
-        return fn(n, out_p)  # type: ignore[no-any-return]
-
-    return call
+    # defaults, not closure cells: the result slot lives as long as the lambda
+    return lambda fn=fn, out_p=out_p, _keep=out: fn(1, out_p)
 
 
 # ---- sizes -----------------------------------------------------------------------------------
@@ -319,8 +317,7 @@ def build_rows(s: Sizes, cores: dict[str, Any], lib_path: Path | None,
         fib1["native"] = lambda: native.fib(1)
     fib1["python"] = lambda: py.fib(1)
     if lib_path is not None:
-        bare = bare_fib(lib_path)
-        fib1["bare"] = lambda: bare(1)
+        fib1["bare"] = bare_fib(lib_path)
         empty = ctypes.CDLL(str(lib_path)).wasmcore_take_panic
         empty.restype = ctypes.c_int32
         fib1["empty"] = empty
