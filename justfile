@@ -29,9 +29,9 @@ wheel: build
 demo: build
     {{py}} scripts/demo.py
 
-# The demo's measurements with more repetitions (ratios side by side in one run)
-bench: build
-    {{py}} scripts/demo.py --repeat 15
+# Benchmark every backend side by side (python, numpy/hashlib/zlib, wasm copy-in and zero-copy, native; per-call, load, threads), ratios vs targets -> target/bench/report.{json,md,png}; `just bench --quick` for a short pass
+bench *ARGS: build
+    {{py}} -m wasmcore bench {{ARGS}}
 
 # Formatting and lints: cargo fmt, clippy, ruff
 lint: setup

@@ -9,33 +9,14 @@ what to read, since the machines this runs on are shared and noisy.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import platform
-import statistics
 import time
-import timeit
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import wasmcore
-
-
-def median_time(f: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def per_call_ns(f: Callable[[], object], repeat: int, number: int = 100_000) -> float:
-    return min(timeit.repeat(f, number=number, repeat=repeat)) / number * 1e9
-
-
-def fmt(seconds: float) -> str:
-    return f"{seconds * 1e3:10.2f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:10.2f} µs"
+from wasmcore._bench import bare_fib, fmt, median_time, per_call_ns
 
 
 def main() -> None:
@@ -71,16 +52,10 @@ def main() -> None:
               f"{t['python'] / t['wasm']:>12.1f}x{t['wasm'] / t['native']:>12.2f}x")
 
     # per-call cost: one bare ctypes call of the native export vs each backend's callable
-    lib_path = Path(wasmcore.__file__).resolve().parents[3] / "target/release/libwasmcore.so"
-    lib = ctypes.CDLL(str(lib_path))
-    bare = lib.fib
-    bare.argtypes = [ctypes.c_uint32, ctypes.c_void_p]
-    bare.restype = ctypes.c_int32
-    out = ctypes.c_uint64()
-    out_p = ctypes.addressof(out)
+    bare = bare_fib(Path(cores["native"]._impl.lib._name))
     fibs = {b: c.fib for b, c in cores.items()}
     calls: dict[str, Callable[[], object]] = {
-        "bare ctypes call": lambda: bare(1, out_p),
+        "bare ctypes call": bare,
         "wasm fib(1)": lambda: fibs["wasm"](1),
         "native fib(1)": lambda: fibs["native"](1),
         "python fib(1)": lambda: fibs["python"](1),

@@ -316,3 +316,18 @@ def test_damaged_cache_entry_is_replaced(tmp_path: Path,
     entry.write_bytes(b"garbage")
     assert wasmcore.load().fib(10) == 55
     assert entry.read_bytes() != b"garbage"
+
+
+def test_load_binds_kernels_on_first_use_in_the_loading_thread() -> None:
+    core = wasmcore.load()
+    assert "fib" not in vars(core)  # load() binds nothing
+    seen: dict[str, object] = {}
+
+    def other() -> None:  # another thread gets its own callables, not kept on the core
+        seen["fib"], seen["cls"] = core.fib(10), core.Sha256
+    t = threading.Thread(target=other)
+    t.start()
+    t.join()
+    assert seen["fib"] == 55 and "fib" not in vars(core)
+    assert core.fib(11) == 89 and type(core) is wasmcore.Core  # bound, a plain Core now
+    assert set(core.functions) <= set(vars(core)) and core.Sha256 is seen["cls"]

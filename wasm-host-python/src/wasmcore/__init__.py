@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import operator
 import os
+import threading
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -29,7 +30,7 @@ from ._errors import (
     Timeout,
     Trap,
 )
-from ._manifest import ABI_VERSION, Manifest, read_manifest
+from ._manifest import ABI_VERSION, Manifest, read_module
 from ._objects import make_class
 from ._plugin import Plugin, Wasi
 
@@ -108,10 +109,15 @@ class Core:
         for name in self.functions + self.classes:
             if name in taken:
                 raise ModuleRejected(f"manifest: {name!r} would hide Core.{name}")
+        if not isinstance(self, _LazyCore):
+            self._bind_all()
+
+    def _bind_all(self) -> None:
         for name in self.functions:
-            setattr(self, name, impl.callable(name))
+            setattr(self, name, self._impl.callable(name))
         for c in self.manifest.classes:
-            setattr(self, c.name, make_class(c, impl.context))
+            if c.name not in self.__dict__:
+                setattr(self, c.name, make_class(c, self._impl.context))
 
     def empty(self, shape: int | tuple[int, ...], dtype: Any = "float64") -> np.ndarray:
         """An uninitialised C-contiguous array. On the wasm backend its memory lives inside
@@ -162,6 +168,33 @@ class Core:
         return sorted(set(super().__dir__()) | set(self.functions) | set(self.classes))
 
 
+class _LazyCore(Core):
+    """What :func:`load` returns: a :class:`Core` whose kernels and classes are bound on first
+    use, so loading binds nothing. The first kernel or class the loading thread looks up binds
+    them all, as an eager ``Core`` binds them in ``__init__``, and makes the object a plain
+    ``Core`` (a class without ``__getattr__``, whose attribute reads CPython specializes:
+    ``core.fib`` costs what any attribute read costs). Other threads get their own callables
+    meanwhile, without keeping them on the object, which holds the loading thread's."""
+
+    def __init__(self, backend: str, impl: Any) -> None:
+        super().__init__(backend, impl)
+        self._owner = threading.get_ident()
+
+    def __getattr__(self, name: str) -> Any:
+        d = self.__dict__
+        if "_impl" not in d or (name not in d["functions"] and name not in d["classes"]):
+            raise AttributeError(f"'Core' object has no attribute {name!r}")
+        if threading.get_ident() != d["_owner"]:
+            if name in d["functions"]:
+                return d["_impl"].callable(name)
+            spec = next(c for c in self.manifest.classes if c.name == name)
+            d[name] = make_class(spec, self._impl.context)  # classes serve every thread
+            return d[name]
+        self._bind_all()
+        self.__class__ = Core
+        return getattr(self, name)
+
+
 def load(backend: Backend = "wasm", *, path: str | os.PathLike[str] | None = None) -> Core:
     """Loads the kernels on a backend.
 
@@ -174,18 +207,17 @@ def load(backend: Backend = "wasm", *, path: str | os.PathLike[str] | None = Non
     if backend == "wasm":
         from ._wasm import WasmBackend
 
-        wasm = Path(path) if path is not None else wasm_path()
-        data = wasm.read_bytes()
-        return Core("wasm", WasmBackend(data, read_manifest(data)))
+        data, digest, manifest = read_module(Path(path) if path is not None else wasm_path())
+        return _LazyCore("wasm", WasmBackend(data, manifest, digest))
     if backend == "native":
         from ._native import NativeBackend, find_library
 
-        return Core("native", NativeBackend(Path(path) if path is not None
-                                            else find_library(_repo_root())))
+        return _LazyCore("native", NativeBackend(Path(path) if path is not None
+                                                 else find_library(_repo_root())))
     if backend == "python":
         from ._pyref import ReferenceBackend
 
-        wasm = Path(path) if path is not None else wasm_path()
-        return Core("python", ReferenceBackend(read_manifest(wasm.read_bytes())))
+        _, _, manifest = read_module(Path(path) if path is not None else wasm_path())
+        return _LazyCore("python", ReferenceBackend(manifest))
     raise ValueError(f"load(): parameter 'backend' must be 'wasm', 'native' or 'python', "
                      f"got {backend!r}")

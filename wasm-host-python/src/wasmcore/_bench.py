@@ -1,13 +1,769 @@
-"""The benchmark harness behind ``wasmcore bench`` and ``just bench`` (being written)."""
+"""The benchmark harness behind ``wasmcore bench`` and ``just bench``.
+
+For each kernel and size it times, side by side in one run, the pure-Python reference (small
+sizes only), numpy / hashlib / zlib / base64 where they have the kernel, the wasm module (with
+the input copied in, and zero-copy through ``core.asarray``) and the native library; for the
+per-call row also one bare ctypes call of the native export, wasmtime-py's generic
+``Func.__call__`` and a breakdown of the wasm call. Every time is the median of ``--repeat``
+measurements; the backends of a row are measured in turn within each repetition (in a rotating
+order), so noise from a shared machine hits them alike. Ratios are what to read.
+
+The report goes to ``target/bench/`` of a source checkout (``./target/bench`` elsewhere, or
+``--out``): ``report.json`` (every median, sample and ratio), ``report.md`` (the tables and the
+targets) and ``report.png`` (a chart of the ratios; needs matplotlib). The progress bar needs
+tqdm; both come with ``pip install 'wasmcore[bench]'``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
+import datetime
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import threading
+import time
+import timeit
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# ---- timing helpers (scripts/demo.py uses them too) -----------------------------------------
+
+
+def median_time(f: Callable[[], object], repeat: int) -> float:
+    """The median wall time of ``repeat`` calls of ``f``, in seconds."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def per_call_ns(f: Callable[[], object], repeat: int, number: int = 100_000) -> float:
+    """The best of ``repeat`` loops of ``number`` calls of ``f``, in ns per call."""
+    return min(timeit.repeat(f, number=number, repeat=repeat)) / number * 1e9
+
+
+def fmt(seconds: float) -> str:
+    """A duration for a fixed-width table column (ms or µs)."""
+    return f"{seconds * 1e3:10.2f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:10.2f} µs"
+
+
+def fmt_short(seconds: float) -> str:
+    """A duration in the unit that suits it (ns, µs, ms or s), three significant digits."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds * 1e9:.3g} ns"
+
+
+def bare_fib(lib_path: Path) -> Callable[[], object]:
+    """``fib(1)`` as one bare ctypes call of the native export (argtypes preset, no checks),
+    the yardstick of the per-call rows: a lambda around the ctypes call alone, like the
+    lambdas around the backends' calls it is compared with. Takes its own ``CDLL`` handle so
+    that the prototype set here never touches the native backend's."""
+    fn = ctypes.CDLL(str(lib_path)).fib
+    fn.argtypes = [ctypes.c_uint32, ctypes.c_void_p]
+    fn.restype = ctypes.c_int32
+    out = ctypes.c_uint64()
+    out_p = ctypes.addressof(out)
+    # defaults, not closure cells: the result slot lives as long as the lambda
+    return lambda fn=fn, out_p=out_p, _keep=out: fn(1, out_p)
+
+
+# ---- sizes -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Sizes:
+    """One pass's sizes and time budget. ``compute`` and ``buffer`` are the sizes the targets
+    are stated for in the ``full`` pass."""
+
+    name: str
+    repeat: int
+    min_time: float  # seconds each measurement runs at least (calls are looped to fill it)
+    fib: int
+    sort: int
+    matmul: int
+    sha256: int  # bytes
+    primes: int
+    buffer: int  # float64 elements of the buffer kernels
+    bytes: int  # bytes of crc32 / base64
+    small: int  # elements of the python-comparison rows
+    threads_work: float  # seconds of work per thread in the threads row
+
+
+SIZES = {
+    "full": Sizes("full", 9, 0.2, 37, 10**6, 256, 64 << 20, 10**8, 10**6, 8 << 20, 10**4, 0.25),
+    "quick": Sizes("quick", 3, 0.03, 30, 10**5, 128, 4 << 20, 10**7, 10**6, 1 << 20, 10**3,
+                   0.05),
+    "tiny": Sizes("tiny", 2, 0.0005, 12, 1000, 8, 4096, 10**4, 1000, 4096, 50, 0.002),
+}
+
+
+# ---- rows and targets ------------------------------------------------------------------------
+
+# column key -> table header
+COLUMNS = {
+    "python": "python",
+    "ref": "reference",
+    "wasm": "wasm",
+    "wasm0": "wasm zero-copy",
+    "native": "native",
+    "bare": "bare ctypes",
+    "empty": "empty ctypes call",
+    "unchecked": "unchecked call",
+    "generic": "wasmtime Func()",
+    "load": "load()",
+    "load_first": "load(), then fib(1)",
+    "load_native": "load('native')",
+    "first_call": "1st call, new thread",
+    "wasm1": "wasm 1 thread",
+    "wasm2": "wasm 2 threads",
+    "native1": "native 1 thread",
+    "native2": "native 2 threads",
+}
+GROUPS = {
+    "call": "Per call: fib(1) (time per call, ratios to one bare ctypes call)",
+    "compute": "Compute-bound kernels (wasm ÷ native)",
+    "buffer": "Buffer kernels (wasm copy-in / zero-copy ÷ native)",
+    "python": "Pure-Python reference at small sizes",
+    "load": "Loading (in-process, warm compile cache; load() binds kernels on first use, "
+            "the second column includes that)",
+    "threads": "Threads (the same fib calls on one thread, and split over two)",
+}
+
+
+@dataclass
+class Row:
+    group: str
+    name: str  # the kernel (or what is measured)
+    size: str  # human-readable size
+    thunks: dict[str, Callable[[], Any]]  # column -> one call
+    ratios: list[tuple[str, str]]  # (numerator column, denominator column)
+    ref: str = ""  # the reference library of the "ref" column
+    self_timed: bool = False  # thunks return their own duration (seconds)
+    wall: frozenset[str] = frozenset()  # columns always timed by the wall clock (see _timer)
+    number: dict[str, int] = field(default_factory=dict)
+    samples: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} {self.size}".strip()
+
+    def median(self, col: str) -> float:
+        return statistics.median(self.samples[col])
+
+    def times(self) -> dict[str, float]:
+        return {c: self.median(c) for c in self.thunks if self.samples.get(c)}
+
+    def ratio_values(self) -> dict[str, float]:
+        t = self.times()
+        return {f"{a}/{b}": t[a] / t[b] for a, b in self.ratios if a in t and b in t}
+
+
+@dataclass
+class Target:
+    name: str
+    value: float | None
+    op: str  # "<=" or ">="
+    limit: float
+    detail: str = ""
+
+    @property
+    def passed(self) -> bool | None:
+        if self.value is None:
+            return None
+        return self.value <= self.limit if self.op == "<=" else self.value >= self.limit
+
+
+def _geomean(xs: list[float]) -> float:
+    return math.exp(sum(math.log(x) for x in xs) / len(xs))
+
+
+def targets(rows: list[Row]) -> list[Target]:
+    """The performance targets of issue 5, evaluated on the measured rows."""
+    by = {(r.group, r.name): r for r in rows}
+    out = []
+    call = by.get(("call", "fib(1)"))
+    out.append(Target("scalar call: wasm fib(1) ÷ one bare ctypes call",
+                      call.ratio_values().get("wasm/bare") if call else None, "<=", 1.5))
+    comp = {r.label: v for r in rows if r.group == "compute"
+            if (v := r.ratio_values().get("wasm/native")) is not None}
+    if comp:
+        worst = max(comp, key=comp.__getitem__)
+        out.append(Target("compute-bound: geometric mean of wasm ÷ native", _geomean(
+            list(comp.values())), "<=", 1.15, f"over {len(comp)} kernels"))
+        out.append(Target("compute-bound: worst wasm ÷ native", comp[worst], "<=", 1.4, worst))
+    for key, what, limit in (("wasm0/native", "zero-copy", 1.2), ("wasm/native", "copy-in", 2)):
+        buf = {r.label: v for r in rows if r.group == "buffer" and r.ref == "numpy"
+               if (v := r.ratio_values().get(key)) is not None}
+        if buf:
+            worst = max(buf, key=buf.__getitem__)
+            out.append(Target(f"buffer kernels ({what}): worst wasm ÷ native", buf[worst],
+                              "<=", limit, worst))
+    load = by.get(("load", "wasmcore.load()"))
+    out.append(Target("wasmcore.load(), warm compile cache (ms)",
+                      load.median("load") * 1e3 if load and load.samples.get("load") else None,
+                      "<=", 1.0))
+    thr = by.get(("threads", "fib"))
+    out.append(Target("two threads ÷ one, wasm throughput",
+                      thr.ratio_values().get("wasm1/wasm2") if thr else None, ">=", 1.8))
+    return out
+
+
+# ---- the rows --------------------------------------------------------------------------------
+
+class _Worker:
+    """A persistent thread that runs one job at a time (the second thread of the threads row;
+    persistent, so its wasm instance is created once, not inside a measurement)."""
+
+    def __init__(self) -> None:
+        self._job: Callable[[], object] | None = None
+        self._go = threading.Event()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="wasmcore-bench")
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            self._go.wait()
+            self._go.clear()
+            job = self._job
+            if job is None:
+                return
+            job()
+            self._done.set()
+
+    def start(self, job: Callable[[], object]) -> None:
+        self._job = job
+        self._done.clear()
+        self._go.set()
+
+    def join(self) -> None:
+        self._done.wait()
+
+    def close(self) -> None:
+        self._job = None
+        self._go.set()
+        self._thread.join()
+
+
+def _first_call_in_new_thread(core: Any) -> float:
+    """Seconds from the start of a fresh thread's first ``core.fib(1)`` to its result (the
+    thread's instance is created and the callable bound inside it)."""
+    out: list[float] = []
+
+    def run() -> None:
+        t0 = time.perf_counter()
+        core.fib(1)
+        out.append(time.perf_counter() - t0)
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    return out[0]
+
+
+def _unchecked_call(fn: Any) -> Callable[[], object] | None:
+    """The bare ``wasmtime_func_call_unchecked`` call inside a wasm callable, with its prebuilt
+    arguments (read from the generated function's closure; ``None`` if it is not there)."""
+    names = ("_w_call", "_w_ctx", "_w_fn", "_w_raw", "_w_n", "_w_trapp")
+    try:
+        cells = dict(zip(fn.__code__.co_freevars, (c.cell_contents for c in fn.__closure__),
+                         strict=True))
+        call, *args = (cells[n] for n in names)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+    return lambda: call(*args)
+
+
+def build_rows(s: Sizes, cores: dict[str, Any], lib_path: Path | None,
+               worker: _Worker) -> list[Row]:
+    import base64
+    import hashlib
+    import zlib
+
+    import wasmcore
+
+    wasm, native, py = cores["wasm"], cores.get("native"), cores["python"]
+    rng = np.random.default_rng(0)
+    rows: list[Row] = []
+
+    def backends(call: Callable[[Any], object], zero_copy: Callable[[], object] | None = None,
+                 python: bool = False) -> dict[str, Callable[[], object]]:
+        th: dict[str, Callable[[], object]] = {}
+        if python:
+            th["python"] = lambda: call(py)
+        th["wasm"] = lambda: call(wasm)
+        if zero_copy is not None:
+            th["wasm0"] = zero_copy
+        if native is not None:
+            th["native"] = lambda: call(native)
+        return th
+
+    # per call
+    fib1 = {"wasm": lambda: wasm.fib(1)}
+    if native is not None:
+        fib1["native"] = lambda: native.fib(1)
+    fib1["python"] = lambda: py.fib(1)
+    if lib_path is not None:
+        fib1["bare"] = bare_fib(lib_path)
+        empty = ctypes.CDLL(str(lib_path)).wasmcore_take_panic
+        empty.restype = ctypes.c_int32
+        fib1["empty"] = empty
+    if (unchecked := _unchecked_call(wasm.fib)) is not None:
+        fib1["unchecked"] = unchecked
+    inst = wasm._impl.instance()
+    func, store, out = inst.exports["fib"], inst.store, inst.out
+    fib1["generic"] = lambda: func(store, 1, out)
+    rows.append(Row("call", "fib(1)", "", fib1,
+                    [(c, "bare") for c in ("wasm", "native", "python", "generic", "unchecked",
+                                           "empty")]))
+
+    # compute-bound
+    x_sort = rng.random(s.sort)
+    a = rng.random((s.matmul, s.matmul))
+    b = rng.random((s.matmul, s.matmul))
+    data = rng.integers(0, 256, s.sha256, dtype=np.uint8).tobytes()
+    x_sort0, a0, b0 = wasm.asarray(x_sort), wasm.asarray(a), wasm.asarray(b)
+    compute = [
+        ("fib", f"({s.fib})", "", None, lambda c: c.fib(s.fib), None),
+        ("sort", f"10^{round(math.log10(s.sort))} f64", "numpy", lambda: np.sort(x_sort),
+         lambda c: c.sort(x_sort), lambda: wasm.sort(x_sort0)),
+        ("matmul", f"{s.matmul}x{s.matmul}", "numpy", lambda: a @ b,
+         lambda c: c.matmul(a, b), lambda: wasm.matmul(a0, b0)),
+        ("sha256", _bytes_size(s.sha256), "hashlib", lambda: hashlib.sha256(data).digest(),
+         lambda c: c.sha256(data), None),
+        ("count_primes", f"(10^{round(math.log10(s.primes))})", "", None,
+         lambda c: c.count_primes(s.primes), None),
+    ]
+    for name, size, ref, ref_call, call, zero in compute:
+        th = backends(call, zero)
+        if ref_call is not None:
+            th = {"ref": ref_call, **th}
+        rows.append(Row("compute", name, size, th,
+                        [("wasm", "native"), ("wasm0", "native"), ("ref", "native")], ref,
+                        wall=frozenset({"ref"} if name == "matmul" else ())))
+
+    # buffer kernels
+    n = s.buffer
+    x, y = rng.random(n) - 0.5, rng.random(n) - 0.5
+    x0, y0 = wasm.asarray(x), wasm.asarray(y)
+    yw = y.copy()  # axpy writes in place: its own targets, so repeated calls never overflow
+    ynat = y.copy()
+    size = f"10^{round(math.log10(n))} f64"
+    buffers: list[tuple[str, Callable[[], object], Callable[[Any], object],
+                        Callable[[], object]]] = [
+        ("sum", lambda: np.sum(x), lambda c: c.sum(x), lambda: wasm.sum(x0)),
+        ("dot", lambda: np.dot(x, y), lambda c: c.dot(x, y), lambda: wasm.dot(x0, y0)),
+        ("norm", lambda: np.linalg.norm(x), lambda c: c.norm(x), lambda: wasm.norm(x0)),
+        ("var", lambda: np.var(x), lambda c: c.var(x), lambda: wasm.var(x0)),
+        ("argmax", lambda: np.argmax(x), lambda c: c.argmax(x), lambda: wasm.argmax(x0)),
+        ("cumsum", lambda: np.cumsum(x), lambda c: c.cumsum(x), lambda: wasm.cumsum(x0)),
+        ("axpy", lambda: _axpy_np(1e-9, x, ynat),
+         lambda c: c.axpy(1e-9, x, ynat if c is native else yw), lambda: wasm.axpy(1e-9, x0, y0)),
+        ("histogram", lambda: np.histogram(x, 64, range=(-0.5, 0.5))[0],
+         lambda c: c.histogram(x, 64, -0.5, 0.5), lambda: wasm.histogram(x0, 64, -0.5, 0.5)),
+    ]
+    for name, ref_call, call, zero in buffers:
+        rows.append(Row("buffer", name, size, {"ref": ref_call, **backends(call, zero)},
+                        [("wasm", "native"), ("wasm0", "native"), ("ref", "native")], "numpy",
+                        wall=frozenset({"ref"} if name in ("dot", "norm") else ())))
+    raw = rng.integers(0, 256, s.bytes, dtype=np.uint8).tobytes()
+    for name, ref, ref_call, call in (
+        ("crc32", "zlib", lambda: zlib.crc32(raw), lambda c: c.crc32(raw)),
+        ("base64_encode", "base64", lambda: base64.b64encode(raw),
+         lambda c: c.base64_encode(raw)),
+    ):
+        rows.append(Row("buffer", name, _bytes_size(s.bytes), {"ref": ref_call, **backends(call)},
+                        [("wasm", "native"), ("ref", "native")], ref))
+
+    # the pure-Python reference, at sizes it can do
+    k = s.small
+    xs = rng.random(k)
+    small_data = xs.tobytes()
+    m = max(2, round(k ** (1 / 3)))
+    am = rng.random((m, m))
+    small: list[tuple[str, str, Callable[[Any], object]]] = [
+        ("fib", f"({min(s.fib, 20)})", lambda c: c.fib(min(s.fib, 20))),
+        ("sum", f"{k} f64", lambda c: c.sum(xs)),
+        ("sort", f"{k} f64", lambda c: c.sort(xs)),
+        ("matmul", f"{m}x{m}", lambda c: c.matmul(am, am)),
+        ("sha256", _bytes_size(len(small_data)), lambda c: c.sha256(small_data)),
+        ("count_primes", f"({k * 10})", lambda c: c.count_primes(k * 10)),
+    ]
+    for name, size, call in small:
+        rows.append(Row("python", name, size, backends(call, python=True),
+                        [("python", "wasm"), ("wasm", "native")]))
+
+    # loading
+    load_cols: dict[str, Callable[[], object]] = {
+        "load": wasmcore.load, "load_first": lambda: wasmcore.load().fib(1)}
+    if native is not None:
+        load_cols["load_native"] = lambda: wasmcore.load("native")
+    rows.append(Row("load", "wasmcore.load()", "", load_cols, []))
+    rows.append(Row("load", "first call on a new thread", "",
+                    {"first_call": lambda: _first_call_in_new_thread(wasm)}, [],
+                    self_timed=True))
+
+    # threads: the same total work (2 x W) on one thread, and split over two
+    def pair(core: Any, calls: int) -> tuple[Callable[[], object], Callable[[], object]]:
+        def work() -> None:
+            for _ in range(calls):
+                core.fib(s.fib - 8)
+
+        def one() -> None:
+            work()
+            work()
+
+        def two() -> None:
+            worker.start(work)
+            work()
+            worker.join()
+
+        return one, two
+
+    thr: dict[str, Callable[[], object]] = {}
+    for key, core in (("wasm", wasm), ("native", native)):
+        if core is None:
+            continue
+        worker.start(lambda core=core: core.fib(1))  # the worker's instance, made up front
+        worker.join()
+        t1 = median_time(lambda core=core: core.fib(s.fib - 8), 3)
+        thr[f"{key}1"], thr[f"{key}2"] = pair(core, max(1, round(s.threads_work / t1)))
+    rows.append(Row("threads", "fib", f"({s.fib - 8})", thr,
+                    [("wasm1", "wasm2"), ("native1", "native2")]))
+    return rows
+
+
+def _axpy_np(a: float, x: np.ndarray, y: np.ndarray) -> None:
+    y += a * x
+
+
+def _bytes_size(n: int) -> str:
+    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale} {unit}"
+    return f"{n} B"
+
+
+def _check_results(rows: list[Row]) -> None:
+    """Every backend of a row gives the same answer (native vs wasm vs wasm zero-copy), so the
+    table never compares kernels that went wrong."""
+    for r in rows:
+        if r.group not in ("compute", "buffer", "python") or r.name == "axpy":
+            continue
+        got = {c: r.thunks[c]() for c in ("wasm", "wasm0", "native", "python") if c in r.thunks}
+        first = next(iter(got.values()))
+        for c, v in got.items():
+            same = v == first if isinstance(v, bytes) else np.allclose(v, first, rtol=1e-12,
+                                                                       atol=0)
+            if not same:
+                raise AssertionError(f"bench {r.label}: {c} disagrees with the other backends")
+
+
+# ---- measuring -------------------------------------------------------------------------------
+
+def _timer(row: Row, col: str, cpu: bool) -> Callable[[], float]:
+    """The clock of one cell. ``cpu``: the calling thread's CPU time, which a busy shared
+    machine disturbs far less than the wall clock (time spent descheduled is not counted; the
+    wasm and native calls run on the calling thread, GIL released or not). The wall clock for
+    the rows that involve other threads and for the columns flagged ``wall`` (numpy functions
+    that may hand work to BLAS threads)."""
+    if not cpu or row.group in ("threads", "load") or col in row.wall:
+        return time.perf_counter
+    return time.thread_time
+
+
+def _time(f: Callable[[], Any], number: int, self_timed: bool,
+          clock: Callable[[], float] = time.perf_counter) -> float:
+    if self_timed:
+        return sum(f() for _ in range(number)) / number
+    t0 = clock()
+    for _ in range(number):
+        f()
+    return (clock() - t0) / number
+
+
+def calibrate(row: Row, min_time: float) -> None:
+    """Warms every column up and picks how many calls fill one measurement."""
+    for c, f in row.thunks.items():
+        _time(f, 1, row.self_timed)
+        t = max(_time(f, 1, row.self_timed), 1e-7)
+        number = 1
+        while t * number < min_time / 4:  # a second, larger probe for very fast calls
+            number = min(number * 10, 10**6)
+            t = _time(f, number, row.self_timed)
+            if number == 10**6:
+                break
+        row.number[c] = max(1, math.ceil(min_time / t)) if t < min_time else 1
+
+
+def measure(rows: list[Row], repeat: int, min_time: float, progress: Any,
+            cpu: bool = True) -> None:
+    """``repeat`` rounds per row; in each, every column once, starting at a different column
+    each round (interleaved, so drifting machine load hits all columns alike)."""
+    for row in rows:
+        progress.set_description(row.label[:28])
+        calibrate(row, min_time)
+        cols = list(row.thunks)
+        clocks = {c: _timer(row, c, cpu) for c in cols}
+        row.samples = {c: [] for c in cols}
+        for i in range(repeat):
+            for c in cols[i % len(cols):] + cols[:i % len(cols)]:
+                row.samples[c].append(_time(row.thunks[c], row.number[c], row.self_timed,
+                                            clocks[c]))
+                progress.update(1)
+
+
+class _NoProgress:
+    def set_description(self, _: str) -> None:
+        pass
+
+    def update(self, _: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(total: int) -> tuple[Any, str | None]:
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _NoProgress(), "tqdm is not installed: no progress bar " \
+            "(pip install 'wasmcore[bench]')"
+    return tqdm(total=total, unit="run", file=sys.stderr, leave=False), None
+
+
+# ---- the report ------------------------------------------------------------------------------
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    from importlib.metadata import version
+
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {"cpu": cpu, "cores": os.cpu_count(), "machine": platform.machine(),
+            "system": f"{platform.system()} {platform.release()}",
+            "python": f"{platform.python_implementation()} {platform.python_version()}",
+            "wasmtime": version("wasmtime"), "numpy": np.__version__,
+            "loadavg": [round(v, 2) for v in load] if load else None,
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+
+
+def to_json(rows: list[Row], tgts: list[Target], meta: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "meta": meta,
+        "rows": [{"group": r.group, "name": r.name, "size": r.size, "reference": r.ref or None,
+                  "times": r.times(), "number": r.number, "samples": r.samples,
+                  "ratios": r.ratio_values()} for r in rows],
+        "targets": [{"name": t.name, "value": t.value, "op": t.op, "limit": t.limit,
+                     "pass": t.passed, "detail": t.detail} for t in tgts],
+    }
+
+
+def _verdict(t: Target) -> str:
+    return {True: "pass", False: "**miss**", None: "not measured"}[t.passed]
+
+
+def to_markdown(rows: list[Row], tgts: list[Target], meta: dict[str, Any]) -> str:
+    out = [f"# wasmcore bench ({meta['sizes']} sizes)", ""]
+    out.append(f"{meta['cpu']} ({meta['cores']} cores), {meta['system']}, {meta['python']}, "
+               f"wasmtime-py {meta['wasmtime']}, numpy {meta['numpy']}; load average "
+               f"{meta['loadavg']} before, {meta.get('loadavg_after')} after; {meta['date']}. "
+               f"Median of {meta['repeat']} interleaved runs per cell; "
+               + ("thread CPU time (wall clock for the load and threads rows and numpy's BLAS "
+                  "calls)." if meta["timer"] == "cpu" else "wall-clock time."))
+    if meta["sizes"] != "full":
+        out += ["", f"**{meta['sizes']} pass: smaller sizes than the targets are stated for; "
+                "run `wasmcore bench` (no --quick) for the real table.**"]
+    out += ["", "## Targets", "", "| target | measured | goal | |", "|---|---:|---:|---|"]
+    for t in tgts:
+        value = "—" if t.value is None else f"{t.value:.3g}"
+        detail = f" ({t.detail})" if t.detail else ""
+        out.append(f"| {t.name}{detail} | {value} | {t.op} {t.limit:g} | {_verdict(t)} |")
+    for group, title in GROUPS.items():
+        grows = [r for r in rows if r.group == group]
+        if not grows:
+            continue
+        cols = [c for c in COLUMNS if any(c in r.thunks for r in grows)]
+        ratios = list(dict.fromkeys(k for r in grows for k in r.ratio_values()))
+        out += ["", f"## {title}", ""]
+        head = ["kernel", *(COLUMNS[c] for c in cols), *(_ratio_header(k) for k in ratios)]
+        out += ["| " + " | ".join(head) + " |", "|---" + "|---:" * (len(head) - 1) + "|"]
+        for r in grows:
+            t, rv = r.times(), r.ratio_values()
+            name = r.label + (f" · {r.ref}" if r.ref else "")
+            cells = [fmt_short(t[c]) if c in t else "" for c in cols]
+            cells += [f"{rv[k]:.2f}x" if k in rv else "" for k in ratios]
+            out.append("| " + " | ".join([name, *cells]) + " |")
+    out += ["", "Columns: *reference* is the library named after the kernel (numpy, hashlib, "
+            "zlib, base64); *wasm* copies the input into linear memory on each call, *wasm "
+            "zero-copy* passes arrays made by `core.asarray`; *bare ctypes* is one ctypes call of "
+            "the native `fib` export (argtypes preset, no checks); *unchecked call* is the "
+            "`wasmtime_func_call_unchecked` ctypes call inside a wasm callable alone; *empty "
+            "ctypes call* is a native export that does nothing; *wasmtime Func()* is "
+            "wasmtime-py's public `Func.__call__`.", ""]
+    return "\n".join(out)
+
+
+def _ratio_header(key: str) -> str:
+    a, b = key.split("/")
+    return f"{COLUMNS[a]} ÷ {COLUMNS[b]}"
+
+
+def plot(rows: list[Row], tgts: list[Target], meta: dict[str, Any], path: Path) -> None:
+    """A chart of the ratios (log scale), one panel per group, target limits marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    limits = {("call", "wasm/bare"): 1.5, ("compute", "wasm/native"): 1.4,
+              ("buffer", "wasm0/native"): 1.2, ("buffer", "wasm/native"): 2.0,
+              ("threads", "wasm1/wasm2"): 1.8}
+    panels = [(g, [r for r in rows if r.group == g and r.ratio_values()]) for g in GROUPS]
+    panels = [(g, rs) for g, rs in panels if rs]
+    if not panels:
+        raise LookupError("no ratios to plot")
+    heights = [max(1.5, 0.32 * sum(len(r.ratio_values()) for r in rs) + 0.9) for _, rs in panels]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(10, sum(heights)),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    colors = plt.get_cmap("tab10")
+    keys = list(dict.fromkeys(k for _, rs in panels for r in rs for k in r.ratio_values()))
+    for ax, (group, rs) in zip(axes[:, 0], panels, strict=True):
+        labels, values, cols, marks = [], [], [], []
+        for r in rs:
+            for k, v in r.ratio_values().items():
+                labels.append(f"{r.label}: {_ratio_header(k)}")
+                values.append(v)
+                cols.append(colors(keys.index(k) % 10))
+                counted = group != "buffer" or r.ref == "numpy"  # as in targets()
+                marks.append(limits.get((group, k)) if counted else None)
+        ys = list(range(len(values)))[::-1]
+        ax.barh(ys, values, color=cols, height=0.7)
+        ax.set_xscale("log")
+        ax.axvline(1.0, color="black", linewidth=0.8)
+        for y, v, lim in zip(ys, values, marks, strict=True):
+            ax.text(v, y, f" {v:.2f}x", va="center", fontsize=7)
+            if lim is not None:
+                ok = v >= lim if group == "threads" else v <= lim
+                ax.plot([lim, lim], [y - 0.4, y + 0.4], color="green" if ok else "red",
+                        linewidth=2)
+        ax.set_yticks(ys, labels, fontsize=7)
+        ax.set_title(GROUPS[group], fontsize=9, loc="left")
+        lo, hi = min([*values, 1.0]), max([*values, 1.0])
+        ax.set_xlim(lo / 1.5, hi * 2.5)
+        ax.grid(axis="x", which="both", alpha=0.3)
+    fig.suptitle(f"wasmcore bench ({meta['sizes']}): time ratios, log scale; ticks mark "
+                 "targets (green met, red missed)", fontsize=10)
+    fig.text(0.01, 0.002, f"{meta['cpu']}, {meta['python']}, wasmtime-py {meta['wasmtime']}",
+             fontsize=7)
+    fig.tight_layout(rect=(0, 0.01, 1, 0.98))
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+# ---- the command -----------------------------------------------------------------------------
+
+def default_out() -> Path:
+    from . import _repo_root
+
+    repo = _repo_root()
+    return (repo if repo is not None else Path.cwd()) / "target" / "bench"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--quick", action="store_true", help="a short pass")
+    p.add_argument("--quick", action="store_true",
+                   help="a short pass with smaller sizes (same as --sizes quick)")
+    p.add_argument("--sizes", choices=sorted(SIZES), default=None,
+                   help="full (default: the sizes the targets are stated for), quick, or tiny "
+                        "(a smoke test of the harness itself)")
+    p.add_argument("--repeat", type=int, default=None,
+                   help="measurements per cell (default: 9 full, 3 quick)")
+    p.add_argument("--only", default=None, metavar="GROUPS",
+                   help="comma-separated groups to run: " + ", ".join(GROUPS))
+    p.add_argument("--timer", choices=("cpu", "wall"), default="cpu",
+                   help="cpu (default): the calling thread's CPU time, robust on a busy machine "
+                        "(the threads and load rows, and numpy's BLAS calls, use the wall clock "
+                        "whatever this says); wall: the wall clock everywhere")
+    p.add_argument("--out", type=Path, default=None,
+                   help="report directory (default: target/bench of the checkout, else of the "
+                        "current directory)")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise SystemExit("wasmcore bench: not implemented yet")
+    import wasmcore
+
+    s = SIZES[args.sizes or ("quick" if args.quick else "full")]
+    repeat = max(1, args.repeat or s.repeat)
+    only = set(args.only.split(",")) if args.only else set(GROUPS)
+    if unknown := only - set(GROUPS):
+        print(f"wasmcore bench: unknown group(s) {', '.join(sorted(unknown))}; "
+              f"choose from {', '.join(GROUPS)}", file=sys.stderr)
+        return 2
+    out_dir: Path = args.out or default_out()
+    notes = []
+    meta = {**machine(), "sizes": s.name, "repeat": repeat, "timer": args.timer}
+
+    cores: dict[str, Any] = {"wasm": wasmcore.load(), "python": wasmcore.load("python")}
+    lib_path: Path | None = None
+    try:
+        cores["native"] = wasmcore.load("native")
+        lib_path = Path(cores["native"]._impl.lib._name)
+    except wasmcore.Error as e:
+        notes.append(f"native backend unavailable, its columns are empty ({e})")
+    worker = _Worker()
+    try:
+        rows = [r for r in build_rows(s, cores, lib_path, worker) if r.group in only]
+        _check_results(rows)
+        progress, note = _progress(sum(len(r.thunks) * repeat for r in rows))
+        if note:
+            notes.append(note)
+            print(f"wasmcore bench: {note}", file=sys.stderr)
+        print(f"wasmcore bench: {s.name} sizes, {repeat} runs per cell, {len(rows)} rows -> "
+              f"{out_dir}", file=sys.stderr)
+        try:
+            measure(rows, repeat, s.min_time, progress, cpu=args.timer == "cpu")
+        finally:
+            progress.close()
+    finally:
+        worker.close()
+    meta["loadavg_after"] = machine()["loadavg"]
+
+    tgts = targets(rows)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        plot(rows, tgts, meta, out_dir / "report.png")
+        chart = "\n![ratios](report.png)\n"
+    except LookupError:
+        chart = ""
+    except ImportError:
+        chart = ""
+        notes.append("matplotlib is not installed: no report.png "
+                     "(pip install 'wasmcore[bench]')")
+        print(f"wasmcore bench: {notes[-1]}", file=sys.stderr)
+    meta["notes"] = notes
+    (out_dir / "report.json").write_text(json.dumps(to_json(rows, tgts, meta), indent=1) + "\n")
+    md = to_markdown(rows, tgts, meta) + chart
+    if notes:
+        md += "\n" + "\n".join(f"- {n}" for n in notes) + "\n"
+    (out_dir / "report.md").write_text(md)
+    print(md)
+    return 0

@@ -8,6 +8,7 @@ type dispatch: the checks for each parameter are inlined, with fast paths for th
 
 from __future__ import annotations
 
+import functools
 import inspect
 import operator
 from collections.abc import Callable
@@ -244,7 +245,7 @@ def build(spec: FunctionSpec, body: list[str], env: dict[str, Any],
     src = "\n".join([f"def _w_make({', '.join(names)}):"] + ["    " + line for line in inner]
                     + [f"    return {spec.name}, _w_rebind"])
     ns: dict[str, Any] = {}
-    exec(compile(src, f"<wasmcore {spec.name}>", "exec"), ns)
+    exec(_compile(src, spec.name), ns)
     fn, rb = ns["_w_make"](**{k: env[k] for k in names})
     fn.__doc__ = spec.doc or None
     fn.__module__ = "wasmcore"
@@ -252,6 +253,13 @@ def build(spec: FunctionSpec, body: list[str], env: dict[str, Any],
     fn.__name__ = spec.label.rpartition(".")[2]
     fn.__signature__ = signature(spec)
     return fn, rb
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile(src: str, name: str) -> Any:
+    """The code of a generated callable's source. The source names only closure variables, so
+    every instance, thread and load of the same function reuses one compilation."""
+    return compile(src, f"<wasmcore {name}>", "exec")
 
 
 def signature(spec: FunctionSpec) -> inspect.Signature:

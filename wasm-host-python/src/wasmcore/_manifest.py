@@ -7,9 +7,11 @@ the two agree on the manifests the build produces.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import keyword
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ._errors import ModuleRejected
@@ -355,6 +357,22 @@ def _class(c: dict[str, Any]) -> ClassSpec:
         raise ModuleRejected(f"manifest: class {cname} has duplicate methods")
     return ClassSpec(cname, str(c.get("doc", "")), _check_ident("drop export", c["drop"]),
                      tuple(methods))
+
+
+# Manifests already parsed in this process, by the sha256 of their module (frozen, so shared).
+_PARSED: dict[str, Manifest] = {}
+
+
+def read_module(path: Path) -> tuple[bytes, str, Manifest]:
+    """A module file's bytes, their sha256 (hex) and its manifest, parsed once per distinct
+    content in a process (``wasmcore.load()`` reads the file every time, so a module rebuilt
+    in place is always seen; what is skipped is parsing a manifest already parsed)."""
+    wasm = path.read_bytes()
+    digest = hashlib.sha256(wasm).hexdigest()
+    manifest = _PARSED.get(digest)
+    if manifest is None:
+        manifest = _PARSED[digest] = read_manifest(wasm)
+    return wasm, digest, manifest
 
 
 def read_manifest(wasm: bytes) -> Manifest:

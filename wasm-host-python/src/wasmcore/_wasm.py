@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import hashlib
 import os
 import tempfile
@@ -33,7 +34,16 @@ import wasmtime
 
 from . import _convert
 from ._errors import Error, ModuleRejected, Trap, status_error
-from ._manifest import ELEMS, RUNTIME_EXPORTS, FunctionSpec, Manifest, export_specs
+from ._manifest import (
+    ELEMS,
+    RUNTIME_EXPORTS,
+    FunctionSpec,
+    Manifest,
+    Param,
+    ParamType,
+    ReturnType,
+    export_specs,
+)
 from ._objects import Context
 
 try:  # the internals the fast path needs; missing ones mean the public-API fallback
@@ -47,6 +57,14 @@ try:  # the internals the fast path needs; missing ones mean the public-API fall
 except (ImportError, AttributeError):  # pragma: no cover - depends on the wasmtime-py version
     _FAST_PATH = False
     _RAW_SIZE = 16
+
+
+def _ptr_arg(address: int) -> Any:
+    """A prebuilt ctypes argument passing ``address`` as a pointer. ``c_void_p.from_param``
+    gives the converted form ctypes would build (and allocate) on every call; handing it over
+    ready-made skips that (about 25 ns per argument). It holds no reference: the caller keeps
+    the memory alive."""
+    return ctypes.c_void_p.from_param(address)
 
 # typed memoryviews over the raw value array (faster than ctypes arrays, and their integer
 # setitem checks type and range): logical type -> (struct format, elements per 16-byte slot)
@@ -89,10 +107,29 @@ def cache_dir() -> Path:
     return Path(base) / "wasmcore"
 
 
+@functools.cache
 def _wasmtime_version() -> str:
     from importlib.metadata import version
 
     return version("wasmtime")
+
+
+# Modules already deserialized in this process, by their cache entry as it is on disk (path,
+# inode, size, mtime): a later load() of the same module reuses the Module (wasmtime shares its
+# code between Stores) instead of mapping the entry again. An entry replaced or damaged on
+# disk no longer matches, so it is read (and repaired) as on a first load.
+_MODULES: dict[tuple[str, int, int, int], wasmtime.Module] = {}
+_MODULES_LOCK = threading.Lock()
+# Digests of modules whose exports were checked against their manifest in this process.
+_CHECKED: set[str] = set()
+
+
+def _entry_key(path: Path) -> tuple[str, int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return str(path), st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def compile_module(wasm: bytes, digest: str, eng: wasmtime.Engine | None = None,
@@ -104,11 +141,20 @@ def compile_module(wasm: bytes, digest: str, eng: wasmtime.Engine | None = None,
     eng = engine() if eng is None else eng
     key = hashlib.sha256(f"{digest}|{_wasmtime_version()}|{config}".encode()).hexdigest()
     path = cache_dir() / f"{key}.cwasm"
-    if path.is_file():
+    entry = _entry_key(path)
+    if entry is not None:
+        with _MODULES_LOCK:
+            module = _MODULES.get(entry)
+        if module is not None:
+            return module
         try:
-            return wasmtime.Module.deserialize_file(eng, str(path))
+            module = wasmtime.Module.deserialize_file(eng, str(path))
         except wasmtime.WasmtimeError:
             pass  # incompatible or damaged: compile again below
+        else:
+            with _MODULES_LOCK:
+                _MODULES[entry] = module
+            return module
     try:
         module = wasmtime.Module(eng, wasm)
     except wasmtime.WasmtimeError as e:
@@ -121,6 +167,10 @@ def compile_module(wasm: bytes, digest: str, eng: wasmtime.Engine | None = None,
         os.replace(tmp, path)
     except OSError:
         pass  # an unwritable cache only costs speed
+    else:
+        if (entry := _entry_key(path)) is not None:
+            with _MODULES_LOCK:
+                _MODULES[entry] = module
     return module
 
 
@@ -175,6 +225,10 @@ class _Instance:
         self.bytes_copied = 0
         self.ctx = Context(backend.callable, self.tid, self.usable)
         self._instantiate()
+        # wasmcore_free through the fast path (re-bound with the others after a trap): owned
+        # results free their buffer on every call, wasmtime-py's Func.__call__ costs ~30 µs
+        if self.runtime:
+            self.free = backend._bind(self, _FREE)
 
     def _instantiate(self) -> None:
         b = self.backend
@@ -191,7 +245,8 @@ class _Instance:
         """Takes the exports of a new instance; ``runtime``: the module has the ABI runtime
         (memory, allocator) that buffers and result slots need."""
         self.exports = inst.exports(self.store)
-        self.ctx_ptr = ctypes.c_void_p(ctypes.cast(self.store._context(), ctypes.c_void_p).value)
+        self.runtime = runtime
+        self.ctx_ptr = _ptr_arg(ctypes.cast(self.store._context(), ctypes.c_void_p).value)
         self.scratch_ptr = self.scratch_cap = 0
         self.scratch: np.ndarray = np.empty(0, np.uint8)
         if not runtime:
@@ -201,7 +256,6 @@ class _Instance:
         self.memory = mem
         self.base = ctypes.addressof(mem.data_ptr(self.store).contents)
         self._alloc = self._func("wasmcore_alloc")
-        self._free = self._func("wasmcore_free")
         self.out = self.alloc(16, 16)  # result slot of fallible scalars and owned buffers
 
     def _func(self, name: str) -> wasmtime.Func:
@@ -269,7 +323,7 @@ class _Instance:
 
     def free_block(self, block: _Block) -> None:
         if block.store is self.store:
-            self._free(self.store, block.ptr, block.size, 16)
+            self.free(block.ptr, block.size, 16)
 
     def address(self, a: np.ndarray) -> int:
         """The wasm address of ``a`` if it lives in this instance's memory, else 0."""
@@ -294,7 +348,7 @@ class _Instance:
             total += (a.nbytes + 15) & ~15
         if total > self.scratch_cap:
             if self.scratch_ptr:
-                self._free(self.store, self.scratch_ptr, self.scratch_cap, 16)
+                self.free(self.scratch_ptr, self.scratch_cap, 16)
                 self.scratch_ptr = self.scratch_cap = 0
             cap = max(total, 2 * self.scratch_cap, 1 << 16)
             self.scratch_ptr = self.alloc(cap, 16)
@@ -324,9 +378,9 @@ class _Instance:
         out, frees it."""
         ptr, n, rows, cols = (ctypes.c_uint32 * 4).from_address(self.base + self.out)
         size = ELEMS[elem]
-        dtype = _convert.DTYPES[elem]
-        out = np.frombuffer(ctypes.string_at(self.base + ptr, n * size), dtype=dtype).copy()
-        self._free(self.store, ptr, n * size, size)
+        src = (ctypes.c_char * (n * size)).from_address(self.base + ptr)
+        out = np.frombuffer(src, dtype=_convert.DTYPES[elem]).copy()  # the one copy out
+        self.free(ptr, n * size, size)
         return out.reshape(rows, cols) if matrix else out
 
     def failure(self, err: int | None, holder: ctypes.c_void_p, status: int, label: str,
@@ -347,20 +401,28 @@ class _Instance:
         return error(status)
 
 
+_U32 = ParamType("scalar", "u32", scalar="u32")
+_FREE = FunctionSpec("wasmcore_free", "", (Param("ptr", _U32), Param("size", _U32),
+                                          Param("align", _U32)), ReturnType(None, "unit"), False)
+
+
 class WasmBackend:
     """The loaded module: its manifest and one instance per thread."""
 
     instance_class: type[_Instance] = _Instance
 
-    def __init__(self, wasm: bytes, manifest: Manifest) -> None:
+    def __init__(self, wasm: bytes, manifest: Manifest, digest: str | None = None) -> None:
+        """``digest``: the sha256 (hex) of ``wasm`` when the caller has it already."""
         self.manifest = manifest
-        self.digest = hashlib.sha256(wasm).hexdigest()
+        self.digest = digest or hashlib.sha256(wasm).hexdigest()
         if manifest.imports:
             names = ", ".join(f"{i.get('module')}.{i.get('name')}" for i in manifest.imports)
             raise ModuleRejected(f"the core module must not import anything, it imports {names}")
         self.module = compile_module(wasm, self.digest)
-        self.specs = export_specs(manifest)
-        self._check_exports()
+        self.specs = {_FREE.name: _FREE, **export_specs(manifest)}
+        if self.digest not in _CHECKED:  # the same bytes carry the same manifest and exports
+            self._check_exports()
+            _CHECKED.add(self.digest)
         self._local = threading.local()
         self.fast = _FAST_PATH
         if not self.fast:
@@ -420,7 +482,7 @@ class WasmBackend:
                    _w_error=self._error(inst, spec.label),
                    _w_other=lambda *a: self.callable(spec.name)(*a))
         body, slot = [f"if _w_ident() != _w_tid: return _w_other({_convert.arg_list(spec)})"], 0
-        if inst.arm is not None:
+        if inst.arm is not None and spec is not _FREE:  # a sandbox arms its limits
             body.append("_w_inst.arm()")
         buffers = [p for p in spec.params if p.type.kind in ("buffer", "matrix", "bytes", "str")]
         if buffers:
@@ -492,7 +554,7 @@ class WasmBackend:
             elif spec.result_pointer:
                 views["u32"][out_slot] = inst.out
             if self.fast:
-                values["_w_fn"] = ctypes.c_void_p(ctypes.addressof(func._func))
+                values["_w_fn"] = _ptr_arg(ctypes.addressof(func._func))
                 values["_w_call"] = _UNCHECKED
             else:
                 values["_w_fn"] = None
@@ -500,9 +562,9 @@ class WasmBackend:
             return values
 
         values = per_instance()
-        env.update(values, _w_raw=ctypes.c_void_p(ctypes.addressof(raw)),
-                   _w_n=ctypes.c_size_t(nslots),
-                   _w_trapp=ctypes.c_void_p(ctypes.addressof(trap)), _w_rawbuf=raw)
+        env.update(values, _w_raw=_ptr_arg(ctypes.addressof(raw)),
+                   _w_n=ctypes.c_size_t.from_param(nslots),
+                   _w_trapp=_ptr_arg(ctypes.addressof(trap)), _w_rawbuf=raw)
         fn, rebind = _convert.build(spec, body, env, rebind=tuple(values), ints=False)
         inst.rebinders.append(lambda: rebind(**per_instance()))
         return fn
