@@ -22,8 +22,6 @@
 //! const h = new wasmcore.Sha256(); h.update(bytes); h.hexdigest(); h.free();
 //! ```
 
-#![allow(unsafe_code)] // the code wasm-bindgen generates
-
 use wasm_bindgen::prelude::*;
 
 use crate::{Error, MatrixRef, bytes, linalg, numeric, sort, special, stats};
