@@ -16,10 +16,26 @@ setup:
 build: setup
     cargo xtask dist
 
-# Run every test: Rust (units, xtask, dist wasm vs native under wasmtime), then pytest (all backends, the wheel)
-test: build wheel
+# Run every test: Rust (units, xtask, dist wasm vs native under wasmtime), pytest (all backends, the wheel), then the browser test
+test: build wheel && test-web
     cargo test --workspace
     {{py}} -m pytest
+
+# Install what the browser build and test need (idempotent): wasm-bindgen-cli at the crate's pinned version, Debian's chromium, playwright-core (web/tests)
+setup-web: setup
+    scripts/setup-web.sh
+
+# Build the JS package web/pkg/ (wasm-bindgen --target web) from the core's `web` feature
+web: setup-web
+    cargo xtask web
+
+# Serve the demo page (web/) on http://127.0.0.1:8000; Ctrl-C stops it
+serve-web: web
+    {{py}} -m http.server 8000 --bind 127.0.0.1 --directory web
+
+# The demo page in headless Chromium: no console errors, results equal to the Python host's and the oracles', screenshot target/web/page.png
+test-web: build web
+    {{py}} -m pytest tests/web
 
 # Write the py3-none-any wheel (carrying the dist .wasm) to target/wheels/
 wheel: build
@@ -37,4 +53,5 @@ bench *ARGS: build
 lint: setup
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
-    {{py}} -m ruff check wasm-host-python tests/python scripts
+    cargo clippy --target wasm32-unknown-unknown --features web --lib --target-dir target/web/build -- -D warnings
+    {{py}} -m ruff check wasm-host-python tests/python tests/web scripts

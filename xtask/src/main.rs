@@ -2,6 +2,8 @@
 //!
 //! * `cargo xtask dist` builds the wasm module and the native library, post-processes the
 //!   wasm (see [`xtask::postprocess`]) and writes the artefacts and their manifest.
+//! * `cargo xtask web` builds the core with its `web` feature (the wasm-bindgen API) into
+//!   `target/web/build/` and runs `wasm-bindgen --target web`, writing `web/pkg/`.
 //! * `cargo xtask postprocess IN.wasm OUT.wasm [--module NAME]` post-processes any module
 //!   built with `wasmcore-abi` (for plugin authors).
 //! * `cargo xtask manifest FILE.wasm` prints the manifest of a processed module.
@@ -22,6 +24,9 @@ usage: cargo xtask <command>
 commands:
   dist                                   build target/dist/wasmcore.wasm (+ .abi.json) and the
                                          native library with its manifest
+  web                                    build the core's `web` feature (wasm-bindgen API) and
+                                         write the JS package web/pkg/ (needs wasm-bindgen-cli:
+                                         `just setup-web`)
   postprocess IN.wasm OUT.wasm [--module NAME]
                                          check IN's descriptors against its exports and write
                                          OUT with the normalized manifest (NAME defaults to
@@ -57,6 +62,10 @@ fn run(args: &[OsString]) -> CliResult<()> {
             no_more_args(rest)?;
             dist()
         }
+        Some("web") => {
+            no_more_args(rest)?;
+            web()
+        }
         Some("postprocess") => postprocess_cmd(rest),
         Some("manifest") => match rest {
             [file] => manifest_cmd(Path::new(file)),
@@ -90,22 +99,11 @@ fn dist() -> CliResult<()> {
     let root = workspace_root()?;
     let target_dir = target_dir(&root)?;
 
-    // (a) the wasm module
-    let route = WasmRoute::detect(&root)?;
-    println!("wasm build route: {}", route.describe());
-    let mut build = cargo(&root, &target_dir);
-    build.args(["--target", WASM_TARGET]);
-    for plugin in PLUGINS {
-        build.args(["-p", plugin]);
-    }
-    route.configure(&mut build)?;
-    run_command(build)?;
+    // (a) the wasm module, with the example plugins in the same cargo run
+    let plugins: Vec<&str> = PLUGINS.iter().flat_map(|p| ["-p", p]).collect();
+    let wasm_path = build_wasm(&root, &target_dir, &plugins)?;
 
     // (b) post-process it
-    let wasm_path = target_dir
-        .join(WASM_TARGET)
-        .join("release")
-        .join("wasmcore.wasm");
     let wasm = read(&wasm_path)?;
     let (out, manifest) =
         postprocess(&wasm, "wasmcore").map_err(|e| format!("{}: {e}", wasm_path.display()))?;
@@ -174,6 +172,57 @@ fn dist() -> CliResult<()> {
 
 /// The example plugin crates (`examples/plugins/`), built for wasm beside the core.
 const PLUGINS: [&str; 1] = ["textstats"];
+
+// ---------------------------------------------------------------------------------------------
+// web
+
+/// Env var naming the `wasm-bindgen` CLI to run (default: `wasm-bindgen` on PATH).
+const WASM_BINDGEN_VAR: &str = "WASM_BINDGEN";
+
+fn web() -> CliResult<()> {
+    let root = workspace_root()?;
+    // Its own target directory: other features, so the dist build's artefacts stay as they are.
+    let build_dir = target_dir(&root)?.join("web").join("build");
+
+    let wasm = build_wasm(&root, &build_dir, &["--features", "web"])?;
+    let out_dir = root.join("web").join("pkg");
+    let program = env::var_os(WASM_BINDGEN_VAR).unwrap_or_else(|| "wasm-bindgen".into());
+    let mut bindgen = Command::new(&program);
+    bindgen
+        .current_dir(&root)
+        .args(["--target", "web", "--out-name", "wasmcore", "--out-dir"])
+        .arg(&out_dir)
+        .arg(&wasm);
+    run_command(bindgen).map_err(|e| {
+        format!(
+            "{e}\n(wasm-bindgen-cli must be installed at the version of the wasm-bindgen crate \
+             in Cargo.lock: run `just setup-web`, or set {WASM_BINDGEN_VAR})"
+        )
+    })?;
+    let size = fs::metadata(out_dir.join("wasmcore_bg.wasm"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    println!(
+        "{}: wasmcore.js + wasmcore_bg.wasm ({size} bytes)",
+        out_dir.display()
+    );
+    Ok(())
+}
+
+/// Builds the core for [`WASM_TARGET`] (release, `extra` cargo arguments) into `target_dir`
+/// by the route the toolchain allows, and returns the path of the linked module.
+fn build_wasm(root: &Path, target_dir: &Path, extra: &[&str]) -> CliResult<PathBuf> {
+    let route = WasmRoute::detect(root)?;
+    println!("wasm build route: {}", route.describe());
+    let mut build = cargo(root, target_dir);
+    build.args(["--target", WASM_TARGET]).args(extra);
+    route.configure(&mut build)?;
+    run_command(build)?;
+    Ok(target_dir
+        .join(WASM_TARGET)
+        .join("release")
+        .join("wasmcore.wasm"))
+}
 
 /// How the wasm module is built.
 enum WasmRoute {

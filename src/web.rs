@@ -1,0 +1,383 @@
+//! The kernels for JavaScript, through `wasm-bindgen` (the `web` feature; `cargo xtask web`
+//! builds `web/pkg/`).
+//!
+//! Every binding is a thin adapter: it calls the same Rust function the C-ABI export calls
+//! and only converts types. Typed arrays go in and come out (`Float64Array`, `Uint32Array`,
+//! `Uint8Array` for bytes), 64-bit results that can pass 2**53 (`fib`, `partitions`,
+//! `fnv1a64`) are `BigInt`s, indices and counts are numbers, optional parameters are
+//! optional, and `var` is `variance` (`var` is a JS keyword). A kernel error is
+//! thrown as a JS `Error` whose message names the function and the parameter, as the Python
+//! host's `ValueError` does: `fib(): parameter 'n' must be <= 93, got 94`.
+//!
+//! The C-ABI build exports the same kernels under their own names (`fib`, `sha256_update`,
+//! ...), so the JS API lives in the JS namespace `wasmcore` (wasm exports `wasmcore__fib`,
+//! ...) and both layers can sit in one module without clashing:
+//!
+//! ```js
+//! import init, { wasmcore } from "./pkg/wasmcore.js";
+//! await init();
+//! wasmcore.fib(20);                                  // 6765n
+//! wasmcore.sum(new Float64Array([1, 2, 3]));         // 6
+//! wasmcore.sha256(new TextEncoder().encode("abc"));  // Uint8Array(32)
+//! const h = new wasmcore.Sha256(); h.update(bytes); h.hexdigest(); h.free();
+//! ```
+
+use wasm_bindgen::prelude::*;
+
+use crate::{Error, MatrixRef, bytes, linalg, numeric, sort, special, stats};
+
+/// A kernel error as a JS exception: `name(): message`.
+fn throw(name: &str) -> impl FnOnce(Error) -> JsError + '_ {
+    move |e| JsError::new(&format!("{name}(): {e}"))
+}
+
+/// Element indices and counts as `u32`: on wasm32 a slice has fewer than 2**32 elements, so
+/// an index or a count of elements always fits.
+fn to_u32(v: Vec<i64>) -> Vec<u32> {
+    v.into_iter().map(|i| i as u32).collect()
+}
+
+/// An index into a slice as a JS number (exact: an index is below 2**32).
+fn index(i: u64) -> f64 {
+    i as f64
+}
+
+// --- integer kernels ---------------------------------------------------------------------------
+
+/// Fibonacci number n by naive double recursion (a BigInt); n <= 93.
+#[wasm_bindgen(js_namespace = wasmcore)]
+pub fn fib(n: u32) -> Result<u64, JsError> {
+    numeric::fib(n).map_err(throw("fib"))
+}
+
+/// The blackjack partition count: `cards` holds 10 counts (values 1..10), 0 <= subtotal <= 21.
+#[wasm_bindgen(js_namespace = wasmcore)]
+pub fn partitions(cards: &[u32], subtotal: u32) -> Result<u64, JsError> {
+    numeric::partitions(cards, subtotal).map_err(throw("partitions"))
+}
+
+/// Number of primes below n, 0 <= n <= 2**31.
+#[wasm_bindgen(js_namespace = wasmcore)]
+pub fn count_primes(n: f64) -> Result<f64, JsError> {
+    // a JS number in, as JS callers write it (2**31 does not fit a u32)
+    if !(n >= 0.0 && n.fract() == 0.0 && n <= numeric::COUNT_PRIMES_MAX as f64) {
+        let e = Error::value(
+            "n",
+            format!(
+                "must be an integer in [0, {}], got {n}",
+                numeric::COUNT_PRIMES_MAX
+            ),
+        );
+        return Err(throw("count_primes")(e));
+    }
+    numeric::count_primes(n as u64)
+        .map(|count| count as f64)
+        .map_err(throw("count_primes"))
+}
+
+/// Escape counts of the Mandelbrot iteration, row-major `height` rows of `width`.
+#[wasm_bindgen(js_namespace = wasmcore)]
+pub fn mandelbrot(
+    width: u32,
+    height: u32,
+    x0: f64,
+    y0: f64,
+    x1: f64,
+    y1: f64,
+    max_iter: u32,
+) -> Result<Vec<u32>, JsError> {
+    let m = numeric::mandelbrot(width, height, x0, y0, x1, y1, max_iter)
+        .map_err(throw("mandelbrot"))?;
+    Ok(m.into_parts().0)
+}
+
+// --- statistics --------------------------------------------------------------------------------
+
+/// Sum (blocked pairwise); empty gives 0.
+#[wasm_bindgen(js_namespace = wasmcore)]
+pub fn sum(x: &[f64]) -> f64 {
+    stats::sum(x)
+}
+
+/// Arithmetic mean; empty is an error.
+#[wasm_bindgen(js_namespace = wasmcore)]
+pub fn mean(x: &[f64]) -> Result<f64, JsError> {
+    stats::mean(x).map_err(throw("mean"))
+}
+
+/// Variance with `ddof` delta degrees of freedom (default 0). `variance` in JS, where `var` is
+/// a keyword.
+#[wasm_bindgen(js_namespace = wasmcore, js_name = variance)]
+pub fn var(x: &[f64], ddof: Option<u32>) -> Result<f64, JsError> {
+    stats::var(x, ddof.unwrap_or(0)).map_err(throw("var"))
+}
+
+/// Standard deviation with `ddof` delta degrees of freedom (default 0).
+#[wasm_bindgen(js_namespace = wasmcore)]
+pub fn std(x: &[f64], ddof: Option<u32>) -> Result<f64, JsError> {
+    stats::std(x, ddof.unwrap_or(0)).map_err(throw("std"))
+}
+
+/// Minimum; NaN propagates; empty is an error.
+#[wasm_bindgen(js_namespace = wasmcore)]
+pub fn min(x: &[f64]) -> Result<f64, JsError> {
+    stats::min(x).map_err(throw("min"))
+}
+
+/// Maximum; NaN propagates; empty is an error.
+#[wasm_bindgen(js_namespace = wasmcore)]
+pub fn max(x: &[f64]) -> Result<f64, JsError> {
+    stats::max(x).map_err(throw("max"))
+}
+
+/// Index of the first minimum (the first NaN wins); empty is an error.
+#[wasm_bindgen(js_namespace = wasmcore)]
+pub fn argmin(x: &[f64]) -> Result<f64, JsError> {
+    stats::argmin(x).map(index).map_err(throw("argmin"))
+}
+
+/// Index of the first maximum (the first NaN wins); empty is an error.
+#[wasm_bindgen(js_namespace = wasmcore)]
+pub fn argmax(x: &[f64]) -> Result<f64, JsError> {
+    stats::argmax(x).map(index).map_err(throw("argmax"))
+}
+
+/// Running sum.
+#[wasm_bindgen(js_namespace = wasmcore)]
+pub fn cumsum(x: &[f64]) -> Vec<f64> {
+    stats::cumsum(x)
+}
+
+/// Median (numpy's 'linear' method); any NaN gives NaN; empty is an error.
+#[wasm_bindgen(js_namespace = wasmcore)]
+pub fn median(x: &[f64]) -> Result<f64, JsError> {
+    stats::median(x).map_err(throw("median"))
+}
+
+/// Quantile q in [0, 1] (numpy's 'linear' method).
+#[wasm_bindgen(js_namespace = wasmcore)]
+pub fn quantile(x: &[f64], q: f64) -> Result<f64, JsError> {
+    stats::quantile(x, q).map_err(throw("quantile"))
+}
+
+/// Counts of `numpy.histogram(x, bins, range=(lo, hi))`.
+#[wasm_bindgen(js_namespace = wasmcore)]
+pub fn histogram(x: &[f64], bins: u32, lo: f64, hi: f64) -> Result<Vec<u32>, JsError> {
+    stats::histogram(x, bins, lo, hi)
+        .map(to_u32)
+        .map_err(throw("histogram"))
+}
+
+// --- linear algebra ----------------------------------------------------------------------------
+
+/// Inner product; the lengths must match.
+#[wasm_bindgen(js_namespace = wasmcore)]
+pub fn dot(x: &[f64], y: &[f64]) -> Result<f64, JsError> {
+    linalg::dot(x, y).map_err(throw("dot"))
+}
+
+/// Euclidean norm (without spurious overflow).
+#[wasm_bindgen(js_namespace = wasmcore)]
+pub fn norm(x: &[f64]) -> f64 {
+    linalg::norm(x)
+}
+
+/// y += a*x in place (the Float64Array `y` is updated).
+#[wasm_bindgen(js_namespace = wasmcore)]
+pub fn axpy(a: f64, x: &[f64], y: &mut [f64]) -> Result<(), JsError> {
+    linalg::axpy(a, x, y).map_err(throw("axpy"))
+}
+
+/// A row-major `rows` x `cols` view of `data`, or the error for parameter `param`.
+fn matrix<'a>(
+    param: &str,
+    data: &'a [f64],
+    rows: u32,
+    cols: u32,
+) -> Result<MatrixRef<'a, f64>, Error> {
+    MatrixRef::new(data, rows as usize, cols as usize).ok_or_else(|| {
+        Error::value(
+            param,
+            format!("has {} elements, not {rows}*{cols}", data.len()),
+        )
+    })
+}
+
+/// Matrix product of row-major (m, k) `a` and (k, n) `b`: a row-major (m, n) Float64Array.
+#[wasm_bindgen(js_namespace = wasmcore)]
+pub fn matmul(a: &[f64], m: u32, k: u32, b: &[f64], n: u32) -> Result<Vec<f64>, JsError> {
+    let product = matrix("a", a, m, k)
+        .and_then(|a| Ok((a, matrix("b", b, k, n)?)))
+        .and_then(|(a, b)| linalg::matmul(a, b))
+        .map_err(throw("matmul"))?;
+    Ok(product.into_parts().0)
+}
+
+/// `numpy.convolve(x, k, "full")`.
+#[wasm_bindgen(js_namespace = wasmcore)]
+pub fn convolve(x: &[f64], k: &[f64]) -> Result<Vec<f64>, JsError> {
+    linalg::convolve(x, k).map_err(throw("convolve"))
+}
+
+// --- sorting -----------------------------------------------------------------------------------
+
+/// Ascending copy, NaN last.
+#[wasm_bindgen(js_namespace = wasmcore)]
+pub fn sort(x: &[f64]) -> Vec<f64> {
+    sort::sort(x)
+}
+
+/// Stable indices that sort x ascending (NaN last).
+#[wasm_bindgen(js_namespace = wasmcore)]
+pub fn argsort(x: &[f64]) -> Vec<u32> {
+    to_u32(sort::argsort(x))
+}
+
+// --- special functions -------------------------------------------------------------------------
+
+/// Gamma function, elementwise.
+#[wasm_bindgen(js_namespace = wasmcore)]
+pub fn gamma(x: &[f64]) -> Vec<f64> {
+    special::gamma(x)
+}
+
+/// Log of the absolute value of the gamma function, elementwise.
+#[wasm_bindgen(js_namespace = wasmcore)]
+pub fn lgamma(x: &[f64]) -> Vec<f64> {
+    special::lgamma(x)
+}
+
+/// Error function, elementwise.
+#[wasm_bindgen(js_namespace = wasmcore)]
+pub fn erf(x: &[f64]) -> Vec<f64> {
+    special::erf(x)
+}
+
+// --- bytes -------------------------------------------------------------------------------------
+
+/// CRC-32 of `data`, continuing from `value` (default 0), like `zlib.crc32`.
+#[wasm_bindgen(js_namespace = wasmcore)]
+pub fn crc32(data: &[u8], value: Option<u32>) -> u32 {
+    bytes::crc32(data, value.unwrap_or(0))
+}
+
+/// SHA-256 digest (32 bytes).
+#[wasm_bindgen(js_namespace = wasmcore)]
+pub fn sha256(data: &[u8]) -> Vec<u8> {
+    bytes::sha256(data)
+}
+
+/// FNV-1a 64-bit hash (a BigInt).
+#[wasm_bindgen(js_namespace = wasmcore)]
+pub fn fnv1a64(data: &[u8]) -> u64 {
+    bytes::fnv1a64(data)
+}
+
+/// Base64 (standard alphabet, padded) of `data`, as ASCII bytes.
+#[wasm_bindgen(js_namespace = wasmcore)]
+pub fn base64_encode(data: &[u8]) -> Vec<u8> {
+    bytes::base64_encode(data)
+}
+
+/// The bytes encoded by canonical padded base64 `data`; invalid input is an error.
+#[wasm_bindgen(js_namespace = wasmcore)]
+pub fn base64_decode(data: &[u8]) -> Result<Vec<u8>, JsError> {
+    bytes::base64_decode(data).map_err(throw("base64_decode"))
+}
+
+// --- classes -----------------------------------------------------------------------------------
+
+/// Streaming SHA-256: `update(data)` with chunks, then `digest()` / `hexdigest()` of
+/// everything so far (the stream continues); `copy()` forks it. `free()` releases it.
+#[wasm_bindgen(js_name = Sha256, js_namespace = wasmcore)]
+pub struct JsSha256(bytes::Sha256);
+
+#[wasm_bindgen(js_class = Sha256, js_namespace = wasmcore)]
+impl JsSha256 {
+    /// A new hasher over the empty message.
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> JsSha256 {
+        JsSha256(bytes::Sha256::new())
+    }
+
+    /// Appends `data` to the hashed message.
+    pub fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+
+    /// The 32-byte digest of everything so far.
+    pub fn digest(&self) -> Vec<u8> {
+        self.0.digest()
+    }
+
+    /// The digest as 64 lowercase hexadecimal characters.
+    pub fn hexdigest(&self) -> String {
+        self.0.hexdigest()
+    }
+
+    /// An independent copy of the current state.
+    pub fn copy(&self) -> JsSha256 {
+        JsSha256(self.0.copy())
+    }
+}
+
+impl Default for JsSha256 {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Streaming count, mean, variance, min and max of batches pushed with `push(x)`.
+#[wasm_bindgen(js_name = RunningStats, js_namespace = wasmcore)]
+pub struct JsRunningStats(stats::RunningStats);
+
+#[wasm_bindgen(js_class = RunningStats, js_namespace = wasmcore)]
+impl JsRunningStats {
+    /// Empty statistics.
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> JsRunningStats {
+        JsRunningStats(stats::RunningStats::new())
+    }
+
+    /// Adds the values of `x`.
+    pub fn push(&mut self, x: &[f64]) {
+        self.0.push(x);
+    }
+
+    /// Number of values pushed.
+    #[wasm_bindgen(getter)]
+    pub fn count(&self) -> f64 {
+        self.0.count() as f64
+    }
+
+    /// Mean of the values pushed; an error before any.
+    #[wasm_bindgen(getter)]
+    pub fn mean(&self) -> Result<f64, JsError> {
+        self.0.mean().map_err(throw("RunningStats.mean"))
+    }
+
+    /// Variance with `ddof` delta degrees of freedom (default 0).
+    pub fn var(&self, ddof: Option<u32>) -> Result<f64, JsError> {
+        self.0
+            .var(ddof.unwrap_or(0))
+            .map_err(throw("RunningStats.var"))
+    }
+
+    /// Smallest value pushed (NaN propagates); an error before any.
+    #[wasm_bindgen(getter)]
+    pub fn min(&self) -> Result<f64, JsError> {
+        self.0.min().map_err(throw("RunningStats.min"))
+    }
+
+    /// Largest value pushed (NaN propagates); an error before any.
+    #[wasm_bindgen(getter)]
+    pub fn max(&self) -> Result<f64, JsError> {
+        self.0.max().map_err(throw("RunningStats.max"))
+    }
+}
+
+impl Default for JsRunningStats {
+    fn default() -> Self {
+        Self::new()
+    }
+}

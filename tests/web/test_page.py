@@ -1,0 +1,362 @@
+"""The demo page in a real headless Chromium, compared with the Python host (`just test-web`).
+
+Serves web/ on a free localhost port, runs web/tests/drive.mjs (playwright-core driving
+/usr/bin/chromium), and checks that the page loaded without a console error, a page error
+or a failed request, that every result it computed with the wasm-bindgen build equals what
+the Python host's wasm backend gives for the same inputs, and that they agree with outside
+oracles (hashlib, zlib, base64, numpy, scipy.special, a numpy Mandelbrot loop). The
+screenshot goes to target/web/page.png, the driver's report to target/web/report.json.
+
+Not part of the ordinary pytest run (pytest.ini's testpaths): it needs `just web` and
+`just setup-web` first, which the recipe does.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.server
+import json
+import math
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import zlib
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+import scipy.special
+
+os.environ.setdefault("WASMCORE_CACHE_DIR", tempfile.mkdtemp(prefix="wasmcore-test-cache-"))
+
+import wasmcore
+
+ROOT = Path(__file__).resolve().parents[2]
+WEB = ROOT / "web"
+OUT = ROOT / "target" / "web"
+SCREENSHOT = OUT / "page.png"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+# The demo page's inputs (web/demo.js builds the same ones).
+MANDELBROT = (720, 480, -2.35, -1.1, 0.95, 1.1, 256)
+GAMMA_X = [0.5, 1, 4.5, -1.5, 10, 171.5, 0, -0.0, -2]
+LGAMMA_X = [0.5, 1, 4.5, -1.5, 10, 1e10, 0, -2]
+ERF_X = [-3, -0.5, 0, 1e-10, 0.5, 1, 2.5, 6]
+CARDS = [4] * 9 + [16]
+
+
+def seeded(n: int, seed: int) -> np.ndarray:
+    """n doubles in [-100, 100) from the page's 32-bit LCG, bit for bit."""
+    out = np.empty(n)
+    s = seed & 0xFFFFFFFF
+    for i in range(n):
+        s = (s * 1664525 + 1013904223) & 0xFFFFFFFF
+        out[i] = s / 4294967296 * 200 - 100
+    return out
+
+
+def with_specials(x: np.ndarray) -> np.ndarray:
+    y = x.copy()
+    y[[7, 500]] = np.nan
+    y[100], y[200] = -0.0, 0.0
+    y[301] = y[300]
+    return y
+
+
+# --- the page, served and driven ----------------------------------------------------------------
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    extensions_map: ClassVar[dict[str, str]] = {
+        **http.server.SimpleHTTPRequestHandler.extensions_map,
+        ".wasm": "application/wasm",
+        ".js": "text/javascript",
+        ".mjs": "text/javascript",
+    }
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def report() -> Iterator[dict[str, Any]]:
+    if not (WEB / "pkg" / "wasmcore.js").is_file():
+        pytest.fail("web/pkg/ is missing: run `just web` (or `just test-web`)")
+    node = shutil.which("node")
+    if node is None or not Path(CHROMIUM).is_file():
+        pytest.fail(f"needs node and {CHROMIUM}: run `just setup-web`")
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), partial(_Handler, directory=str(WEB))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    OUT.mkdir(parents=True, exist_ok=True)
+    SCREENSHOT.unlink(missing_ok=True)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
+        proc = subprocess.run(
+            [node, str(WEB / "tests" / "drive.mjs"), url, str(SCREENSHOT), "90"],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+            env={**os.environ, "CHROMIUM": CHROMIUM},
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert proc.returncode == 0, f"driver failed:\n{proc.stderr}"
+    (OUT / "report.json").write_text(proc.stdout)
+    yield json.loads(proc.stdout)
+
+
+@pytest.fixture(scope="module")
+def page(report: dict[str, Any]) -> dict[str, Any]:
+    """The page's results, decoded: typed arrays as numpy arrays, BigInts as ints."""
+    demo = report["demo"]
+    assert demo is not None and demo["state"] == "done", (
+        f"page did not finish: {report.get('driverError')} {demo and demo['error']}"
+    )
+    return {k: decode(v) for k, v in demo["checks"].items()}
+
+
+DTYPES = {"f64": "<f8", "u32": "<u4", "u8": "u1"}
+
+
+def decode(v: Any) -> Any:
+    if isinstance(v, dict):
+        if set(v) == {"dtype", "hex"}:
+            return np.frombuffer(bytes.fromhex(v["hex"]), DTYPES[v["dtype"]])
+        if set(v) == {"float"}:
+            return float(v["float"])
+        return {k: decode(x) for k, x in v.items()}
+    return v
+
+
+# --- the tests ----------------------------------------------------------------------------------
+
+
+def test_page_loads_cleanly(report: dict[str, Any]) -> None:
+    assert report.get("driverError") is None, report["driverError"]
+    assert report["console"] == []
+    assert report["pageErrors"] == []
+    assert report["failedRequests"] == []
+    assert report["wasmContentType"] == "application/wasm"
+    assert report["demo"]["state"] == "done", report["demo"]["error"]
+
+
+def test_screenshot_written(report: dict[str, Any]) -> None:
+    data = SCREENSHOT.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    assert len(data) > 20_000  # a blank page compresses to a few KB; this one has the fractal
+
+
+def test_plain_js_versions_agree(report: dict[str, Any]) -> None:
+    timings = report["demo"]["timings"]
+    assert len(timings) == 6
+    assert [t["name"] for t in timings if not t["agree"]] == []
+
+
+def python_host_results() -> dict[str, Any]:
+    """What the Python host's wasm backend gives for the page's inputs, in the page's types."""
+    core = wasmcore.load("wasm")
+    x = seeded(1000, 42)
+    special = with_specials(x)
+    y = seeded(1000, 7)
+    core.axpy(2.5, x, y)
+    h = core.Sha256()
+    h.update(b"ab")
+    fork = h.copy()
+    h.update(b"c")
+    fork.update(b"x")
+    rs = core.RunningStats()
+    rs.push(x[:300])
+    rs.push(x[300:])
+    image = core.mandelbrot(*MANDELBROT)
+
+    def u8(b: bytes) -> np.ndarray:
+        return np.frombuffer(b, np.uint8)
+
+    def error(f: Any, *args: Any) -> dict[str, str]:
+        with pytest.raises(ValueError) as e:
+            f(*args)
+        return {"error": "Error", "message": str(e.value)}
+
+    return {
+        "fib(20)": str(core.fib(20)),
+        "fib(25)": str(core.fib(25)),
+        "partitions": str(core.partitions(CARDS, 4)),
+        "count_primes(1000000)": core.count_primes(1_000_000),
+        "sha256('abc')": u8(core.sha256(b"abc")),
+        "Sha256 stream": {"abc": h.hexdigest(), "abx": fork.digest().hex()},
+        "crc32('abc')": core.crc32(b"abc"),
+        "crc32('def', crc32('abc'))": core.crc32(b"def", core.crc32(b"abc")),
+        "fnv1a64('abc')": str(core.fnv1a64(b"abc")),
+        "base64_encode": u8(core.base64_encode(b"wasmcore in the browser")),
+        "base64_decode": u8(core.base64_decode(b"aGVsbG8sIHdvcmxk")),
+        "sum": core.sum(x),
+        "mean": core.mean(x),
+        "var(ddof=1)": core.var(x, 1),
+        "std": core.std(x),
+        "min": core.min(x),
+        "max": core.max(x),
+        "argmin": core.argmin(x),
+        "argmax": core.argmax(x),
+        "median": core.median(x),
+        "quantile(0.9)": core.quantile(x, 0.9),
+        "norm": core.norm(x),
+        "dot": core.dot(x, seeded(1000, 7)),
+        "cumsum": core.cumsum(x),
+        "axpy": y,
+        "sort": core.sort(special),
+        "argsort": core.argsort(special).astype(np.uint32),
+        "histogram": core.histogram(x, 20, -100, 100).astype(np.uint32),
+        "matmul": core.matmul(seeded(12, 1).reshape(3, 4), seeded(8, 2).reshape(4, 2)).ravel(),
+        "convolve": core.convolve(seeded(50, 3), seeded(7, 4)),
+        "gamma": core.gamma(GAMMA_X),
+        "lgamma": core.lgamma(LGAMMA_X),
+        "erf": core.erf(ERF_X),
+        "RunningStats": {
+            "count": rs.count,
+            "mean": rs.mean,
+            "var1": rs.var(ddof=1),
+            "min": rs.min,
+            "max": rs.max,
+        },
+        "mandelbrot crc32": zlib.crc32(image.astype("<u4").tobytes()),
+        "mandelbrot sum": int(image.sum()),
+        "error fib(94)": error(core.fib, 94),
+        "error base64_decode('abc')": error(core.base64_decode, b"abc"),
+        "error mean([])": error(core.mean, []),
+        # the JS API's own check: a flat array that does not fit the given shape
+        "error matmul shape": {
+            "error": "Error",
+            "message": "matmul(): parameter 'a' has 5 elements, not 2*3",
+        },
+    }
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal values of equal types; floats bit for bit, except that any NaN equals any NaN."""
+    if isinstance(a, dict) or isinstance(b, dict):
+        return (
+            isinstance(a, dict)
+            and isinstance(b, dict)
+            and a.keys() == b.keys()
+            and all(same(a[k], b[k]) for k in a)
+        )
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        if a.dtype != b.dtype or a.shape != b.shape:
+            return False
+        if a.dtype.kind != "f":
+            return bool(np.array_equal(a, b))
+        nan = np.isnan(a)
+        return bool(
+            np.array_equal(nan, np.isnan(b))
+            and np.array_equal(a[~nan].view(np.uint64), b[~nan].view(np.uint64))
+        )
+    if isinstance(a, (int, np.integer)) and isinstance(b, (int, np.integer)):
+        return int(a) == int(b)
+    if isinstance(a, float) or isinstance(b, float):
+        return (math.isnan(a) and math.isnan(b)) or (
+            a == b and math.copysign(1, a) == math.copysign(1, b)
+        )
+    return type(a) is type(b) and a == b
+
+
+def test_results_equal_python_host(page: dict[str, Any]) -> None:
+    want = python_host_results()
+    assert page.keys() == want.keys()
+    differ = [k for k in want if not same(page[k], want[k])]
+    assert differ == [], "\n".join(f"{k}: page {page[k]!r} != host {want[k]!r}" for k in differ)
+
+
+def mandelbrot_numpy(
+    width: int, height: int, x0: float, y0: float, x1: float, y1: float, max_iter: int
+) -> np.ndarray:
+    """The loop of KERNELS.md over all pixels at once, in the same order of float operations."""
+    cx = x0 + np.arange(width) * (x1 - x0) / width
+    cy = y0 + np.arange(height)[:, None] * (y1 - y0) / height
+    cx, cy = np.broadcast_to(cx, (height, width)), np.broadcast_to(cy, (height, width))
+    zr, zi = np.zeros((height, width)), np.zeros((height, width))
+    n = np.zeros((height, width), np.uint32)
+    live = np.ones((height, width), bool)
+    with np.errstate(all="ignore"):
+        for _ in range(max_iter):
+            zr2, zi2 = zr * zr, zi * zi
+            live &= ~(zr2 + zi2 > 4.0)
+            if not live.any():
+                break
+            n += live
+            zi = np.where(live, 2.0 * zr * zi + cy, zi)
+            zr = np.where(live, zr2 - zi2 + cx, zr)
+    return n
+
+
+def fnv1a64(data: bytes) -> int:
+    h = 0xCBF29CE484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def test_results_match_oracles(page: dict[str, Any]) -> None:
+    x = seeded(1000, 42)
+    special = with_specials(x)
+    assert (int(page["fib(20)"]), int(page["fib(25)"])) == (6765, 75025)
+    assert page["count_primes(1000000)"] == 78498
+    assert bytes(page["sha256('abc')"]) == hashlib.sha256(b"abc").digest()
+    assert page["Sha256 stream"] == {
+        "abc": hashlib.sha256(b"abc").hexdigest(),
+        "abx": hashlib.sha256(b"abx").hexdigest(),
+    }
+    assert page["crc32('abc')"] == zlib.crc32(b"abc")
+    assert page["crc32('def', crc32('abc'))"] == zlib.crc32(b"abcdef")
+    assert int(page["fnv1a64('abc')"]) == fnv1a64(b"abc")
+    assert bytes(page["base64_encode"]) == base64.b64encode(b"wasmcore in the browser")
+    assert bytes(page["base64_decode"]) == b"hello, world"
+
+    assert abs(page["sum"] - math.fsum(x)) <= 1e-13 * math.fsum(abs(x))
+    for key, want in [
+        ("mean", np.mean(x)),
+        ("var(ddof=1)", np.var(x, ddof=1)),
+        ("std", np.std(x)),
+        ("median", np.median(x)),
+        ("quantile(0.9)", np.quantile(x, 0.9)),
+        ("norm", np.linalg.norm(x)),
+        ("dot", np.dot(x, seeded(1000, 7))),
+    ]:
+        assert page[key] == pytest.approx(want, rel=1e-12), key
+    assert (page["min"], page["max"]) == (x.min(), x.max())
+    assert (page["argmin"], page["argmax"]) == (x.argmin(), x.argmax())
+    np.testing.assert_allclose(page["cumsum"], np.cumsum(x), rtol=0, atol=1e-12 * np.abs(x).sum())
+    assert np.array_equal(page["axpy"], seeded(1000, 7) + 2.5 * x)
+    assert np.array_equal(page["sort"], np.sort(special), equal_nan=True)
+    assert np.array_equal(page["argsort"], np.argsort(special, kind="stable"))
+    assert np.array_equal(page["histogram"], np.histogram(x, 20, range=(-100, 100))[0])
+    a, b = seeded(12, 1).reshape(3, 4), seeded(8, 2).reshape(4, 2)
+    np.testing.assert_allclose(page["matmul"], (a @ b).ravel(), rtol=1e-12)
+    np.testing.assert_allclose(
+        page["convolve"], np.convolve(seeded(50, 3), seeded(7, 4)), rtol=1e-12
+    )
+    with np.errstate(all="ignore"):
+        np.testing.assert_allclose(page["gamma"], scipy.special.gamma(GAMMA_X), rtol=1e-13)
+        np.testing.assert_allclose(page["lgamma"], scipy.special.gammaln(LGAMMA_X), rtol=1e-13)
+        np.testing.assert_allclose(page["erf"], scipy.special.erf(ERF_X), rtol=0, atol=1e-15)
+
+    rs = page["RunningStats"]
+    assert rs["count"] == 1000
+    assert rs["mean"] == pytest.approx(np.mean(x), rel=1e-12)
+    assert rs["var1"] == pytest.approx(np.var(x, ddof=1), rel=1e-12)
+    assert (rs["min"], rs["max"]) == (x.min(), x.max())
+
+    image = mandelbrot_numpy(*MANDELBROT)
+    assert page["mandelbrot crc32"] == zlib.crc32(image.astype("<u4").tobytes())
+    assert page["mandelbrot sum"] == int(image.sum())

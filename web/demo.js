@@ -1,0 +1,239 @@
+// The demo page: draws the Mandelbrot kernel, computes a set of results with the wasm kernels
+// (the browser test compares them with the Python host) and times a few kernels against
+// plain-JS versions. Progress and results are published on `window.wasmcoreDemo`.
+
+import init, { wasmcore as core } from "./pkg/wasmcore.js";
+import * as plain from "./plain.js";
+
+const demo = (window.wasmcoreDemo = { state: "loading", checks: null, timings: [], error: null });
+const $ = (id) => document.getElementById(id);
+
+// The inputs: tests/web/test_page.py builds the same ones in Python.
+const MANDELBROT = { width: 720, height: 480, x0: -2.35, y0: -1.1, x1: 0.95, y1: 1.1, maxIter: 256 };
+
+/** n doubles in [-100, 100) from a 32-bit LCG (Numerical Recipes constants) seeded with `seed`. */
+function seeded(n, seed) {
+  const out = new Float64Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s / 4294967296) * 200 - 100;
+  }
+  return out;
+}
+
+/** A copy of x with the cases sort must get right: NaNs, -0 and 0, a repeated value. */
+function withSpecials(x) {
+  const y = Float64Array.from(x);
+  y[7] = NaN;
+  y[500] = NaN;
+  y[100] = -0;
+  y[200] = 0;
+  y[301] = y[300];
+  return y;
+}
+
+const utf8 = (s) => new TextEncoder().encode(s);
+const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+const bytesOf = (a) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+/** A JSON-safe form: BigInt as a decimal string, typed arrays as dtype + little-endian hex. */
+function encode(v) {
+  if (typeof v === "bigint") return v.toString();
+  if (v instanceof Float64Array) return { dtype: "f64", hex: hex(bytesOf(v)) };
+  if (v instanceof Uint32Array) return { dtype: "u32", hex: hex(bytesOf(v)) };
+  if (v instanceof Uint8Array) return { dtype: "u8", hex: hex(v) };
+  if (typeof v === "number" && !Number.isFinite(v)) return { float: String(v) };
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, encode(x)]));
+  return v;
+}
+
+/** What calling f throws: its class and message (null when it does not throw). */
+function thrown(f) {
+  try {
+    f();
+    return null;
+  } catch (e) {
+    return { error: e.constructor.name, message: e.message };
+  }
+}
+
+function mandelbrot() {
+  const m = MANDELBROT;
+  return core.mandelbrot(m.width, m.height, m.x0, m.y0, m.x1, m.y1, m.maxIter);
+}
+
+function draw(counts) {
+  const { width, height, maxIter } = MANDELBROT;
+  const ctx = $("mandelbrot").getContext("2d");
+  const img = ctx.createImageData(width, height);
+  for (let i = 0; i < counts.length; i++) {
+    const t = counts[i] >= maxIter ? 0 : Math.sqrt(counts[i] / maxIter);
+    const u = 1 - t;
+    img.data.set([9 * u * t ** 3 * 255, 15 * u * u * t * t * 255, 8.5 * u ** 3 * t * 255, 255], 4 * i);
+  }
+  ctx.putImageData(img, 0, 0);
+}
+
+function checks(image) {
+  const x = seeded(1000, 42);
+  const special = withSpecials(x);
+  const y = seeded(1000, 7);
+  core.axpy(2.5, x, y); // in place
+
+  const h = new core.Sha256();
+  h.update(utf8("ab"));
+  const fork = h.copy();
+  h.update(utf8("c"));
+  fork.update(utf8("x"));
+  const stream = { abc: h.hexdigest(), abx: hex(fork.digest()) };
+  h.free();
+  fork.free();
+
+  const rs = new core.RunningStats();
+  rs.push(x.subarray(0, 300));
+  rs.push(x.subarray(300));
+  const running = { count: rs.count, mean: rs.mean, var1: rs.var(1), min: rs.min, max: rs.max };
+  rs.free();
+
+  return {
+    "fib(20)": core.fib(20),
+    "fib(25)": core.fib(25),
+    partitions: core.partitions(new Uint32Array([4, 4, 4, 4, 4, 4, 4, 4, 4, 16]), 4),
+    "count_primes(1000000)": core.count_primes(1_000_000),
+    "sha256('abc')": core.sha256(utf8("abc")),
+    "Sha256 stream": stream,
+    "crc32('abc')": core.crc32(utf8("abc")),
+    "crc32('def', crc32('abc'))": core.crc32(utf8("def"), core.crc32(utf8("abc"))),
+    "fnv1a64('abc')": core.fnv1a64(utf8("abc")),
+    base64_encode: core.base64_encode(utf8("wasmcore in the browser")),
+    base64_decode: core.base64_decode(utf8("aGVsbG8sIHdvcmxk")),
+    sum: core.sum(x),
+    mean: core.mean(x),
+    "var(ddof=1)": core.variance(x, 1),
+    std: core.std(x),
+    min: core.min(x),
+    max: core.max(x),
+    argmin: core.argmin(x),
+    argmax: core.argmax(x),
+    median: core.median(x),
+    "quantile(0.9)": core.quantile(x, 0.9),
+    norm: core.norm(x),
+    dot: core.dot(x, seeded(1000, 7)),
+    cumsum: core.cumsum(x),
+    axpy: y,
+    sort: core.sort(special),
+    argsort: core.argsort(special),
+    histogram: core.histogram(x, 20, -100, 100),
+    matmul: core.matmul(seeded(12, 1), 3, 4, seeded(8, 2), 2),
+    convolve: core.convolve(seeded(50, 3), seeded(7, 4)),
+    gamma: core.gamma(new Float64Array([0.5, 1, 4.5, -1.5, 10, 171.5, 0, -0, -2])),
+    lgamma: core.lgamma(new Float64Array([0.5, 1, 4.5, -1.5, 10, 1e10, 0, -2])),
+    erf: core.erf(new Float64Array([-3, -0.5, 0, 1e-10, 0.5, 1, 2.5, 6])),
+    RunningStats: running,
+    "mandelbrot crc32": core.crc32(bytesOf(image)),
+    "mandelbrot sum": image.reduce((a, b) => a + b, 0),
+    "error fib(94)": thrown(() => core.fib(94)),
+    "error base64_decode('abc')": thrown(() => core.base64_decode(utf8("abc"))),
+    "error mean([])": thrown(() => core.mean(new Float64Array(0))),
+    "error matmul shape": thrown(() => core.matmul(new Float64Array(5), 2, 3, new Float64Array(6), 2)),
+  };
+}
+
+/** A short human-readable form of a result for the table. */
+function preview(v) {
+  if (typeof v === "bigint") return `${v}n`;
+  if (v instanceof Uint8Array) return `Uint8Array(${v.length}) ${hex(v)}`;
+  if (ArrayBuffer.isView(v)) {
+    const head = Array.from(v.slice(0, 4), (e) => (Number.isInteger(e) ? e : e.toPrecision(6)));
+    return `${v.constructor.name}(${v.length}) [${head.join(", ")}${v.length > 4 ? ", …" : ""}]`;
+  }
+  if (v && typeof v === "object") return Object.entries(v).map(([k, x]) => `${k}: ${preview(x)}`).join(", ");
+  return String(v);
+}
+
+function showChecks(values) {
+  const body = $("checks").tBodies[0];
+  for (const [name, v] of Object.entries(values)) {
+    const row = body.insertRow();
+    row.insertCell().textContent = name;
+    const cell = row.insertCell();
+    cell.className = "value";
+    cell.textContent = preview(v);
+  }
+}
+
+const pause = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+/** Best of `runs` wall-clock times (ms) of f, and its last result. */
+async function time(f, runs = 3) {
+  let best = Infinity, result;
+  for (let i = 0; i < runs; i++) {
+    await pause(); // let the page paint between runs
+    const t0 = performance.now();
+    result = f();
+    best = Math.min(best, performance.now() - t0);
+  }
+  return { ms: best, result };
+}
+
+const sameArray = (a, b) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]) || v === b[i]);
+const close = (a, b) => Math.abs(a - b) <= 1e-9 * Math.abs(b);
+
+async function timings() {
+  const big = seeded(1_000_000, 1);
+  const data = bytesOf(seeded(1_000_000, 2)); // 8 MB
+  const m = MANDELBROT;
+  const benches = [
+    ["fib(30)", () => core.fib(30), () => plain.fib(30), (a, b) => Number(a) === b],
+    ["sum of 10⁶ f64", () => core.sum(big), () => plain.sum(big), close],
+    ["sort of 10⁶ f64", () => core.sort(big), () => plain.sort(big), sameArray],
+    [`mandelbrot ${m.width}×${m.height}, ${m.maxIter} iter`, mandelbrot,
+      () => plain.mandelbrot(m.width, m.height, m.x0, m.y0, m.x1, m.y1, m.maxIter), sameArray],
+    ["count_primes(10⁷)", () => core.count_primes(10_000_000), () => plain.countPrimes(10_000_000), (a, b) => a === b],
+    ["crc32 of 8 MB", () => core.crc32(data), () => plain.crc32(data), (a, b) => a === b],
+  ];
+  const body = $("timings").tBodies[0];
+  for (const [name, wasmFn, jsFn, same] of benches) {
+    const w = await time(wasmFn);
+    const j = await time(jsFn);
+    const agree = same(w.result, j.result);
+    demo.timings.push({ name, wasm_ms: w.ms, js_ms: j.ms, agree });
+    const ratio = w.ms > 0 ? (j.ms / w.ms).toFixed(2) + "×" : "–";
+    body.insertRow().innerHTML =
+      `<td>${name}</td><td>${w.ms.toFixed(1)} ms</td><td>${j.ms.toFixed(1)} ms</td><td>${ratio}</td>` +
+      `<td class="${agree ? "ok" : "bad"}">${agree ? "✓" : "✗"}</td>`;
+  }
+}
+
+async function main() {
+  await init();
+  demo.state = "running";
+  $("status").textContent = "running…";
+
+  const t0 = performance.now();
+  const image = mandelbrot();
+  const ms = performance.now() - t0;
+  draw(image);
+  const m = MANDELBROT;
+  $("mandelbrot-caption").textContent =
+    `${m.width}×${m.height} pixels of [${m.x0}, ${m.x1}] × [${m.y0}, ${m.y1}], at most ${m.maxIter} ` +
+    `iterations: ${ms.toFixed(1)} ms in wasm.`;
+
+  const values = checks(image);
+  demo.checks = encode(values);
+  showChecks(values);
+
+  await timings();
+  demo.state = "done";
+  $("status").textContent = "done";
+  $("status").className = "ok";
+}
+
+main().catch((e) => {
+  demo.state = "failed";
+  demo.error = String(e && e.stack ? e.stack : e);
+  $("status").textContent = `failed: ${e}`;
+  $("status").className = "bad";
+  throw e;
+});
