@@ -6,7 +6,11 @@ and prints per group (sum/1e6, fib/37, ...) the median time of each function (na
 wasm-nosimd), the ratios wasm ÷ native and wasm-nosimd ÷ native, and the geometric mean of
 wasm ÷ native over the five compute-bound kernels of the speed targets.
 
-usage: scripts/bench_ratios.py [CRITERION_DIR] [--markdown]
+Given several criterion directories (copies of target/criterion from separate runs), it
+prints per group the median over the runs of each time and of each ratio (each ratio is taken
+within one run): on a shared, noisy machine that is steadier than any single run.
+
+usage: scripts/bench_ratios.py [CRITERION_DIR ...] [--markdown]
 """
 
 from __future__ import annotations
@@ -30,6 +34,14 @@ def load(root: Path) -> dict[str, dict[str, float]]:
         est = json.loads((bench.parent / "estimates.json").read_text())
         out.setdefault(meta["group_id"], {})[meta["function_id"]] = est["median"]["point_estimate"]
     return out
+
+
+def median(xs: list[float]) -> float | None:
+    xs = sorted(xs)
+    if not xs:
+        return None
+    mid = len(xs) // 2
+    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
 
 
 def fmt_time(ns: float | None) -> str:
@@ -57,19 +69,26 @@ def main(argv: list[str]) -> int:
     markdown = "--markdown" in argv
     args = [a for a in argv if a != "--markdown"]
     target = Path(os.environ.get("CARGO_TARGET_DIR", Path(__file__).resolve().parent.parent / "target"))
-    root = Path(args[0]) if args else target / "criterion"
-    results = load(root)
-    if not results:
-        print(f"no criterion results under {root}: run `cargo bench` (or `just bench-rs`) first")
+    roots = [Path(a) for a in args] or [target / "criterion"]
+    runs = [load(root) for root in roots]
+    if not all(runs):
+        empty = [str(r) for r, run in zip(roots, runs) if not run]
+        print(f"no criterion results under {', '.join(empty)}: run `cargo bench` (or `just bench-rs`) first")
         return 1
     header = ["kernel", "native", "wasm", "wasm-nosimd", "wasm÷native", "nosimd÷native"]
     rows = []
     ratios: dict[str, tuple[float | None, float | None]] = {}
-    for group in sorted(results, key=lambda g: (g not in COMPUTE_BOUND, g)):
-        t = results[group]
-        n, w, s = (t.get(v) for v in VARIANTS)
-        ratios[group] = (ratio(w, n), ratio(s, n))
+    groups = sorted({g for run in runs for g in run}, key=lambda g: (g not in COMPUTE_BOUND, g))
+    for group in groups:
+        times = [run.get(group, {}) for run in runs]
+        n, w, s = (median([t[v] for t in times if v in t]) for v in VARIANTS)
+        ratios[group] = tuple(
+            median([r for t in times if (r := ratio(t.get(v), t.get("native"))) is not None])
+            for v in VARIANTS[1:]
+        )
         rows.append([group, fmt_time(n), fmt_time(w), fmt_time(s), *map(fmt_ratio, ratios[group])])
+    if len(runs) > 1:
+        print(f"median of {len(runs)} runs ({', '.join(map(str, roots))}); each ratio within one run")
     if markdown:
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))
@@ -80,13 +99,15 @@ def main(argv: list[str]) -> int:
         for r in [header, *rows]:
             print("  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(r)))
     print()
-    for i, label in enumerate(["wasm", "wasm-nosimd"]):
-        got = [ratios[g][i] for g in COMPUTE_BOUND if g in ratios]
-        if got and all(r is not None for r in got):
-            line = f"{label} ÷ native, geometric mean over {', '.join(COMPUTE_BOUND)}: {geomean(got):.3f}"
-            if len(got) < len(COMPUTE_BOUND):
-                line += f" (only {len(got)} of {len(COMPUTE_BOUND)} measured)"
-            print(line)
+    # sha256: native sha2 runs on the CPU's SHA extensions where it has them; wasm has none.
+    for kernels in (COMPUTE_BOUND, [g for g in COMPUTE_BOUND if g != "sha256/64MiB"]):
+        for i, label in enumerate(["wasm", "wasm-nosimd"]):
+            got = [ratios[g][i] for g in kernels if g in ratios]
+            if got and all(r is not None for r in got):
+                line = f"{label} ÷ native, geometric mean over {', '.join(kernels)}: {geomean(got):.3f}"
+                if len(got) < len(kernels):
+                    line += f" (only {len(got)} of {len(kernels)} measured)"
+                print(line)
     return 0
 
 
