@@ -49,6 +49,14 @@ demo: build
 bench *ARGS: build
     {{py}} -m wasmcore bench {{ARGS}}
 
+# Criterion benches (Rust, engine only): every kernel family native vs the dist wasm with and without simd128 under the wasmtime crate, then the wasm÷native table (args go to criterion, e.g. `just bench-rs sum`)
+bench-rs *ARGS: build
+    t="${CARGO_TARGET_DIR:-target}"; \
+    RUSTFLAGS="-C target-feature=-simd128" CARGO_TARGET_DIR="$t/nosimd" cargo build --release --target wasm32-unknown-unknown -p wasmcore --lib; \
+    cargo xtask postprocess "$t/nosimd/wasm32-unknown-unknown/release/wasmcore.wasm" "$t/dist/wasmcore-nosimd.wasm" --module wasmcore
+    cargo bench --benches -- {{ARGS}}
+    {{py}} scripts/bench_ratios.py
+
 # Formatting and lints: cargo fmt, clippy, ruff
 lint: setup
     cargo fmt --all --check

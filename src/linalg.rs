@@ -87,10 +87,34 @@ pub fn axpy(a: f64, x: &[f64], y: &mut [f64]) -> Result<(), Error> {
     if x.len() != y.len() {
         return Err(length_mismatch(x.len(), y.len()));
     }
-    for (yi, &xi) in y.iter_mut().zip(x) {
-        *yi += a * xi;
-    }
+    scaled_add(y, a, x);
     Ok(())
+}
+
+/// dst[i] += a * src[i] over the common length. Every element gets exactly one multiply and
+/// one add in either shape below, so both compute the same bits; the shape only steers the
+/// vectoriser. In wasm, LLVM vectorises the plain loop two elements per iteration and does not
+/// unroll it, while rows of eight become four SIMD multiply-adds per iteration (1.3x faster
+/// under wasmtime). On x86 LLVM unrolls the plain loop itself, and rows of eight would make
+/// it vectorise across rows with shuffles (1.5x slower).
+#[inline]
+fn scaled_add(dst: &mut [f64], a: f64, src: &[f64]) {
+    if cfg!(target_family = "wasm") {
+        let (dc, dr) = dst.as_chunks_mut::<LANES>();
+        let (sc, sr) = src.as_chunks::<LANES>();
+        for (d, s) in dc.iter_mut().zip(sc) {
+            for l in 0..LANES {
+                d[l] += a * s[l];
+            }
+        }
+        for (d, &s) in dr.iter_mut().zip(sr) {
+            *d += a * s;
+        }
+    } else {
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d += a * s;
+        }
+    }
 }
 
 /// Rows of the register tile of the matmul micro-kernel.
@@ -230,11 +254,7 @@ pub fn convolve(x: &[f64], k: &[f64]) -> Result<Vec<f64>, Error> {
             if lo >= hi {
                 continue;
             }
-            let dst = &mut blk[lo - o0..hi - o0];
-            let src = &long[lo - j..hi - j];
-            for (d, &v) in dst.iter_mut().zip(src) {
-                *d += s * v;
-            }
+            scaled_add(&mut blk[lo - o0..hi - o0], s, &long[lo - j..hi - j]);
         }
     }
     Ok(out)

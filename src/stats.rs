@@ -145,16 +145,18 @@ fn extreme(x: &[f64], pick: impl Fn(f64, f64) -> f64 + Copy) -> Option<f64> {
     let (chunks, tail) = x.as_chunks::<LANES>();
     let (&head, chunks) = chunks.split_first()?;
     // NaNs are tracked in flags rather than made sticky in the lanes: a plain compare and
-    // select per value vectorises to one min/max instruction.
+    // select per value vectorises to one min/max instruction. The flags are u64 lanes like
+    // the values (bool flags make LLVM pack the compare masks into bytes, which wasm SIMD
+    // does lane by lane).
     let mut acc = head;
-    let mut nan = head.map(f64::is_nan);
+    let mut nan = head.map(nan_flag);
     for c in chunks {
         for ((a, n), &v) in acc.iter_mut().zip(&mut nan).zip(c) {
             *a = pick(*a, v);
-            *n |= v.is_nan();
+            *n |= nan_flag(v);
         }
     }
-    if nan.contains(&true) {
+    if nan.iter().any(|&n| n != 0) {
         return Some(f64::NAN);
     }
     let r = acc.iter().skip(1).fold(acc[0], |a, &v| pick(a, v));
@@ -173,16 +175,34 @@ pub fn max(x: &[f64]) -> Result<f64, Error> {
     extreme(x, pick_max).ok_or_else(not_empty)
 }
 
-/// Index of the first element of x for which `hit` holds (0 if none).
-fn position(x: &[f64], hit: impl Fn(f64) -> bool + Copy) -> usize {
-    let (chunks, tail) = x.as_chunks::<LANES>();
-    for (i, c) in chunks.iter().enumerate() {
-        // Test a whole block branch-free (vectorised), then find the hit inside it.
-        if c.iter().fold(false, |a, &v| a | hit(v)) {
-            return i * LANES + c.iter().position(|&v| hit(v)).unwrap_or(0);
+/// 1 for a NaN, else 0: a flag as wide as the value, so that flags vectorise like values.
+#[inline]
+fn nan_flag(v: f64) -> u64 {
+    u64::from(v.is_nan())
+}
+
+/// Rows of LANES values that [`position`] tests at once.
+const SCAN_ROWS: usize = 8;
+
+/// Index of the first element of x for which `hit` holds.
+fn position(x: &[f64], hit: impl Fn(f64) -> bool + Copy) -> Option<usize> {
+    let (rows, tail) = x.as_chunks::<LANES>();
+    let first_in = |values: &[f64]| values.iter().position(|&v| hit(v));
+    for (i, block) in rows.chunks(SCAN_ROWS).enumerate() {
+        // Test a block of rows branch-free, with one u64 flag lane per value lane (flags as
+        // wide as the values vectorise like them; a fold to one bool per row does not in
+        // wasm), then find the hit inside the block.
+        let mut flags = [0u64; LANES];
+        for row in block {
+            for (f, &v) in flags.iter_mut().zip(row) {
+                *f |= u64::from(hit(v));
+            }
+        }
+        if flags.iter().any(|&f| f != 0) {
+            return first_in(block.as_flattened()).map(|j| i * SCAN_ROWS * LANES + j);
         }
     }
-    chunks.len() * LANES + tail.iter().position(|&v| hit(v)).unwrap_or(0)
+    first_in(tail).map(|j| rows.len() * LANES + j)
 }
 
 /// Index of the first occurrence of `m` (a NaN: of the first NaN) in x.
@@ -192,7 +212,8 @@ fn index_of(x: &[f64], m: f64) -> u64 {
     } else {
         position(x, |v| v == m)
     };
-    i as u64
+    // m is an element of x: always found
+    i.unwrap_or(0) as u64
 }
 
 /// Index of the first smallest value of x; the first NaN if there is one (numpy.argmin).
@@ -223,11 +244,7 @@ pub fn cumsum(x: &[f64]) -> Vec<f64> {
 }
 
 fn has_nan(x: &[f64]) -> bool {
-    let (chunks, tail) = x.as_chunks::<LANES>();
-    chunks
-        .iter()
-        .any(|c| c.iter().fold(false, |a, v| a | v.is_nan()))
-        || tail.iter().any(|v| v.is_nan())
+    position(x, f64::is_nan).is_some()
 }
 
 /// The order statistics k and k+1 (0-based; both k when k + 1 == n) of NaN-free x, found
