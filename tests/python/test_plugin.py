@@ -477,3 +477,28 @@ def test_wasm_runs_in_parallel_with_python() -> None:
     progress = sum(1 for _ in range(200_000))  # pure Python: needs the GIL
     assert progress == 200_000 and t.is_alive()
     t.join(HANG_GUARD)
+
+
+def test_failed_reinstantiation_is_reported_and_retried() -> None:
+    # the start function calls env.started: make the re-instantiation after a trap fail
+    fail = {"now": False}
+
+    class StartFailed(Exception):
+        pass
+
+    def started() -> None:
+        if fail["now"]:
+            raise StartFailed("no")
+
+    p = wasmcore.Plugin(EXAMPLES / "start_hook.wat", host={"started": started})
+    with pytest.raises(wasmcore.Trap):
+        p.call("boom")
+    fail["now"] = True
+    for _ in range(2):  # each call tries to re-create the instance, and reports why it can't
+        with pytest.raises(StartFailed):
+            p.call("ok")
+    fail["now"] = False
+    assert p.call("ok") == 42
+    fail["now"] = True
+    with pytest.raises(StartFailed):
+        wasmcore.Plugin(EXAMPLES / "start_hook.wat", host={"started": started})

@@ -370,12 +370,13 @@ class _PluginInstance(_wasm._Instance):
         if p.wasi is not None:
             linker.define_wasi()
             store.set_wasi(self._wasi_config(p.wasi))
-        self.dead = False
         self._arm_limits()
         if _CREATOR is not None:
             _CREATOR.current.limits = self.limits
         try:
             inst = linker.instantiate(store, p._module)
+        except _HostFailed:  # a host function called by the start function raised
+            raise self._host_failure() from None
         except wasmtime.Trap as e:
             raise self.trap_error(e, "instantiation") from None
         except wasmtime.WasmtimeError as e:
@@ -384,6 +385,9 @@ class _PluginInstance(_wasm._Instance):
             if _CREATOR is not None:
                 _CREATOR.current.limits = None
         self._attach(inst, runtime=p._typed)
+        # only now: until an instantiation succeeds, every call first tries again (the
+        # callables still point at the old store)
+        self.dead = False
 
     def _instantiate_error(self, e: wasmtime.WasmtimeError) -> Error:
         p = self.backend.plugin
@@ -570,7 +574,8 @@ class _PluginBackend(_wasm.WasmBackend):
         self.plugin = plugin
         self.manifest = manifest
         self.module = plugin._module
-        self.specs = _wasm.export_specs(manifest) if plugin._typed else {}
+        self.specs = {_wasm._FREE.name: _wasm._FREE, **_wasm.export_specs(manifest)} \
+            if plugin._typed else {}
         self._local = threading.local()
         self.fast = _wasm._FAST_PATH
         if plugin._typed:
