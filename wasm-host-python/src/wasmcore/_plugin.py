@@ -351,7 +351,6 @@ class _PluginInstance(_wasm._Instance):
     def __init__(self, backend: _WasmBackend) -> None:
         self.dead = False
         self.host_error: BaseException | None = None
-        self.limits = _Limits(backend.plugin.max_memory)
         cap = min(backend.plugin.max_memory, 16 << 20)
         self.stdout, self.stderr = _Output(cap), _Output(cap)
         super().__init__(backend)
@@ -359,7 +358,8 @@ class _PluginInstance(_wasm._Instance):
 
     def _instantiate(self) -> None:
         p = self.backend.plugin
-        self.limits.used = 0
+        # a fresh budget: the old instance's memories are charged to the old one until freed
+        self.limits = _Limits(p.max_memory)
         self.store = store = wasmtime.Store(p._engine)
         cap = p.max_memory
         store.set_limits(table_elements=max(cap // 8, 1), instances=10, tables=100,
