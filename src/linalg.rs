@@ -239,15 +239,17 @@ pub fn convolve(x: &[f64], k: &[f64]) -> Result<Vec<f64>, Error> {
     if k.is_empty() {
         return Err(Error::value("k", "must not be empty"));
     }
-    // Like numpy, slide the shorter over the longer; each output adds its terms in
-    // increasing index of the shorter.
+    // Like numpy (`correlate(long, short[::-1])`: a dot product per output over the longer's
+    // window), slide the shorter over the longer; each output adds its terms in increasing
+    // index of the longer, i.e. decreasing index of the shorter. The order matters near
+    // overflow: `max + tiny - tiny` is finite, `max - tiny + tiny` may not be.
     let (long, short) = if x.len() >= k.len() { (x, k) } else { (k, x) };
     let len = long.len() + (short.len() - 1);
     let mut out = try_vec(len, 0.0f64, "k")?;
     for (bi, blk) in out.chunks_mut(CONV_BLOCK).enumerate() {
         let o0 = bi * CONV_BLOCK;
         let o1 = o0 + blk.len();
-        for (j, &s) in short.iter().enumerate() {
+        for (j, &s) in short.iter().enumerate().rev() {
             // outputs o in [o0, o1) with 0 <= o - j < long.len()
             let lo = o0.max(j);
             let hi = o1.min(j + long.len());

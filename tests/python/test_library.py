@@ -1288,3 +1288,18 @@ def test_python_backend_agrees_with_the_others(cores: dict[str, wasmcore.Core], 
     else:
         for r in results.values():
             check(r, *args)
+
+
+@pytest.mark.parametrize("xs", [
+    [8.98846567431158e+307, 1.7976931348623157e+308, -1.99584030953472e+292],
+    [4.9896007738368e+291, 1.7976931348623157e+308, -1.99584030953472e+292],
+])
+def test_convolve_adds_in_numpys_order_near_overflow(core: wasmcore.Core, xs: list[float]) -> None:
+    # max - tiny + tiny overflows where max + tiny - tiny does not: each output must add its
+    # terms in numpy's order (increasing index of the longer input), found by hypothesis
+    x, k = np.array(xs), np.array([0.5, -1.0, 2.0])
+    got, want = core.convolve(x, k), np.convolve(x, k)
+    assert np.array_equal(np.isinf(got), np.isinf(want))
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    fin = np.isfinite(want)
+    assert np.allclose(got[fin], want[fin], rtol=1e-12, atol=0)
