@@ -275,16 +275,15 @@ def _first_call_in_new_thread(core: Any) -> float:
 
 
 def _unchecked_call(fn: Any) -> Callable[[], object] | None:
-    """The bare ``wasmtime_func_call_unchecked`` call inside a wasm callable, with its prebuilt
-    arguments (read from the generated function's closure; ``None`` if it is not there)."""
-    names = ("_w_call", "_w_ctx", "_w_fn", "_w_raw", "_w_n", "_w_trapp")
+    """The bare ``wasmtime_func_call_unchecked`` call inside a wasm callable: its ``_w_call``,
+    the ctypes function with every argument bound (``None`` if it is not there)."""
     try:
         cells = dict(zip(fn.__code__.co_freevars, (c.cell_contents for c in fn.__closure__),
                          strict=True))
-        call, *args = (cells[n] for n in names)
+        call = cells["_w_call"]
     except (AttributeError, KeyError, TypeError, ValueError):
         return None
-    return lambda: call(*args)
+    return lambda: call()
 
 
 def build_rows(s: Sizes, cores: dict[str, Any], lib_path: Path | None,
