@@ -649,6 +649,8 @@ class Plugin:
         self._engine = _engine(self.fuel is not None)
         config = _engine_config(self.fuel is not None)
         self._module = _wasm.compile_module(bytes(data), self.sha256, self._engine, config)
+        # the export types, read once (wasmtime-py builds them anew on every access)
+        self._exports: dict[str, Any] = {e.name: e.type for e in self._module.exports}
         self.manifest = _plugin_manifest(data, self.name)
         self._typed = self.manifest is not None and self._has_runtime()
         self._host = self._resolve_imports(host)
@@ -675,8 +677,7 @@ class Plugin:
     # -- set-up ---------------------------------------------------------------------------
 
     def _has_runtime(self) -> bool:
-        exported = {e.name for e in self._module.exports}
-        return "memory" in exported and all(n in exported for n in RUNTIME_EXPORTS)
+        return "memory" in self._exports and all(n in self._exports for n in RUNTIME_EXPORTS)
 
     def _resolve_imports(self, host: Mapping[str, Callable[..., Any]] | None
                          ) -> dict[tuple[str, str], tuple[Callable[..., Any], wasmtime.FuncType]]:
@@ -725,10 +726,9 @@ class Plugin:
         if name in self.functions and not isinstance(self.functions[name], type):
             return self.functions[name](*args)
         inst = self._instance()
-        funcs = {e.name: e.type for e in self._module.exports
-                 if isinstance(e.type, wasmtime.FuncType)}
-        ty = funcs.get(name)
-        if ty is None:
+        ty = self._exports.get(name)
+        if not isinstance(ty, wasmtime.FuncType):
+            funcs = [n for n, t in self._exports.items() if isinstance(t, wasmtime.FuncType)]
             raise ValueError(f"call(): parameter 'name': {self.name} exports no function "
                              f"{name!r} (its functions: {', '.join(sorted(funcs)) or 'none'})")
         return inst.raw_call(name, _check_args(name, ty, args))
@@ -742,7 +742,8 @@ class Plugin:
         inst = self._instance()
         if inst.dead:
             inst.arm()
-        mem = inst.exports["memory"] if "memory" in self.exports else None
+        mem = inst.exports["memory"] \
+            if isinstance(self._exports.get("memory"), wasmtime.MemoryType) else None
         if not isinstance(mem, wasmtime.Memory):
             raise Error(f"{func}(): {self.name} exports no memory named 'memory'")
         n = mem.data_len(inst.store)
@@ -780,7 +781,7 @@ class Plugin:
     @property
     def exports(self) -> dict[str, str]:
         """Export name -> its wasm type, e.g. ``{"run": "(i32) -> (i32)"}``."""
-        return {e.name: _describe(e.type) for e in self._module.exports}
+        return {name: _describe(ty) for name, ty in self._exports.items()}
 
     @property
     def imports(self) -> list[str]:
