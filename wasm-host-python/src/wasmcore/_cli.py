@@ -24,6 +24,7 @@ from ._errors import (
     Trap,
 )
 from ._manifest import FunctionSpec, Manifest, ParamType
+from ._plugin import Plugin, Wasi, _describe, _engine, _plugin_manifest
 
 # exit status per failure kind; the most specific class wins (Timeout before Trap, ...)
 EXIT_CODES: list[tuple[type[BaseException], int, str]] = [
@@ -41,9 +42,7 @@ USAGE_EXIT = 2  # argparse's status for bad command lines, also used for unparsa
 
 
 def exit_codes_help() -> str:
-    rows = [f"  {code}  {text}" for _, code, text in EXIT_CODES]
-    seen: set[str] = set()
-    rows = [r for r in rows if not (r in seen or seen.add(r))]  # type: ignore[func-returns-value]
+    rows = dict.fromkeys(f"  {code}  {text}" for _, code, text in EXIT_CODES)  # in order, once
     return "exit status:\n  0  success\n  2  bad command line or ARGS\n" + "\n".join(rows)
 
 
@@ -100,12 +99,6 @@ def _fail(e: BaseException) -> int:
 
 # -- info -------------------------------------------------------------------------------------
 
-def _describe(ty: object) -> str:
-    from ._plugin import _describe
-
-    return _describe(ty)
-
-
 def _spec_line(f: FunctionSpec) -> str:
     params = ", ".join(f"{p.name}: {p.type.name}" + (f" = {p.default!r}" if p.has_default else "")
                        for p in f.params)
@@ -114,17 +107,15 @@ def _spec_line(f: FunctionSpec) -> str:
 
 def module_info(path: Path) -> dict[str, Any]:
     """What ``wasmcore info`` shows, as a dict."""
-    from . import _plugin
-
     try:
         data = path.read_bytes()
     except OSError as e:
         raise ModuleRejected(f"cannot read {str(path)!r}: {e.strerror}") from None
     try:
-        module = wasmtime.Module(_plugin._engine(False), data)
+        module = wasmtime.Module(_engine(False), data)
     except wasmtime.WasmtimeError as e:
         raise ModuleRejected(f"{path.name}: module does not compile: {e}") from None
-    manifest: Manifest | None = _plugin._plugin_manifest(data, path.name)
+    manifest: Manifest | None = _plugin_manifest(data, path.name)
     out: dict[str, Any] = {
         "file": str(path), "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
         "manifest": None,
@@ -224,8 +215,6 @@ def _show(value: Any) -> str:
 
 
 def run_call(args: argparse.Namespace) -> int:
-    from ._plugin import Plugin, Wasi
-
     try:
         wasi: bool | Wasi = False
         if args.wasi or args.dir:
