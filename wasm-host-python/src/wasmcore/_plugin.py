@@ -348,7 +348,7 @@ class _PluginInstance(_wasm._Instance):
 
     backend: _PluginBackend
 
-    def __init__(self, backend: _WasmBackend) -> None:
+    def __init__(self, backend: _PluginBackend) -> None:  # type: ignore[override]
         self.dead = False
         self.host_error: BaseException | None = None
         cap = min(backend.plugin.max_memory, 16 << 20)
@@ -591,9 +591,6 @@ class _PluginBackend(_wasm.WasmBackend):
 
 
 # -- the public class -------------------------------------------------------------------------
-
-_WasmBackend = _wasm.WasmBackend
-
 
 class Plugin:
     """A third-party wasm module run in a sandbox.
