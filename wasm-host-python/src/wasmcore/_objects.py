@@ -14,6 +14,7 @@ import contextlib
 import inspect
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +26,11 @@ from ._manifest import ClassSpec, MethodSpec
 class Context:
     """Where handles (and, on the wasm backend, zero-copy arrays) are valid. ``tid`` is the
     owning thread (``None``: any thread); ``live`` turns false when the instance behind it is
-    gone."""
+    gone.
+
+    Frees never run inside a finalizer (see :mod:`wasmcore._reaper`): a finalizer only queues
+    them (:meth:`defer`), and the owning thread runs the queue at its next safe point
+    (:meth:`drain`: a constructor, ``empty()``, an explicit ``close()``)."""
 
     def __init__(self, funcs: Callable[[str], Callable[..., Any]], tid: int | None = None,
                  usable: Callable[[], bool] | None = None) -> None:
@@ -33,8 +38,9 @@ class Context:
         self.tid = tid
         self.usable = usable  # False once the memory behind the handles is gone
         self.live = True
-        self.pending: list[tuple[Callable[[Any], Any], Any]] = []  # frees from other threads
-        self._lock = threading.Lock()
+        # (export name or callable, argument): frees queued by finalizers. A deque: append
+        # and popleft are atomic, so neither a finalizer nor a drain ever takes a lock.
+        self.pending: deque[tuple[str | Callable[[Any], Any], Any]] = deque()
 
     def check(self, label: str) -> None:
         """Raises unless the calling thread may use this context's handles now."""
@@ -45,26 +51,42 @@ class Context:
             raise Error(f"{label}(): this object belongs to the thread that created it "
                         "(each thread has its own wasm instance)")
 
-    def release(self, free: Callable[[Any], Any], what: Any) -> None:
-        """Runs ``free(what)`` now on the owning thread, else at the owner's next allocation
-        (a finalizer may run on any thread; a Store must only be used by its own)."""
-        if not self.live or sys.is_finalizing():
-            return  # the memory went (or is going) with the instance
-        if self.usable is not None and not self.usable():
-            return  # the Store was already closed (garbage collected before this object)
+    def _open(self) -> bool:
+        """Whether handles can still be freed (the instance and its memory are there)."""
+        return self.live and not sys.is_finalizing() \
+            and (self.usable is None or self.usable())
+
+    def _run(self, free: str | Callable[[Any], Any], what: Any) -> None:
+        (self.funcs(free) if isinstance(free, str) else free)(what)
+
+    def defer(self, free: str | Callable[[Any], Any], what: Any) -> None:
+        """For finalizers: queues ``free(what)`` (``free`` an export name or a callable) for
+        the owning thread's next safe point. Never blocks, never calls into the module."""
+        if self.live:
+            self.pending.append((free, what))
+
+    def release(self, free: str | Callable[[Any], Any], what: Any) -> None:
+        """For an explicit ``close()``: runs ``free(what)`` now on the owning thread (after
+        the queued frees), else queues it for the owner."""
         if self.tid is None or self.tid == threading.get_ident():
-            free(what)
+            self.drain()
+            if self._open():
+                self._run(free, what)
         else:
-            with self._lock:
-                self.pending.append((free, what))
+            self.defer(free, what)
 
     def drain(self) -> None:
-        """Runs the frees other threads deferred (call on the owning thread)."""
-        if self.pending:
-            with self._lock:
-                doomed, self.pending = self.pending, []
-            for free, what in doomed:
-                free(what)
+        """Runs the queued frees (call on the owning thread, at a safe point)."""
+        while self.pending:
+            if not self._open():  # the memory went (or is going) with the instance
+                self.pending.clear()
+                return
+            try:
+                free, what = self.pending.popleft()
+            except IndexError:  # another thread (tid None) took the last one
+                return
+            with contextlib.suppress(Exception):  # a free has nobody to report to
+                self._run(free, what)
 
 
 def make_class(spec: ClassSpec, context: Callable[[], Context]) -> type:
@@ -130,16 +152,21 @@ def make_class(spec: ClassSpec, context: Callable[[], Context]) -> type:
             raise TypeError(f"{label} objects cannot be created directly")
         ns["__new__"] = __new__
 
+    drop = spec.drop
+
     def close(self: Any) -> None:
         """Frees the object now; using it afterwards is a ``ValueError``. Idempotent."""
         h, self._h = self._h, None
         if h is not None:
-            ctx = self._ctx
-            ctx.release(ctx.funcs(spec.drop), h)
+            self._ctx.release(drop, h)
 
     def __del__(self: Any) -> None:
+        # a finalizer only queues the drop (see wasmcore._reaper): it may run inside any
+        # allocation, even in the middle of another call into the same instance
         with contextlib.suppress(Exception):  # never raise from a finalizer (interpreter exit)
-            close(self)
+            h, self._h = self._h, None
+            if h is not None:
+                self._ctx.defer(drop, h)
 
     def __enter__(self: Any) -> Any:
         return self

@@ -21,11 +21,13 @@ import contextlib
 import ctypes
 import hashlib
 import inspect
+import itertools
 import math
 import mmap
 import os
 import threading
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +35,7 @@ from typing import Any
 
 import wasmtime
 
-from . import _wasm
+from . import _reaper, _wasm
 from ._errors import (
     Error,
     FuelExhausted,
@@ -58,16 +60,28 @@ _INT_RANGES = {"i32": (-(1 << 31), (1 << 32) - 1), "i64": (-(1 << 63), (1 << 64)
 
 class _Ticker:
     """One daemon thread that advances the epoch of the plugin engines every :data:`TICK`
-    seconds while some plugin with a timeout is alive."""
+    seconds while some plugin with a timeout is alive, and closes the Stores of dropped
+    instances (:func:`wasmcore._reaper.reap`) as it goes.
+
+    :meth:`release` is called from ``Plugin.__del__``, so from wherever the garbage collector
+    runs: it only queues (lock-free); the queue is counted under the lock by the ticker and by
+    :meth:`acquire`, which the finalizer never takes."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._users = 0
+        self._released: deque[None] = deque()
         self._engines: list[wasmtime.Engine] = []
         self._thread: threading.Thread | None = None
 
+    def _count_released(self) -> None:  # under self._lock
+        while self._released:
+            self._released.popleft()
+            self._users -= 1
+
     def acquire(self, eng: wasmtime.Engine) -> None:
         with self._lock:
+            self._count_released()
             if all(e is not eng for e in self._engines):
                 self._engines.append(eng)
             self._users += 1
@@ -77,19 +91,22 @@ class _Ticker:
                 self._thread.start()
 
     def release(self) -> None:
-        with self._lock:
-            self._users -= 1
+        """One user fewer. Safe in a finalizer: never blocks."""
+        self._released.append(None)
 
     def _run(self) -> None:
         stop = threading.Event()
         while not stop.wait(TICK):
             with self._lock:
+                self._count_released()
                 if self._users <= 0:
                     self._thread = None
                     return
                 engines = list(self._engines)
             for eng in engines:
                 eng.increment_epoch()
+            if _reaper._GRAVE:
+                _reaper.reap()
 
 
 _TICKER = _Ticker()
@@ -143,9 +160,11 @@ class _MemoryCreator:
         self._rw = mmap.PROT_READ | mmap.PROT_WRITE
         self._new_error = B.wasmtime_error_new
         self.current = threading.local()  # .limits while this thread instantiates a plugin
+        # No lock: the callbacks run inside wasmtime, where the garbage collector may run a
+        # finalizer at any allocation; every step here is one dict operation or next(),
+        # which the GIL makes atomic (as wasmtime-py's own Slab does).
         self._maps: dict[int, _Mapping] = {}
-        self._next = 1
-        self._lock = threading.Lock()
+        self._keys = itertools.count(1)
         fin = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
         # the callbacks must outlive every memory: they are kept on this (immortal) object
         self._get = B.wasmtime_memory_get_callback_t(self._get_memory)
@@ -177,10 +196,8 @@ class _MemoryCreator:
             if minimum and self._mprotect(base, minimum, self._rw) != 0:
                 self._munmap(base, total)
                 return self._error("cannot make linear memory accessible")
-            with self._lock:
-                key = self._next
-                self._next += 1
-                self._maps[key] = _Mapping(base, minimum, span, total, limits)
+            key = next(self._keys)
+            self._maps[key] = _Mapping(base, minimum, span, total, limits)
             limits.used += minimum
             mem = out[0]
             mem.env = key
@@ -216,8 +233,7 @@ class _MemoryCreator:
             return self._error(f"wasmcore memory creator failed: {e!r}")
 
     def _finalize(self, env: int) -> None:
-        with self._lock:
-            m = self._maps.pop(env, None)
+        m = self._maps.pop(env, None)
         if m is not None:
             m.limits.used -= m.size
             self._munmap(m.base, m.total)
@@ -290,7 +306,7 @@ class _Output:
         self.cap = cap
         self.data = bytearray()
         self.dropped = 0
-        self.file: Any = None
+        self.fd = -1  # a plain descriptor: closing it in the finalizer takes no lock
 
     def attach(self, set_path: Callable[[str], None]) -> None:
         """A fresh file for a new instance (what the previous one wrote is kept)."""
@@ -304,20 +320,21 @@ class _Output:
         finally:
             with contextlib.suppress(OSError):  # POSIX: the open files live on unlinked
                 os.unlink(path)
-        self.file = os.fdopen(fd, "rb")
+        self.fd = fd
 
     def close(self) -> None:
-        if self.file is not None:
-            self.file.close()
-            self.file = None
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)
 
     def __del__(self) -> None:
-        self.close()
+        with contextlib.suppress(Exception):
+            self.close()
 
     def collect(self) -> None:
-        if self.file is None:
+        if self.fd < 0:
             return
-        while chunk := self.file.read(1 << 16):
+        while chunk := os.read(self.fd, 1 << 16):
             room = max(self.cap - len(self.data), 0)
             self.data += chunk[:room]
             self.dropped += max(len(chunk) - room, 0)
@@ -351,6 +368,7 @@ class _PluginInstance(_wasm._Instance):
     def __init__(self, backend: _PluginBackend) -> None:  # type: ignore[override]
         self.dead = False
         self.host_error: BaseException | None = None
+        self.in_host = 0  # host functions of this instance running now (on its thread)
         cap = min(backend.plugin.max_memory, 16 << 20)
         self.stdout, self.stderr = _Output(cap), _Output(cap)
         super().__init__(backend)
@@ -360,7 +378,7 @@ class _PluginInstance(_wasm._Instance):
         p = self.backend.plugin
         # a fresh budget: the old instance's memories are charged to the old one until freed
         self.limits = _Limits(p.max_memory)
-        self.store = store = wasmtime.Store(p._engine)
+        store = self._new_store(p._engine)
         cap = p.max_memory
         store.set_limits(table_elements=max(cap // 8, 1), instances=10, tables=100,
                          memories=10, **({} if _CREATOR else {"memory_size": cap}))
@@ -421,14 +439,20 @@ class _PluginInstance(_wasm._Instance):
         ref = weakref.ref(self)
 
         def call(*args: Any) -> Any:
+            inst = ref()
+            if inst is not None:
+                inst.in_host += 1
+            _reaper.enter_callback()
             try:
-                out = fn(*args)
-                return _check_results(key, out, results)
+                return _check_results(key, fn(*args), results)
             except BaseException as e:
-                inst = ref()
                 if inst is not None:
                     inst.host_error = e
                 raise _HostFailed(key) from None
+            finally:
+                _reaper.exit_callback()
+                if inst is not None:
+                    inst.in_host -= 1
 
         return call
 
@@ -445,10 +469,17 @@ class _PluginInstance(_wasm._Instance):
 
     def arm(self) -> None:
         """Before every call: a fresh instance after a failure, then the call's limits."""
-        if self.backend.plugin.closed:
-            raise ValueError(f"{self.backend.plugin.name}: the plugin is closed")
+        p = self.backend.plugin
+        if p.closed:
+            raise ValueError(f"{p.name}: the plugin is closed")
         if self.dead:
+            if self.in_host:  # its Store is still running the call that made this one
+                raise Error(f"{p.name}: the plugin failed during a call that is still running "
+                            "(this call comes from one of its host functions); it is "
+                            "re-created when that call has returned")
             super().reset()
+        elif _reaper._GRAVE:
+            _reaper.reap()
         self._arm_limits()
 
     def reset(self) -> None:
@@ -796,7 +827,14 @@ class Plugin:
         for inst in list(self._instances):
             inst.ctx.live = False
             inst.dead = True
+        # the calling thread's instance is freed now (unless one of its calls is running:
+        # close() from a host function); other threads' may be running calls, so theirs go
+        # when they are collected
+        mine = getattr(self._backend._local, "inst", None)
         self._backend._local = threading.local()
+        if mine is not None and not mine.in_host:
+            mine.store_owner = None  # type: ignore[assignment]  # its last owner: queued
+            _reaper.reap()
 
     def __enter__(self) -> Plugin:
         return self

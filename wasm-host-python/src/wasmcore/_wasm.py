@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import wasmtime
 
-from . import _convert
+from . import _convert, _reaper
 from ._errors import Error, ModuleRejected, Trap, status_error
 from ._manifest import (
     ELEMS,
@@ -46,6 +46,7 @@ from ._manifest import (
     export_specs,
 )
 from ._objects import Context
+from ._reaper import StoreOwner
 
 try:  # the internals the fast path needs; missing ones mean the public-API fallback
     from wasmtime import _bindings as _B
@@ -188,7 +189,8 @@ def _trap_error(trap: wasmtime.Trap) -> Trap:
 class _Block:
     """A block of one instance's linear memory backing zero-copy arrays (``core.empty``,
     ``core.asarray``). numpy arrays over it keep it (and with it the Store, so the memory
-    stays mapped even after a trap replaced the instance) alive; the last one to go frees it."""
+    stays mapped even after a trap replaced the instance) alive; the last one to go queues its
+    free for the instance's next safe point (see :mod:`wasmcore._reaper`)."""
 
     __slots__ = (
         "__array_interface__",
@@ -198,14 +200,14 @@ class _Block:
         "inst",
         "ptr",
         "size",
-        "store",
+        "store_owner",
     )
 
     def __init__(self, inst: _Instance, ptr: int, size: int, shape: tuple[int, ...],
                  dtype: np.dtype) -> None:
         self.ctx = inst.ctx
         self.inst = inst
-        self.store = inst.store
+        self.store_owner = inst.store_owner
         self.ptr = ptr
         self.addr = inst.base + ptr
         self.size = size
@@ -214,7 +216,7 @@ class _Block:
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):  # never raise from a finalizer (interpreter exit)
-            self.ctx.release(self.inst.free_block, self)
+            self.ctx.defer(self.inst.free_block, self)
 
 
 class _Instance:
@@ -240,9 +242,17 @@ class _Instance:
         if self.runtime:
             self.free = backend._bind(self, _FREE)
 
+    def _new_store(self, eng: wasmtime.Engine) -> wasmtime.Store:
+        """A new Store for this instance, owned through a :class:`StoreOwner` (the previous
+        one is closed at a safe point once nothing uses its memory)."""
+        _reaper.reap()
+        self.store = wasmtime.Store(eng)
+        self.store_owner = StoreOwner(self.store)
+        return self.store
+
     def _instantiate(self) -> None:
         b = self.backend
-        self.store = wasmtime.Store(engine())
+        self._new_store(engine())
         try:
             inst = wasmtime.Instance(self.store, b.module, [])
         except wasmtime.Trap as e:
@@ -332,7 +342,7 @@ class _Instance:
         return np.asarray(block)
 
     def free_block(self, block: _Block) -> None:
-        if block.store is self.store:
+        if block.store_owner is self.store_owner:
             self.free(block.ptr, block.size, 16)
 
     def address(self, a: np.ndarray) -> int:
@@ -340,7 +350,7 @@ class _Instance:
         b = a.base
         while b.__class__ is np.ndarray:  # a view of a view of ... the block's array
             b = b.base
-        if b.__class__ is _Block and b.store is self.store:
+        if b.__class__ is _Block and b.store_owner is self.store_owner:
             return b.ptr + (a.__array_interface__["data"][0] - b.addr)
         return 0
 
