@@ -134,7 +134,8 @@ def test_issue_snippet_does_not_hang() -> None:
 PLUGIN_STRESS = """
     from pathlib import Path
     import wasmcore
-    from wasmcore import _plugin, _reaper
+    from wasmcore._backends import reaper
+    from wasmcore._plugin import limits
 
     HOSTILE = Path("examples/plugins/hostile")
     TEXTSTATS = Path("target/dist/plugins/textstats.wasm")
@@ -182,10 +183,10 @@ PLUGIN_STRESS = """
 
     stress(worker, 3)
     gc.collect()
-    _reaper.reap()
+    reaper.reap()
     # every Store the run created is closed (none was deleted by the collector itself)
-    assert not _reaper._GRAVE, len(_reaper._GRAVE)
-    print("ok", len(_reaper._KEEP), len(_plugin._CREATOR._maps) if _plugin._CREATOR else 0)
+    assert not reaper._GRAVE, len(reaper._GRAVE)
+    print("ok", len(reaper._KEEP), len(limits.CREATOR._maps) if limits.CREATOR else 0)
 """
 
 

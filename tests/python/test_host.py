@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import wasmcore
 import wasmtime
-from wasmcore._manifest import custom_sections, read_manifest
+from wasmcore._abi.manifest import custom_sections, read_manifest
 
 RUNTIME = """
   (memory (export "memory") 2)

@@ -275,17 +275,18 @@ def test_close_and_with() -> None:
 
 
 def test_plugins_leave_no_memory_behind() -> None:
-    from wasmcore import _plugin, _reaper
+    from wasmcore._backends import reaper
+    from wasmcore._plugin import limits
 
-    if _plugin._CREATOR is None:
+    if limits.CREATOR is None:
         pytest.skip("no POSIX mmap: wasmtime's own memories are used")
 
     def settle() -> int:
         """Live linear memories once the collector ran and the Stores it queued are closed
         (Stores are closed at safe points, never inside the collector)."""
         gc.collect()
-        _reaper.reap()
-        return len(_plugin._CREATOR._maps)
+        reaper.reap()
+        return len(limits.CREATOR._maps)
 
     before = settle()
     for _ in range(50):
@@ -295,7 +296,7 @@ def test_plugins_leave_no_memory_behind() -> None:
         p.call("ok")
         p.close()
         # close() frees the calling thread's instance at once, and the one the trap replaced
-        assert len(_plugin._CREATOR._maps) == before
+        assert len(limits.CREATOR._maps) == before
         del p
     for _ in range(50):  # dropped without close(), in reference cycles: freed all the same
         p = wasmcore.Plugin(hostile("memory_bomb.wat"), max_memory=2 << 20)

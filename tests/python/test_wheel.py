@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from wasmcore._manifest import read_manifest
+from wasmcore._abi.manifest import read_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@
 //! * the framing of descriptor records ([`frame`], [`records`]).
 //!
 //! It has no dependencies so that the proc-macro crate can use it at compile time.
-//! The Python host mirrors [`signature`] in `wasmcore/_manifest.py`; its tests check both agree.
+//! The Python host mirrors [`signature`] in `wasmcore/_abi/manifest.py`; its tests check both agree.
 
 use std::fmt;
 

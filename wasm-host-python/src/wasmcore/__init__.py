@@ -21,6 +21,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ._abi.manifest import ABI_VERSION, Manifest, read_module
+from ._abi.objects import make_class
 from ._errors import (
     Error,
     FuelExhausted,
@@ -30,8 +32,6 @@ from ._errors import (
     Timeout,
     Trap,
 )
-from ._manifest import ABI_VERSION, Manifest, read_module
-from ._objects import make_class
 from ._plugin import Plugin, Wasi
 
 __all__ = ["ABI_VERSION", "Core", "Error", "FuelExhausted", "KernelPanic",
@@ -205,17 +205,17 @@ def load(backend: Backend = "wasm", *, path: str | os.PathLike[str] | None = Non
     * ``"python"`` — the pure-Python reference implementation.
     """
     if backend == "wasm":
-        from ._wasm import WasmBackend
+        from ._backends.wasm import WasmBackend
 
         data, digest, manifest = read_module(Path(path) if path is not None else wasm_path())
         return _LazyCore("wasm", WasmBackend(data, manifest, digest))
     if backend == "native":
-        from ._native import NativeBackend, find_library
+        from ._backends.native import NativeBackend, find_library
 
         return _LazyCore("native", NativeBackend(Path(path) if path is not None
                                                  else find_library(_repo_root())))
     if backend == "python":
-        from ._pyref import ReferenceBackend
+        from ._backends.python import ReferenceBackend
 
         _, _, manifest = read_module(Path(path) if path is not None else wasm_path())
         return _LazyCore("python", ReferenceBackend(manifest))

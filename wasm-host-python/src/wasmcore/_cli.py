@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import wasmtime
 
+from ._abi.manifest import FunctionSpec, Manifest, ParamType
 from ._errors import (
     Error,
     FuelExhausted,
@@ -23,8 +24,9 @@ from ._errors import (
     Timeout,
     Trap,
 )
-from ._manifest import FunctionSpec, Manifest, ParamType
-from ._plugin import Plugin, Wasi, _describe, _engine, _plugin_manifest
+from ._plugin import Plugin, Wasi
+from ._plugin.limits import engine
+from ._plugin.plugin import describe, plugin_manifest
 
 # exit status per failure kind; the most specific class wins (Timeout before Trap, ...)
 EXIT_CODES: list[tuple[type[BaseException], int, str]] = [
@@ -112,15 +114,15 @@ def module_info(path: Path) -> dict[str, Any]:
     except OSError as e:
         raise ModuleRejected(f"cannot read {str(path)!r}: {e.strerror}") from None
     try:
-        module = wasmtime.Module(_engine(False), data)
+        module = wasmtime.Module(engine(False), data)
     except wasmtime.WasmtimeError as e:
         raise ModuleRejected(f"{path.name}: module does not compile: {e}") from None
-    manifest: Manifest | None = _plugin_manifest(data, path.name)
+    manifest: Manifest | None = plugin_manifest(data, path.name)
     out: dict[str, Any] = {
         "file": str(path), "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
         "manifest": None,
-        "exports": {e.name: _describe(e.type) for e in module.exports},
-        "imports": {f"{i.module}.{i.name}": _describe(i.type) for i in module.imports},
+        "exports": {e.name: describe(e.type) for e in module.exports},
+        "imports": {f"{i.module}.{i.name}": describe(i.type) for i in module.imports},
     }
     if manifest is not None:
         out["manifest"] = {

@@ -1,7 +1,7 @@
 """The ``wasmcore.abi`` manifest: reading it from a module and checking it.
 
 This mirrors the Rust crate ``wasmcore-schema`` (the owner of the ABI): the version, the
-logical types and how they lower to wasm value types. ``tests/python/test_manifest.py`` checks
+logical types and how they lower to wasm value types. ``tests/python/test_host.py`` checks
 the two agree on the manifests the build produces.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._errors import ModuleRejected
+from .._errors import ModuleRejected
 
 ABI_VERSION = 1
 MANIFEST_SECTION = "wasmcore.abi"

@@ -18,9 +18,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from ._convert import signature
-from ._errors import Error
-from ._manifest import ClassSpec, MethodSpec
+from .._errors import Error
+from .convert import signature
+from .manifest import ClassSpec, MethodSpec
 
 
 class Context:
@@ -28,9 +28,9 @@ class Context:
     owning thread (``None``: any thread); ``live`` turns false when the instance behind it is
     gone.
 
-    Frees never run inside a finalizer (see :mod:`wasmcore._reaper`): a finalizer only queues
-    them (:meth:`defer`), and the owning thread runs the queue at its next safe point
-    (:meth:`drain`: a constructor, ``empty()``, an explicit ``close()``)."""
+    Frees never run inside a finalizer (see :mod:`wasmcore._backends.reaper`): a finalizer
+    only queues them (:meth:`defer`), and the owning thread runs the queue at its next safe
+    point (:meth:`drain`: a constructor, ``empty()``, an explicit ``close()``)."""
 
     def __init__(self, funcs: Callable[[str], Callable[..., Any]], tid: int | None = None,
                  usable: Callable[[], bool] | None = None) -> None:
@@ -161,7 +161,7 @@ def make_class(spec: ClassSpec, context: Callable[[], Context]) -> type:
             self._ctx.release(drop, h)
 
     def __del__(self: Any) -> None:
-        # a finalizer only queues the drop (see wasmcore._reaper): it may run inside any
+        # a finalizer only queues the drop (see wasmcore._backends.reaper): it may run inside any
         # allocation, even in the middle of another call into the same instance
         with contextlib.suppress(Exception):  # never raise from a finalizer (interpreter exit)
             h, self._h = self._h, None

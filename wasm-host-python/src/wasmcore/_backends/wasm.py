@@ -33,9 +33,8 @@ from typing import Any
 import numpy as np
 import wasmtime
 
-from . import _convert, _reaper
-from ._errors import Error, ModuleRejected, Trap, status_error
-from ._manifest import (
+from .._abi import convert
+from .._abi.manifest import (
     ELEMS,
     RUNTIME_EXPORTS,
     FunctionSpec,
@@ -45,8 +44,10 @@ from ._manifest import (
     ReturnType,
     export_specs,
 )
-from ._objects import Context
-from ._reaper import StoreOwner
+from .._abi.objects import Context
+from .._errors import Error, ModuleRejected, Trap, status_error
+from . import reaper
+from .reaper import StoreOwner
 
 try:  # the internals the fast path needs; missing ones mean the public-API fallback
     from wasmtime import _bindings as _B
@@ -190,7 +191,7 @@ class _Block:
     """A block of one instance's linear memory backing zero-copy arrays (``core.empty``,
     ``core.asarray``). numpy arrays over it keep it (and with it the Store, so the memory
     stays mapped even after a trap replaced the instance) alive; the last one to go queues its
-    free for the instance's next safe point (see :mod:`wasmcore._reaper`)."""
+    free for the instance's next safe point (see :mod:`wasmcore._backends.reaper`)."""
 
     __slots__ = (
         "__array_interface__",
@@ -245,7 +246,7 @@ class _Instance:
     def _new_store(self, eng: wasmtime.Engine) -> wasmtime.Store:
         """A new Store for this instance, owned through a :class:`StoreOwner` (the previous
         one is closed at a safe point once nothing uses its memory)."""
-        _reaper.reap()
+        reaper.reap()
         self.store = wasmtime.Store(eng)
         self.store_owner = StoreOwner(self.store)
         return self.store
@@ -399,7 +400,7 @@ class _Instance:
         ptr, n, rows, cols = (ctypes.c_uint32 * 4).from_address(self.base + self.out)
         size = ELEMS[elem]
         src = (ctypes.c_char * (n * size)).from_address(self.base + ptr)
-        out = np.frombuffer(src, dtype=_convert.DTYPES[elem]).copy()  # the one copy out
+        out = np.frombuffer(src, dtype=convert.DTYPES[elem]).copy()  # the one copy out
         self.free(ptr, n * size, size)
         return out.reshape(rows, cols) if matrix else out
 
@@ -503,7 +504,7 @@ class WasmBackend:
                    _w_error=self._error(inst, spec.label),
                    _w_other=lambda *a: self.callable(spec.name)(*a))
         mine = "_w_owner._is_owned()" if _OWNED else "_w_ident() == _w_tid"
-        body, slot = [f"if not {mine}: return _w_other({_convert.arg_list(spec)})"], 0
+        body, slot = [f"if not {mine}: return _w_other({convert.arg_list(spec)})"], 0
         if inst.arm is not None and spec is not _FREE:  # a sandbox arms its limits
             body.append("_w_inst.arm()")
         buffers = [p for p in spec.params if p.type.kind in ("buffer", "matrix", "bytes", "str")]
@@ -516,7 +517,7 @@ class WasmBackend:
                 t = p.type.scalar
                 assert t is not None
                 at = f"_w_{t}[{slot * _VIEWS[t][1]}]"
-                if t in _convert.INT_RANGES:
+                if t in convert.INT_RANGES:
                     body += ["try:", f"    {at} = {p.name}", "except (TypeError, ValueError):",
                              f"    {at} = _w_check_int({p.name}, {t!r}, {spec.label!r}, "
                              f"{p.name!r})"]
@@ -556,7 +557,7 @@ class WasmBackend:
             body.append("return None")
         elif ret.kind in ("owned", "str", "matrix"):
             taken = f"_w_inst.take_owned({ret.elem!r}, {ret.kind == 'matrix'})"
-            body.append("return " + _convert.owned_result(ret, taken))
+            body.append("return " + convert.owned_result(ret, taken))
         elif out_view is not None:
             body.append("return _w_out[0]" + (" != 0" if ret.name == "bool" else ""))
         else:
@@ -588,7 +589,7 @@ class WasmBackend:
         nslots_arg = ctypes.c_size_t.from_param(nslots)
         values = per_instance()
         env.update(values, _w_rawbuf=raw)
-        fn, rebind = _convert.build(spec, body, env, rebind=tuple(values), ints=False)
+        fn, rebind = convert.build(spec, body, env, rebind=tuple(values), ints=False)
         inst.rebinders.append(lambda: rebind(**per_instance()))
         return fn
 

@@ -1,6 +1,6 @@
 """The python backend: the reference kernels behind the same typed callables.
 
-Handles of exported classes are the reference objects themselves (``_reference.Sha256()``...),
+Handles of exported classes are the reference objects themselves (``reference.Sha256()``...),
 so a method export is the class's plain function called with the object first.
 """
 
@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import _convert, _reference
-from ._errors import KernelError, status_error
-from ._manifest import Manifest, export_specs
-from ._objects import Context
+from .._abi import convert
+from .._abi.manifest import Manifest, export_specs
+from .._abi.objects import Context
+from .._errors import KernelError, status_error
+from . import reference
 
 
 def _drop(obj: object) -> None:
@@ -25,7 +26,7 @@ class ReferenceBackend:
         self.specs = export_specs(manifest)
         self.impls: dict[str, Callable[..., Any]] = {}
         for c in manifest.classes:
-            cls = getattr(_reference, c.name, None)
+            cls = getattr(reference, c.name, None)
             for m in c.methods:
                 if cls is not None:
                     self.impls[m.func.name] = cls if m.name == "new" else getattr(cls, m.name)
@@ -44,12 +45,12 @@ class ReferenceBackend:
 
     def _bind(self, name: str) -> Callable[..., Any]:
         spec = self.specs[name]
-        impl = self.impls.get(name) or getattr(_reference, name, None)
+        impl = self.impls.get(name) or getattr(reference, name, None)
         if impl is None:
             raise NotImplementedError(f"the python backend has no reference for {spec.label}()")
-        args = _convert.arg_list(spec)
+        args = convert.arg_list(spec)
         body = ["try:", f"    return _w_impl({args})",
                 "except _w_KernelError as e:",
                 f"    raise _w_status_error({spec.label!r}, e.status, e.message) from None"]
         env = {"_w_impl": impl, "_w_KernelError": KernelError, "_w_status_error": status_error}
-        return _convert.build(spec, body, env)[0]
+        return convert.build(spec, body, env)[0]

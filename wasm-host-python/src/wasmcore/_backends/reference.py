@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ._errors import STATUS_VALUE_ERROR, KernelError, value_error
+from .._errors import STATUS_VALUE_ERROR, KernelError, value_error
 
 FIB_MAX = 93
 SUM_BLOCK = 1024  # mirrors wasmcore::stats::SUM_BLOCK

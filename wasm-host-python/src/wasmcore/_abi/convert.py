@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ._manifest import FunctionSpec, ReturnType
+from .manifest import FunctionSpec, ReturnType
 
 INT_RANGES = {
     "i32": (-(2**31), 2**31 - 1),

@@ -9,7 +9,7 @@ wasmcore:
 
 * a finalizer only appends to a ``collections.deque`` (atomic under the GIL, never blocks,
   runs no Python code): a wasm object's drop or a buffer's free goes on its context's queue
-  (:class:`wasmcore._objects.Context`), a Store goes on :data:`_GRAVE`;
+  (:class:`wasmcore._abi.objects.Context`), a Store goes on :data:`_GRAVE`;
 * no lock is ever taken by a finalizer, so holding one while allocating is harmless;
 * the queued work is done at safe points: the owning thread's next constructor or
   ``empty()`` (drops and frees), and :func:`reap` (Stores), which runs when an instance is

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from . import _convert
-from ._errors import Error, ModuleRejected, status_error
-from ._manifest import ELEMS, FunctionSpec, Manifest, export_specs, parse_manifest
-from ._objects import Context
+from .._abi import convert
+from .._abi.manifest import ELEMS, FunctionSpec, Manifest, export_specs, parse_manifest
+from .._abi.objects import Context
+from .._errors import Error, ModuleRejected, status_error
 
 _C = {"i32": ctypes.c_int32, "u32": ctypes.c_uint32, "i64": ctypes.c_int64,
       "u64": ctypes.c_uint64, "f32": ctypes.c_float, "f64": ctypes.c_double,
@@ -119,7 +119,7 @@ class NativeBackend:
             body.append("return None")
         elif ret.result_pointer:
             taken = f"_w_take_owned(_w_o, {ret.elem!r}, {ret.kind == 'matrix'})"
-            body.append("return " + _convert.owned_result(ret, taken))
+            body.append("return " + convert.owned_result(ret, taken))
         elif spec.fallible:
             body.append("return _w_o.value" + (" != 0" if ret.name == "bool" else ""))
         else:
@@ -128,13 +128,13 @@ class NativeBackend:
         env.update(_w_fn=fn, _w_addressof=ctypes.addressof, _w_size_t=ctypes.c_size_t,
                    _w_take_panic=self.lib.wasmcore_take_panic, _w_take_owned=self._take_owned,
                    _w_error=lambda st: status_error(spec.label, st, self.last_error()))
-        return _convert.build(spec, body, env)[0]
+        return convert.build(spec, body, env)[0]
 
     def _take_owned(self, slot: Any, elem: str, matrix: bool) -> np.ndarray:
         ptr, n, rows, cols = slot
         size = ELEMS[elem]
         out = np.frombuffer(ctypes.string_at(ptr, n * size) if n else b"",
-                            dtype=_convert.DTYPES[elem]).copy()
+                            dtype=convert.DTYPES[elem]).copy()
         self.lib.wasmcore_free(ptr, n * size, size)
         return out.reshape(rows, cols) if matrix else out
 

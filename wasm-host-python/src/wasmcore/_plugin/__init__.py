@@ -1,0 +1,21 @@
+"""Sandboxed plugins: third-party wasm run under limits (see DESIGN.md, "Sandbox model").
+
+A :class:`Plugin` gets nothing it was not given: its imports are checked before it is
+instantiated and must all be provided by ``host=`` (or by WASI when ``wasi`` is set); its
+memory is capped; a wall-clock timeout (epoch interruption, one shared ticker thread) and
+optional fuel bound every call, the start function and instantiation included. Every failure
+is its own exception, and after any of them the instance is re-created before the next call.
+
+Memory cap. wasmtime's store limiter makes a refused ``memory.grow`` return -1, which the
+plugin cannot tell from any other failure and usually answers with a trap. To report such a
+trap as :class:`MemoryLimitExceeded` (not as an ``unreachable`` trap), the plugin engine
+gives wasmtime its own linear memories (``wasmtime_config_host_memory_creator_set``): the
+same reserved, guarded ``mmap`` layout wasmtime uses, but growth past the cap is refused *and
+recorded*. Where that is not available (no POSIX ``mmap``) the store limiter enforces the cap
+alone and only an initial size over the cap is reported as such.
+"""
+
+from .plugin import Plugin
+from .wasi import Wasi
+
+__all__ = ["Plugin", "Wasi"]

@@ -1,0 +1,360 @@
+"""The public :class:`Plugin` class and the checks of its arguments."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import inspect
+import math
+import os
+import threading
+import weakref
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import wasmtime
+
+from .._abi.manifest import RUNTIME_EXPORTS, Manifest, custom_sections, read_manifest
+from .._abi.objects import make_class
+from .._backends import reaper, wasm
+from .._errors import (
+    Error,
+    ModuleRejected,
+)
+from .instance import RAW_INT_RANGES, PluginBackend, PluginInstance, func_signature
+from .limits import DEFAULT_MAX_MEMORY, TICKER, engine, engine_config
+from .wasi import WASI_MODULES, Wasi
+
+# -- the public class -------------------------------------------------------------------------
+
+class Plugin:
+    """A third-party wasm module run in a sandbox.
+
+    ``source`` is a path or the module's bytes (binary or text format). Limits hold for
+    everything the plugin executes, its start function and instantiation included:
+
+    * ``timeout`` — wall-clock seconds per call (``Timeout``);
+    * ``fuel`` — wasm instructions (roughly) per call (``FuelExhausted``);
+    * ``max_memory`` — bytes of linear memory, and ``max_memory // 8`` table elements
+      (``MemoryLimitExceeded``; an initial size over it refuses the module).
+
+    Imports are denied by default: each must be given in ``host`` (``{"name": callable}`` for
+    module ``env``, ``{"module.name": callable}`` for others) or by WASI (``wasi=True`` or a
+    :class:`Wasi`), else the module is refused before it runs. ``sha256`` pins the module's
+    bytes. A trap is a :class:`wasmcore.Trap` (``.code`` names it); after any failure the
+    instance is re-created, so the next call works. Each thread gets its own instance.
+
+    ``p.call(name, *args)`` calls any export with numeric parameters. A plugin built with
+    ``wasmcore-abi`` carries a manifest, and its functions are also attributes with typed
+    arguments (``p.count_words(b"...")``) and are listed in ``p.functions``.
+    """
+
+    def __init__(self, source: str | os.PathLike[str] | bytes | bytearray | memoryview, *,
+                 timeout: float | None = None, fuel: int | None = None,
+                 max_memory: int = DEFAULT_MAX_MEMORY,
+                 host: Mapping[str, Callable[..., Any]] | None = None,
+                 sha256: str | None = None, wasi: bool | Wasi = False) -> None:
+        self.closed = False
+        self._ticking = False
+        self._instances: weakref.WeakSet[PluginInstance] = weakref.WeakSet()
+        data, self.name = _read_source(source)
+        self.timeout = _check_limit("timeout", timeout, float)
+        self.fuel = _check_limit("fuel", fuel, int)
+        checked = _check_limit("max_memory", max_memory, int)
+        assert checked is not None
+        self.max_memory = int(checked)
+        if isinstance(wasi, bool):
+            self.wasi: Wasi | None = Wasi() if wasi else None
+        elif isinstance(wasi, Wasi):
+            self.wasi = wasi
+        else:
+            raise TypeError(f"Plugin(): parameter 'wasi' must be a bool or a wasmcore.Wasi, "
+                            f"got {type(wasi).__name__}")
+        self.sha256 = hashlib.sha256(data).hexdigest()
+        if sha256 is not None:
+            if not isinstance(sha256, str):
+                raise TypeError("Plugin(): parameter 'sha256' must be a hex string, got "
+                                f"{type(sha256).__name__}")
+            if sha256.lower() != self.sha256:
+                raise ModuleRejected(f"{self.name}: sha256 mismatch: expected {sha256.lower()}, "
+                                     f"the module's is {self.sha256}")
+        self._engine = engine(self.fuel is not None)
+        config = engine_config(self.fuel is not None)
+        self._module = wasm.compile_module(bytes(data), self.sha256, self._engine, config)
+        # the export types, read once (wasmtime-py builds them anew on every access)
+        self._exports: dict[str, Any] = {e.name: e.type for e in self._module.exports}
+        self.manifest = plugin_manifest(data, self.name)
+        self._typed = self.manifest is not None and self._has_runtime()
+        self._host = self._resolve_imports(host)
+        self._backend = PluginBackend(self, self.manifest or Manifest(0, self.name, (), (), ()))
+        if self.timeout is not None:
+            TICKER.acquire(self._engine)
+            self._ticking = True
+        self.functions: dict[str, Callable[..., Any]] = {}
+        self._backend.instance()  # instantiate now: a module that cannot start fails here
+        if self._typed:
+            assert self.manifest is not None
+            taken = set(dir(type(self))) | set(vars(self))
+            for f in self.manifest.functions:
+                fn = self._backend.callable(f.name)
+                self.functions[f.name] = fn
+                if f.name not in taken:
+                    setattr(self, f.name, fn)
+            for c in self.manifest.classes:
+                cls = make_class(c, self._backend.context)
+                self.functions[c.name] = cls
+                if c.name not in taken:
+                    setattr(self, c.name, cls)
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def _has_runtime(self) -> bool:
+        return "memory" in self._exports and all(n in self._exports for n in RUNTIME_EXPORTS)
+
+    def _resolve_imports(self, host: Mapping[str, Callable[..., Any]] | None
+                         ) -> dict[tuple[str, str], tuple[Callable[..., Any], wasmtime.FuncType]]:
+        """Every import must be provided; host functions must fit the import's arity."""
+        given: dict[tuple[str, str], Callable[..., Any]] = {}
+        if host is not None:
+            if not isinstance(host, Mapping):
+                raise TypeError("Plugin(): parameter 'host' must be a dict of name -> callable, "
+                                f"got {type(host).__name__}")
+            for key, fn in host.items():
+                if not isinstance(key, str) or not key:
+                    raise TypeError(f"Plugin(): parameter 'host': keys must be non-empty "
+                                    f"strings, got {key!r}")
+                if not callable(fn):
+                    raise TypeError(f"Plugin(): parameter 'host': {key!r} is not callable")
+                mod, _, name = key.rpartition(".")
+                given[(mod or "env", name)] = fn
+        out = {}
+        missing = []
+        for imp in self._module.imports:
+            mod, name, ty = imp.module, imp.name or "", imp.type
+            fn = given.get((mod, name))
+            if isinstance(ty, wasmtime.FuncType) and fn is not None:
+                _check_arity(f"{mod}.{name}", fn, ty)
+                out[(mod, name)] = (fn, ty)
+            elif self.wasi is not None and mod in WASI_MODULES:
+                continue
+            else:
+                missing.append(f"{mod}.{name} ({describe(ty)})")
+        if missing:
+            hint = "provide functions with host={...}"
+            if any(m.split(".")[0] in WASI_MODULES for m in missing):
+                hint += " or pass wasi=True for WASI"
+            raise ModuleRejected(f"{self.name}: the module imports what it was not given: "
+                                 f"{', '.join(missing)} ({hint})")
+        return out
+
+    # -- calls ----------------------------------------------------------------------------
+
+    def call(self, name: str, *args: Any) -> Any:
+        """Calls export ``name``: with typed arguments when the manifest describes it, else
+        with numbers (ints for i32/i64, numbers for f32/f64; checked against the export's
+        type). Returns ``None``, a number, or a tuple for several results."""
+        if not isinstance(name, str):
+            raise TypeError(f"call(): parameter 'name' must be a str, got {type(name).__name__}")
+        if name in self.functions and not isinstance(self.functions[name], type):
+            return self.functions[name](*args)
+        inst = self._instance()
+        ty = self._exports.get(name)
+        if not isinstance(ty, wasmtime.FuncType):
+            funcs = [n for n, t in self._exports.items() if isinstance(t, wasmtime.FuncType)]
+            raise ValueError(f"call(): parameter 'name': {self.name} exports no function "
+                             f"{name!r} (its functions: {', '.join(sorted(funcs)) or 'none'})")
+        return inst.raw_call(name, _check_args(name, ty, args))
+
+    def _instance(self) -> PluginInstance:
+        if self.closed:
+            raise ValueError(f"{self.name}: the plugin is closed")
+        return self._backend.instance()
+
+    def _memory(self, func: str, ptr: int, size: int) -> tuple[PluginInstance, wasmtime.Memory]:
+        inst = self._instance()
+        if inst.dead:
+            inst.arm()
+        mem = inst.exports["memory"] \
+            if isinstance(self._exports.get("memory"), wasmtime.MemoryType) else None
+        if not isinstance(mem, wasmtime.Memory):
+            raise Error(f"{func}(): {self.name} exports no memory named 'memory'")
+        n = mem.data_len(inst.store)
+        for param, v in (("ptr", ptr), ("size", size)):
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise TypeError(f"{func}(): parameter '{param}' must be an int, got "
+                                f"{type(v).__name__}")
+        if not (ptr >= 0 and size >= 0 and ptr + size <= n):
+            raise ValueError(f"{func}(): bytes {ptr}..{ptr + size} are outside the plugin's "
+                             f"memory of {n} bytes")
+        return inst, mem
+
+    def read(self, ptr: int, size: int) -> bytes:
+        """``size`` bytes at ``ptr`` in the calling thread's instance memory (for host
+        functions that receive a pointer and a length); out of bounds is a ``ValueError``."""
+        inst, mem = self._memory("read", ptr, size)
+        return bytes(mem.read(inst.store, ptr, ptr + size))
+
+    def write(self, ptr: int, data: bytes) -> None:
+        """Writes ``data`` at ``ptr`` in the calling thread's instance memory."""
+        data = bytes(data)
+        inst, mem = self._memory("write", ptr, len(data))
+        mem.write(inst.store, data, ptr)
+
+    def read_str(self, ptr: int, size: int) -> str:
+        """:meth:`read` decoded as UTF-8 (invalid sequences replaced)."""
+        return self.read(ptr, size).decode("utf-8", "replace")
+
+    def take_output(self) -> tuple[bytes, bytes]:
+        """The (stdout, stderr) a WASI plugin wrote on this thread since the last call of
+        this method."""
+        inst = self._instance()
+        return inst.stdout.take(), inst.stderr.take()
+
+    @property
+    def exports(self) -> dict[str, str]:
+        """Export name -> its wasm type, e.g. ``{"run": "(i32) -> (i32)"}``."""
+        return {name: describe(ty) for name, ty in self._exports.items()}
+
+    @property
+    def imports(self) -> list[str]:
+        """The module's imports, as ``module.name (type)``."""
+        return [f"{i.module}.{i.name} ({describe(i.type)})" for i in self._module.imports]
+
+    def close(self) -> None:
+        """Frees the plugin's instances; later calls raise ``ValueError``."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._ticking:
+            TICKER.release()
+            self._ticking = False
+        for inst in list(self._instances):
+            inst.ctx.live = False
+            inst.dead = True
+        # the calling thread's instance is freed now (unless one of its calls is running:
+        # close() from a host function); other threads' may be running calls, so theirs go
+        # when they are collected
+        mine = getattr(self._backend._local, "inst", None)
+        self._backend._local = threading.local()
+        if mine is not None and not mine.in_host:
+            mine.store_owner = None  # type: ignore[assignment]  # its last owner: queued
+            reaper.reap()
+
+    def __enter__(self) -> Plugin:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            if getattr(self, "_ticking", False):
+                TICKER.release()
+                self._ticking = False
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"{len(self.functions)} typed functions"
+        return f"<wasmcore.Plugin {self.name!r} {state}>"
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(self.functions))
+
+
+
+# -- argument checks --------------------------------------------------------------------------
+
+def _read_source(source: object) -> tuple[bytes, str]:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source), "plugin"
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        try:
+            return path.read_bytes(), path.name
+        except OSError as e:
+            raise ModuleRejected(f"Plugin(): cannot read {str(path)!r}: {e.strerror}") from None
+    raise TypeError(f"Plugin(): parameter 'source' must be a path or bytes, got "
+                    f"{type(source).__name__}")
+
+
+def _check_limit(param: str, value: object, kind: type) -> Any:
+    if value is None:
+        if param == "max_memory":
+            raise TypeError("Plugin(): parameter 'max_memory' must be an int, got None")
+        return None
+    ok = isinstance(value, int) if kind is int else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok:
+        want = "an int" if kind is int else "a number of seconds"
+        raise TypeError(f"Plugin(): parameter '{param}' must be {want} or None, got "
+                        f"{type(value).__name__}")
+    assert isinstance(value, (int, float))
+    if not value > 0 or (kind is float and not math.isfinite(value)):
+        raise ValueError(f"Plugin(): parameter '{param}' must be positive, got {value!r}")
+    return value
+
+
+def plugin_manifest(data: bytes, name: str) -> Manifest | None:
+    """The plugin's manifest, if it carries one (a malformed one refuses the module)."""
+    try:
+        has = "wasmcore.abi" in custom_sections(data)
+    except Exception:  # not a binary module (e.g. text format): no manifest
+        return None
+    if not has:
+        return None
+    try:
+        return read_manifest(data)
+    except ModuleRejected as e:
+        raise ModuleRejected(f"{name}: {e}") from None
+
+
+def describe(ty: object) -> str:
+    if isinstance(ty, wasmtime.FuncType):
+        return "func " + func_signature(ty)
+    if isinstance(ty, wasmtime.MemoryType):
+        return "memory"
+    if isinstance(ty, wasmtime.TableType):
+        return "table"
+    if isinstance(ty, wasmtime.GlobalType):
+        return "global"
+    return type(ty).__name__
+
+
+def _check_arity(key: str, fn: Callable[..., Any], ty: wasmtime.FuncType) -> None:
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return  # builtins without a signature: checked when called
+    n = len(ty.params)
+    try:
+        sig.bind(*range(n))
+    except TypeError:
+        raise TypeError(f"Plugin(): host function {key!r} must take {n} positional "
+                        f"argument{'s' if n != 1 else ''}: the module imports it as "
+                        f"{func_signature(ty)}, got {fn!r} with signature {sig}") from None
+
+
+def _check_args(name: str, ty: wasmtime.FuncType, args: tuple[Any, ...]) -> list[Any]:
+    params = [str(p) for p in ty.params]
+    if len(args) != len(params):
+        raise TypeError(f"call(): {name}() takes {len(params)} argument"
+                        f"{'s' if len(params) != 1 else ''} ({func_signature(ty)}), "
+                        f"got {len(args)}")
+    out: list[Any] = []
+    for k, (v, t) in enumerate(zip(args, params, strict=True)):
+        where = f"call(): {name}() argument {k + 1} ({t})"
+        if t in RAW_INT_RANGES:
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise TypeError(f"{where} must be an int, got {type(v).__name__}")
+            lo, hi = RAW_INT_RANGES[t]
+            if not lo <= v <= hi:
+                raise ValueError(f"{where} is out of range: {v}")
+            bits = 32 if t == "i32" else 64
+            out.append(v - (1 << bits) if v >= 1 << (bits - 1) else v)
+        elif t in ("f32", "f64"):
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise TypeError(f"{where} must be a number, got {type(v).__name__}")
+            out.append(float(v))
+        else:
+            raise TypeError(f"call(): {name}() takes a {t} parameter; only numeric "
+                            "parameters can be passed")
+    return out
