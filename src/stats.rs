@@ -398,6 +398,8 @@ pub struct RunningStats {
     max: f64,
 }
 
+/// Streaming count, mean, variance, min and max over batches of values pushed with `push`;
+/// the statistics match numpy's on the concatenated batches.
 #[export]
 impl RunningStats {
     /// An empty accumulator (count 0).

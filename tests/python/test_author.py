@@ -172,6 +172,7 @@ raises(ValueError, ["closed"], s.push, [1.0])
 assert str(inspect.signature(demo_pkg.gcd)).startswith("(a, b)") or \\
     list(inspect.signature(demo_pkg.gcd).parameters) == ["a", "b"]
 assert "greatest common divisor" in demo_pkg.gcd.__doc__
+assert "Running statistics" in demo_pkg.Stats.__doc__ and "Adds every" in demo_pkg.Stats.push.__doc__
 assert demo_pkg.gcd.__module__ == "demo_pkg._lib" and demo_pkg.Stats.__module__ == "demo_pkg._lib"
 assert "site-packages" in demo_pkg._lib.__file__
 print("ok")
