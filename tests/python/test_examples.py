@@ -15,7 +15,14 @@ from types import ModuleType
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rapidfuzz.distance import OSA, DamerauLevenshtein, Hamming, Jaro, JaroWinkler, Levenshtein
+from rapidfuzz.distance import (
+    OSA,
+    DamerauLevenshtein,
+    Hamming,
+    Jaro,
+    JaroWinkler,
+    Levenshtein,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 WHEELS = ROOT / "target" / "wheels"
