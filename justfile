@@ -15,6 +15,7 @@ setup:
 # Build target/dist/wasmcore.wasm (post-processed, with its manifest) and the native target/release/libwasmcore.so
 build: setup
     cargo xtask dist
+    {{py}} -m wasmcore.build.stubs target/dist/wasmcore.wasm --kind core -o wasm-host-python/src/wasmcore/_kernels.pyi
 
 # Run every test: Rust (units, xtask, dist wasm vs native under wasmtime), pytest (all backends, the wheel), then the browser test
 test: build wheel && test-web

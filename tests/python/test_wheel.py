@@ -30,6 +30,7 @@ def test_wheel_is_pure_and_carries_the_module(wheel: Path) -> None:
         names = z.namelist()
         assert "wasmcore/wasmcore.wasm" in names
         assert "wasmcore/py.typed" in names
+        assert "wasmcore/_kernels.pyi" in names  # the core's types (docs/typing.md)
         assert not [n for n in names if n.endswith((".so", ".pyd", ".dylib"))]
         wasm = z.read("wasmcore/wasmcore.wasm")
     assert wasm == (ROOT / "target" / "dist" / "wasmcore.wasm").read_bytes()

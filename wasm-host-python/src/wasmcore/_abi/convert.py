@@ -139,10 +139,6 @@ def as_str(v: object, func: str, param: str) -> np.ndarray:
     return np.frombuffer(v.encode("utf-8"), dtype=np.uint8)
 
 
-_ANNOTATIONS: dict[str, Any] = {"i32": int, "u32": int, "i64": int, "u64": int, "bool": bool,
-                                "f32": float, "f64": float, "bytes": bytes, "str": str}
-
-
 def arg_list(spec: FunctionSpec) -> str:
     """The parameter names of a callable, comma-separated (its forwarding calls)."""
     return ", ".join(p.name for p in spec.params)
@@ -263,13 +259,14 @@ def _compile(src: str, name: str) -> Any:
 
 
 def signature(spec: FunctionSpec) -> inspect.Signature:
-    """``inspect.signature`` of a callable: parameter names and Python types."""
+    """``inspect.signature`` of a callable: parameter names and Python types, the annotations
+    of the ``.pyi`` stubs (as strings, as under ``from __future__ import annotations``)."""
+    # imported on first use: wasmcore.build is the author toolchain, not loaded by `import wasmcore`
+    from ..build.stubs import param_annotation, return_annotation
+
     params = [inspect.Parameter(p.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
                                 default=p.default if p.has_default else inspect.Parameter.empty,
-                                annotation="numpy.typing.ArrayLike"
-                                if p.type.kind in ("buffer", "matrix")
-                                else _ANNOTATIONS.get(p.type.name, "int"))
+                                annotation=param_annotation(p.type))
               for p in spec.params if p.type.kind != "handle"]
-    r = spec.returns.name
-    ret = None if r is None else _ANNOTATIONS.get(r, "numpy.ndarray")
-    return inspect.Signature(params, return_annotation=ret)
+    owner = spec.label.rpartition(".")[0] or None  # the class of a method
+    return inspect.Signature(params, return_annotation=return_annotation(spec.returns, owner))

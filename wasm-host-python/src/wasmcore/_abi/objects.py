@@ -133,7 +133,11 @@ def make_class(spec: ClassSpec, context: Callable[[], Context]) -> type:
         if m.role == "getter":
             ns[m.name] = property(fn, doc=m.func.doc or None)
         elif m.role == "constructor":
-            fn.__signature__ = sig  # type: ignore[attr-defined]
+            # cls first, as Python passes it (inspect drops it for the class and classmethods)
+            cls_name = "_cls" if "cls" in sig.parameters else "cls"
+            fn.__signature__ = sig.replace(parameters=[  # type: ignore[attr-defined]
+                inspect.Parameter(cls_name, inspect.Parameter.POSITIONAL_ONLY),
+                *sig.parameters.values()])
             if m is ctor:
                 ns["__new__"] = fn  # staticmethod-like: Python passes cls first
             else:

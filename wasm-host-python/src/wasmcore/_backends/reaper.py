@@ -10,7 +10,8 @@ wasmcore:
 * a finalizer only appends to a ``collections.deque`` (atomic under the GIL, never blocks,
   runs no Python code): a wasm object's drop or a buffer's free goes on its context's queue
   (:class:`wasmcore._abi.objects.Context`), a Store goes on :data:`_GRAVE`;
-* no lock is ever taken by a finalizer, so holding one while allocating is harmless;
+* no lock is ever taken by a finalizer, so holding one while allocating is harmless (the
+  one lock here, serializing :func:`reap`, is taken only at safe points);
 * the queued work is done at safe points: the owning thread's next constructor or
   ``empty()`` (drops and frees), and :func:`reap` (Stores), which runs when an instance is
   created or replaced, when a plugin is created, called or closed, and on every tick of the
@@ -38,6 +39,10 @@ _GRAVE: deque[Any] = deque()
 # finalizes one (it would delete it wherever the collection happens to run).
 _KEEP: set[Any] = set()
 _TLS = threading.local()  # .depth: host functions running on this thread
+# Serializes reap(): when one returns, every Store queued before it is closed, even those
+# another thread (the epoch ticker) had taken. Never taken by a finalizer, and closing a Store
+# runs only lock-free finalizers, so holding it there is safe.
+_REAP_LOCK = threading.Lock()
 
 
 class StoreOwner:
@@ -64,14 +69,15 @@ def reap() -> int:
     if getattr(_TLS, "depth", 0):
         return 0
     n = 0
-    while True:
-        try:
-            store = _GRAVE.popleft()
-        except IndexError:
-            return n
-        _KEEP.discard(store)
-        store.close()  # wasmtime_store_delete: frees the memories (their finalizers run now)
-        n += 1
+    with _REAP_LOCK:
+        while True:
+            try:
+                store = _GRAVE.popleft()
+            except IndexError:
+                return n
+            _KEEP.discard(store)
+            store.close()  # wasmtime_store_delete: frees the memories (their finalizers run)
+            n += 1
 
 
 def enter_callback() -> None:
