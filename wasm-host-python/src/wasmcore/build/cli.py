@@ -32,6 +32,9 @@ def add_commands(sub: Any) -> None:
     build.add_argument("--out", type=Path, default=None, metavar="DIR",
                        help="where to write them (default: target/wheels)")
     build.add_argument("--no-sdist", action="store_true", help="only the wheel")
+    build.add_argument("--wasm", type=Path, default=None, metavar="FILE",
+                       help="also write the post-processed module there (e.g. a plugin for "
+                            "another application to load)")
     build.set_defaults(run=_guard(run_build))
 
     develop = sub.add_parser("develop", help="build and install into this environment, editable",
@@ -78,6 +81,10 @@ def run_build(args: argparse.Namespace) -> int:
     out = args.out.resolve() if args.out else project.target_dir / "wheels"
     built = compile_project(project)
     print(write_wheel(project, built, out))
+    if args.wasm is not None:
+        args.wasm.parent.mkdir(parents=True, exist_ok=True)
+        args.wasm.write_bytes(built.wasm)
+        print(args.wasm)
     if not args.no_sdist:
         print(write_sdist(project, out))
     return 0
