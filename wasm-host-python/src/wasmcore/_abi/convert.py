@@ -136,14 +136,14 @@ def _exact_ints(a: np.ndarray, v: object, elem: str, func: str, param: str) -> n
         whole = np.isfinite(a) & (np.trunc(a) == a)
         # lo and hi + 1 are 0 or powers of two: exact in every float type
         in_range = (a >= np.float64(lo)) & (a < np.float64(hi + 1))
-        if isinstance(v, (list, tuple)) and (hi > _FLOAT_EXACT or not (whole & in_range).all()):
+        ok = bool((whole & in_range).all())
+        if isinstance(v, (list, tuple)) and (hi > _FLOAT_EXACT or not ok):
             # numpy made floats of Python numbers: check them as they were given (it may
             # have rounded large ints, and a message shows the value given)
             return _object_ints(np.asarray(v, dtype=object).reshape(a.shape), elem, func, param)
-        if not whole.all():
-            raise _elem_error(TypeError, a, ~whole, func, param, lo, hi)
-        if not in_range.all():
-            raise _elem_error(ValueError, a, ~in_range, func, param, lo, hi)
+        if not ok:
+            bad, exc = (~whole, TypeError) if not whole.all() else (~in_range, ValueError)
+            raise _elem_error(exc, a, bad, func, param, lo, hi)
     elif kind == "O":
         return _object_ints(a, elem, func, param)
     return a
