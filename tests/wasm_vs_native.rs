@@ -285,7 +285,7 @@ fn schema_signature(params: &[schema::ValType], results: &[schema::ValType]) -> 
 
 #[test]
 fn manifest_section_describes_the_exports() {
-    let sections = xtask::custom_sections(artefact_bytes()).expect("a well-formed module");
+    let sections = wasmcore_post::custom_sections(artefact_bytes()).expect("a well-formed module");
     let manifests: Vec<&[u8]> = sections
         .iter()
         .filter(|(n, _)| *n == MANIFEST_SECTION)

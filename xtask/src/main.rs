@@ -1,7 +1,7 @@
 //! `cargo xtask`: build tooling for wasmcore.
 //!
 //! * `cargo xtask dist` builds the wasm module and the native library, post-processes the
-//!   wasm (see [`xtask::postprocess`]) and writes the artefacts and their manifest.
+//!   wasm (see [`wasmcore_post`]) and writes the artefacts and their manifest.
 //! * `cargo xtask web` builds the core with its `web` feature (the wasm-bindgen API) into
 //!   `target/web/build/` and runs `wasm-bindgen --target web`, writing `web/pkg/`.
 //! * `cargo xtask postprocess IN.wasm OUT.wasm [--module NAME]` post-processes any module
@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use serde_json::Value;
-use xtask::{postprocess, read_manifest};
+use wasmcore_post::{postprocess, read_manifest};
 
 const USAGE: &str = "\
 usage: cargo xtask <command>

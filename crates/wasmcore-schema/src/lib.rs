@@ -1,7 +1,8 @@
 //! The wasmcore ABI schema.
 //!
 //! This crate is the single owner of the ABI contract shared by the `#[export]` macro, the
-//! runtime support in `wasmcore-abi`, the `xtask` post-processor and the integration tests:
+//! runtime support in `wasmcore-abi`, the post-processor (`wasmcore-post`) and the integration
+//! tests:
 //!
 //! * [`ABI_VERSION`] and the names of the custom sections;
 //! * the logical types a manifest may name ([`Type`], [`Return`]) and their spelling;

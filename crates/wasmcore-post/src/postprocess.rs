@@ -430,7 +430,7 @@ impl Record {
             "function" => parse_function(&mut fields, None).map(Record::Function),
             "class" => parse_class(&mut fields).map(Record::Class),
             other => Err(format!(
-                "unknown record kind {other:?} (this xtask knows \"function\" and \"class\")"
+                "unknown record kind {other:?} (this post-processor knows \"function\" and \"class\")"
             )),
         });
         result
