@@ -220,6 +220,8 @@ pub fn postprocess(
             message: e.to_string(),
         })?;
     }
+    // The section headers first: a plain message for what is not a module at all.
+    custom_sections(wasm)?;
     let mut config = ModuleConfig::new();
     config
         .generate_name_section(false)

@@ -534,12 +534,29 @@ fn processing_twice_fails_clearly() {
 
 #[test]
 fn not_wasm_fails() {
-    let err = postprocess(b"\0asm\x01\0\0\0\x01\xff", "test", None).unwrap_err();
+    // Refused on the section headers, with a message saying what is wrong...
+    let cases: [(&[u8], &str); 4] = [
+        (b"hello", "missing the \\0asm magic number"),
+        (b"", "missing the \\0asm magic number"),
+        (b"\0asm\x0d\0\x01\0", "not a version 1 core module"),
+        (
+            b"\0asm\x01\0\0\0\x01\xff",
+            "bad size of the section at offset 8",
+        ),
+    ];
+    for (wasm, message) in cases {
+        let err = postprocess(wasm, "test", None).unwrap_err();
+        assert!(matches!(err, Error::InvalidWasm(_)), "{err:?}");
+        assert_contains(&err.to_string(), &["invalid wasm module: ", message]);
+    }
+    // ...and by walrus (the validator) past them: a function without a body.
+    let err = postprocess(
+        b"\0asm\x01\0\0\0\x01\x04\x01\x60\0\0\x03\x02\x01\0",
+        "test",
+        None,
+    )
+    .unwrap_err();
     assert!(matches!(err, Error::InvalidWasm(_)), "{err:?}");
-    assert!(matches!(
-        postprocess(b"hello", "test", None),
-        Err(Error::InvalidWasm(_))
-    ));
 }
 
 // ---------------------------------------------------------------------------------------------
