@@ -2,7 +2,8 @@
 //!
 //! * `cargo xtask dist` builds the wasm module and the native library, post-processes the
 //!   wasm (with [`wasmcore_post`]) and writes the artefacts and their manifest; in the same
-//!   cargo run it builds the example plugins.
+//!   cargo run it builds the example plugins and the post-processor itself for wasm
+//!   (`target/dist/wasmcore-post.wasm`, which the Python tool runs).
 //! * `cargo xtask web` builds the core with its `web` feature (the wasm-bindgen API) into
 //!   `target/web/build/` and runs `wasm-bindgen --target web`, writing `web/pkg/`.
 //! * `cargo xtask postprocess IN.wasm OUT.wasm [--module NAME] [--version VERSION]`
@@ -25,8 +26,8 @@ usage: cargo xtask <command>
 
 commands:
   dist                                   build target/dist/wasmcore.wasm (+ .abi.json), the
-                                         native library with its manifest and the example
-                                         plugins
+                                         native library with its manifest, the example
+                                         plugins and target/dist/wasmcore-post.wasm
   web                                    build the core's `web` feature (wasm-bindgen API) and
                                          write the JS package web/pkg/ (needs wasm-bindgen-cli:
                                          `just setup-web`)
@@ -104,7 +105,7 @@ fn dist() -> CliResult<()> {
     let target_dir = target_dir(&root)?;
     let versions = package_versions(&root)?;
 
-    // (a) the wasm module, with the example plugins in the same cargo run
+    // (a) the wasm module, with the example plugins and the post-processor in the same cargo run
     let packages: Vec<&str> = EXTRA_MODULES
         .iter()
         .flat_map(|m| ["-p", m.package])
@@ -175,12 +176,20 @@ struct ExtraModule {
     dist: &'static str,
 }
 
-/// The example plugin crates (`examples/plugins/`).
-const EXTRA_MODULES: [ExtraModule; 1] = [ExtraModule {
-    package: "textstats",
-    module: "textstats",
-    dist: "plugins/textstats.wasm",
-}];
+/// The example plugin crates (`examples/plugins/`) and the post-processor
+/// (`crates/wasmcore-post`, run by the Python tool under wasmtime).
+const EXTRA_MODULES: [ExtraModule; 2] = [
+    ExtraModule {
+        package: "textstats",
+        module: "textstats",
+        dist: "plugins/textstats.wasm",
+    },
+    ExtraModule {
+        package: "wasmcore-post",
+        module: "wasmcore_post",
+        dist: "wasmcore-post.wasm",
+    },
+];
 
 /// Post-processes the module at `input` into `output` (creating its directory) and reports
 /// the sizes; returns the manifest.
