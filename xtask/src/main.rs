@@ -9,13 +9,15 @@
 //! * `cargo xtask postprocess IN.wasm OUT.wasm [--module NAME] [--version VERSION]`
 //!   post-processes any module built with `wasmcore-abi` (for plugin authors).
 //! * `cargo xtask manifest FILE.wasm` prints the manifest of a processed module.
+//! * `cargo xtask crates` packages the publishable crates (`cargo package`, verified) and
+//!   unpacks them into `target/crates/<name>/`.
 
 use std::collections::BTreeMap;
 use std::env;
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use serde_json::Value;
@@ -37,6 +39,8 @@ commands:
                                          IN's file stem; VERSION, a semver version, is
                                          recorded when given)
   manifest FILE.wasm                     print the manifest of a processed module
+  crates                                 `cargo package` the publishable crates (verified)
+                                         and unpack them into target/crates/<name>/
   help                                   print this message";
 
 /// The wasm target the core is built for.
@@ -70,6 +74,10 @@ fn run(args: &[OsString]) -> CliResult<()> {
         Some("web") => {
             no_more_args(rest)?;
             web()
+        }
+        Some("crates") => {
+            no_more_args(rest)?;
+            crates()
         }
         Some("postprocess") => postprocess_cmd(rest),
         Some("manifest") => match rest {
@@ -475,6 +483,86 @@ fn target_dir(root: &Path) -> CliResult<PathBuf> {
         }
         None => Ok(root.join("target")),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// crates
+
+/// The crates an author's build uses: they are published, and `crates` unpacks their
+/// packaged sources (for the Python tool's wheel).
+const PUBLISHED: [&str; 4] = [
+    "wasmcore-schema",
+    "wasmcore-macros",
+    "wasmcore-abi",
+    "wasmcore-post",
+];
+
+/// `cargo package` of [`PUBLISHED`] in one run (so that each is verified against the
+/// others' packaged sources, which crates.io does not have yet), then each `.crate` unpacked
+/// into `target/crates/<name>/`: the sources as published, with a normalized Cargo.toml (no
+/// workspace inheritance, no paths), usable through `[patch.crates-io]`.
+fn crates() -> CliResult<()> {
+    let root = workspace_root()?;
+    let target_dir = target_dir(&root)?;
+    let mut package = cargo_command(&root);
+    // --allow-dirty: the crates of the tree as it is (this builds artefacts, it publishes
+    // nothing), committed or not.
+    package.args(["package", "--allow-dirty", "--target-dir"]);
+    package.arg(&target_dir);
+    for name in PUBLISHED {
+        package.args(["-p", name]);
+    }
+    run_command(package)?;
+
+    let versions = package_versions(&root)?;
+    let out_dir = target_dir.join("crates");
+    for name in PUBLISHED {
+        let stem = format!("{name}-{}", version_of(&versions, name)?);
+        let file = target_dir.join("package").join(format!("{stem}.crate"));
+        let dest = out_dir.join(name);
+        if dest.exists() {
+            fs::remove_dir_all(&dest)
+                .map_err(|e| format!("cannot remove {}: {e}", dest.display()))?;
+        }
+        let files = unpack_crate(&file, &stem, &dest)?;
+        println!("{}: {files} files from {}", dest.display(), file.display());
+    }
+    println!("for an author's Cargo.toml (until the crates are on crates.io):\n[patch.crates-io]");
+    for name in PUBLISHED {
+        println!("{name} = {{ path = \"{}\" }}", out_dir.join(name).display());
+    }
+    Ok(())
+}
+
+/// Unpacks the `.crate` (a gzipped tar whose entries all sit under `<stem>/`) at `file`
+/// into `dest`, without the `<stem>/` prefix; returns the number of files.
+fn unpack_crate(file: &Path, stem: &str, dest: &Path) -> CliResult<usize> {
+    let bad = |e: std::io::Error| format!("cannot unpack {}: {e}", file.display());
+    let gz = fs::File::open(file).map_err(|e| format!("cannot open {}: {e}", file.display()))?;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(gz));
+    let mut files = 0;
+    for entry in archive.entries().map_err(bad)? {
+        let mut entry = entry.map_err(bad)?;
+        let path = entry.path().map_err(bad)?.into_owned();
+        let relative = path
+            .strip_prefix(stem)
+            .ok()
+            .filter(|r| r.components().all(|c| matches!(c, Component::Normal(_))))
+            .ok_or_else(|| {
+                format!(
+                    "{}: entry {} is not inside {stem}/",
+                    file.display(),
+                    path.display()
+                )
+            })?;
+        let target = dest.join(relative);
+        if let Some(dir) = target.parent() {
+            fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        entry.unpack(&target).map_err(bad)?;
+        files += usize::from(entry.header().entry_type().is_file());
+    }
+    Ok(files)
 }
 
 // ---------------------------------------------------------------------------------------------

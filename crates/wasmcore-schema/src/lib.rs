@@ -15,6 +15,11 @@
 
 use std::fmt;
 
+// The README's examples are doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// Version of the ABI described here. Bump on any incompatible change.
 pub const ABI_VERSION: u32 = 1;
 
