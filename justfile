@@ -42,6 +42,10 @@ test-web: build web
 wheel: build
     scripts/wheel.sh
 
+# Package the publishable crates (schema, macros, abi, post: `cargo package`, verified) and unpack them into target/crates/<name>/, usable through [patch.crates-io]
+crates:
+    cargo xtask crates
+
 # The classic experiment: fib(32) and sum of 10^7 float64 on python / wasm / native, and the per-call cost of fib(1)
 demo: build
     {{py}} scripts/demo.py
