@@ -9,6 +9,13 @@
 //! thrown as a JS `Error` whose message names the function and the parameter, as the Python
 //! host's `ValueError` does: `fib(): parameter 'n' must be <= 93, got 94`.
 //!
+//! An integer array (`partitions`' `cards`) is checked by the Python host's rule
+//! (docs/arguments.md) instead of wrapped: a `Uint32Array` is taken as it is; any other array
+//! or typed array must hold integers (a Number with no fractional part, or a BigInt), else a
+//! `TypeError`, in the element type's range, else a `RangeError`, each naming the function,
+//! the parameter and the first offending index and value:
+//! `partitions(): parameter 'cards' must hold integers >= 0, got -1 at index 9`.
+//!
 //! The C-ABI build exports the same kernels under their own names (`fib`, `sha256_update`,
 //! ...), so the JS API lives in the JS namespace `wasmcore` (wasm exports `wasmcore__fib`,
 //! ...) and both layers can sit in one module without clashing:
@@ -22,6 +29,7 @@
 //! const h = new wasmcore.Sha256(); h.update(bytes); h.hexdigest(); h.free();
 //! ```
 
+use js_sys::{Array, ArrayBuffer, BigInt, DataView, Number, RangeError, TypeError, Uint32Array};
 use wasm_bindgen::prelude::*;
 
 use crate::{Error, MatrixRef, bytes, linalg, numeric, sort, special, stats};
@@ -42,6 +50,97 @@ fn index(i: u64) -> f64 {
     i as f64
 }
 
+/// A JS integer array as `u32`s, by the Python host's rule for integer arrays: a `Uint32Array`
+/// is copied as it is; another array or typed array must hold integers (Numbers without a
+/// fractional part, or BigInts), else a `TypeError`, in [0, 2**32 - 1], else a `RangeError`.
+/// Type errors come first; each error names `func`, `param` and the first offending index and
+/// value (as JS writes it).
+fn u32_array(func: &str, param: &str, v: &JsValue) -> Result<Vec<u32>, JsValue> {
+    if let Some(a) = v.dyn_ref::<Uint32Array>() {
+        return Ok(a.to_vec());
+    }
+    let head = format!("{func}(): parameter '{param}'");
+    if !(Array::is_array(v) || ArrayBuffer::is_view(v) && !v.is_instance_of::<DataView>()) {
+        let got = v.js_typeof().as_string().unwrap_or_default();
+        let msg = format!("{head} must be an array or a typed array of integers, got {got}");
+        return Err(TypeError::new(&msg).into());
+    }
+    let items = Array::from(v);
+    let mut out = Vec::with_capacity(items.length() as usize);
+    let mut out_of_range = None;
+    for (i, x) in items.iter().enumerate() {
+        match u32_element(&x) {
+            Element::Value(n) => out.push(n),
+            Element::NotInteger => {
+                let msg = format!("{head} must hold integers, got {} at index {i}", text(&x));
+                return Err(TypeError::new(&msg).into());
+            }
+            Element::OutOfRange => {
+                out_of_range.get_or_insert((i, x));
+            }
+        }
+    }
+    let Some((i, x)) = out_of_range else {
+        return Ok(out);
+    };
+    let bound = if x.lt(&JsValue::from(0)) {
+        ">= 0".to_string()
+    } else {
+        format!("<= {}", u32::MAX)
+    };
+    let msg = format!(
+        "{head} must hold integers {bound}, got {} at index {i}",
+        text(&x)
+    );
+    Err(RangeError::new(&msg).into())
+}
+
+/// What an element of a JS array is to an integer array parameter.
+enum Element {
+    Value(u32),
+    NotInteger,
+    OutOfRange,
+}
+
+fn u32_element(x: &JsValue) -> Element {
+    if let Some(f) = x.as_f64() {
+        if !(f.is_finite() && f.fract() == 0.0) {
+            Element::NotInteger
+        } else if (0.0..=f64::from(u32::MAX)).contains(&f) {
+            Element::Value(f as u32) // exact: a whole number in range
+        } else {
+            Element::OutOfRange
+        }
+    } else if x.is_bigint() {
+        match u64::try_from(x.clone()).map(u32::try_from) {
+            Ok(Ok(n)) => Element::Value(n),
+            _ => Element::OutOfRange,
+        }
+    } else {
+        Element::NotInteger
+    }
+}
+
+/// An array element as JS writes it: `-1`, `1.5`, `NaN`, `Infinity`, `5n`, `"3" (string)`.
+fn text(x: &JsValue) -> String {
+    let written = if let Some(f) = x.as_f64() {
+        Number::from(f)
+            .to_string_with_radix(10)
+            .ok()
+            .map(String::from)
+    } else if let Some(b) = x.dyn_ref::<BigInt>() {
+        b.to_string(10)
+            .ok()
+            .map(|s| format!("{}n", String::from(s)))
+    } else {
+        x.as_string().map(|s| format!("{s:?} (string)"))
+    };
+    written.unwrap_or_else(|| {
+        let kind = x.js_typeof().as_string().unwrap_or_default();
+        if x.is_null() { "null".into() } else { kind }
+    })
+}
+
 // --- integer kernels ---------------------------------------------------------------------------
 
 /// Fibonacci number n by naive double recursion (a BigInt); n <= 93.
@@ -51,9 +150,15 @@ pub fn fib(n: u32) -> Result<u64, JsError> {
 }
 
 /// The blackjack partition count: `cards` holds 10 counts (values 1..10), 0 <= subtotal <= 21.
+/// `cards` is a `Uint32Array`, or any array or typed array of non-negative integers.
 #[wasm_bindgen(js_namespace = wasmcore)]
-pub fn partitions(cards: &[u32], subtotal: u32) -> Result<u64, JsError> {
-    numeric::partitions(cards, subtotal).map_err(throw("partitions"))
+pub fn partitions(
+    #[wasm_bindgen(unchecked_param_type = "Uint32Array | ArrayLike<number | bigint>")]
+    cards: &JsValue,
+    subtotal: u32,
+) -> Result<u64, JsValue> {
+    let cards = u32_array("partitions", "cards", cards)?;
+    numeric::partitions(&cards, subtotal).map_err(|e| throw("partitions")(e).into())
 }
 
 /// Number of primes below n, 0 <= n <= 2**31.

@@ -11,15 +11,19 @@ const $ = (id) => document.getElementById(id);
 // The inputs: tests/web/test_page.py builds the same ones in Python.
 const MANDELBROT = { width: 720, height: 480, x0: -2.35, y0: -1.1, x1: 0.95, y1: 1.1, maxIter: 256 };
 
-/** n doubles in [-100, 100) from a 32-bit LCG (Numerical Recipes constants) seeded with `seed`. */
-function seeded(n, seed) {
-  const out = new Float64Array(n);
+/** A 32-bit LCG (Numerical Recipes constants) seeded with `seed`: each call, the next in [0, 1). */
+function lcg(seed) {
   let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
+  return () => {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 4294967296) * 200 - 100;
-  }
-  return out;
+    return s / 4294967296;
+  };
+}
+
+/** n doubles in [-100, 100) from the LCG seeded with `seed`. */
+function seeded(n, seed) {
+  const next = lcg(seed);
+  return Float64Array.from({ length: n }, () => next() * 200 - 100);
 }
 
 /** A copy of x with the cases sort must get right: NaNs, -0 and 0, a repeated value. */
@@ -40,6 +44,7 @@ const bytesOf = (a) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 /** A JSON-safe form: BigInt as a decimal string, typed arrays as dtype + little-endian hex. */
 function encode(v) {
   if (typeof v === "bigint") return v.toString();
+  if (Array.isArray(v)) return v.map(encode);
   if (v instanceof Float64Array) return { dtype: "f64", hex: hex(bytesOf(v)) };
   if (v instanceof Uint32Array) return { dtype: "u32", hex: hex(bytesOf(v)) };
   if (v instanceof Uint8Array) return { dtype: "u8", hex: hex(v) };
@@ -75,6 +80,27 @@ function draw(counts) {
   ctx.putImageData(img, 0, 0);
 }
 
+// Elements an integer array must refuse (docs/arguments.md): out of the u32 range, or not integers.
+const BAD_ELEMENTS = [-1, -7, -(2 ** 40), 2 ** 32, 2 ** 32 + 5, 2 ** 53, 1e20, 1.5, -0.5, 0.1, 4294967295.5,
+  NaN, Infinity, -Infinity];
+
+/**
+ * `partitions` with n `cards` arguments that each hold 1 to 3 bad elements at positions the LCG
+ * picks, as a plain Array or a Float64Array: the input (as a Float64Array, which holds every one
+ * exactly), the container and what the call threw.
+ */
+function badIntegerArrays(n) {
+  const next = lcg(15);
+  const int = (m) => Math.floor(next() * m);
+  return Array.from({ length: n }, (_, c) => {
+    const values = Array.from({ length: 10 }, () => int(4));
+    for (let k = int(3); k >= 0; k--) values[int(10)] = BAD_ELEMENTS[int(BAD_ELEMENTS.length)];
+    const container = c % 2 ? "Float64Array" : "Array";
+    const cards = c % 2 ? Float64Array.from(values) : values;
+    return { input: Float64Array.from(values), container, thrown: thrown(() => core.partitions(cards, 3)) };
+  });
+}
+
 function checks(image) {
   const x = seeded(1000, 42);
   const special = withSpecials(x);
@@ -100,6 +126,12 @@ function checks(image) {
     "fib(20)": core.fib(20),
     "fib(25)": core.fib(25),
     partitions: core.partitions(new Uint32Array([4, 4, 4, 4, 4, 4, 4, 4, 4, 16]), 4),
+    "partitions, other arrays": {
+      array: core.partitions([4, 4, 4, 4, 4, 4, 4, 4, 4, 16], 4),
+      float64: core.partitions(new Float64Array([4, 4, 4, 4, 4, 4, 4, 4, 4, 16]), 4),
+      int8: core.partitions(new Int8Array([4, 4, 4, 4, 4, 4, 4, 4, 4, 16]), 4),
+      bigint: core.partitions([4n, 4n, 4n, 4n, 4n, 4n, 4n, 4n, 4n, 16n], 4),
+    },
     "count_primes(1000000)": core.count_primes(1_000_000),
     "sha256('abc')": core.sha256(utf8("abc")),
     "Sha256 stream": stream,
@@ -137,6 +169,10 @@ function checks(image) {
     "error base64_decode('abc')": thrown(() => core.base64_decode(utf8("abc"))),
     "error mean([])": thrown(() => core.mean(new Float64Array(0))),
     "error matmul shape": thrown(() => core.matmul(new Float64Array(5), 2, 3, new Float64Array(6), 2)),
+    "error partitions('abcdefghij')": thrown(() => core.partitions("abcdefghij", 4)),
+    "error partitions string element": thrown(() => core.partitions([1, 1, 1, 1, 1, 1, 1, 1, 1, "2"], 4)),
+    "error partitions -1n": thrown(() => core.partitions([1n, 1n, 1n, 1n, 1n, 1n, 1n, 1n, 1n, -1n], 4)),
+    "integer arrays": badIntegerArrays(40),
   };
 }
 

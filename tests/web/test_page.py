@@ -19,6 +19,7 @@ import http.server
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -130,6 +131,8 @@ DTYPES = {"f64": "<f8", "u32": "<u4", "u8": "u1"}
 
 
 def decode(v: Any) -> Any:
+    if isinstance(v, list):
+        return [decode(x) for x in v]
     if isinstance(v, dict):
         if set(v) == {"dtype", "hex"}:
             return np.frombuffer(bytes.fromhex(v["hex"]), DTYPES[v["dtype"]])
@@ -192,6 +195,9 @@ def python_host_results() -> dict[str, Any]:
         "fib(20)": str(core.fib(20)),
         "fib(25)": str(core.fib(25)),
         "partitions": str(core.partitions(CARDS, 4)),
+        "partitions, other arrays": dict.fromkeys(
+            ("array", "float64", "int8", "bigint"), str(core.partitions(CARDS, 4))
+        ),
         "count_primes(1000000)": core.count_primes(1_000_000),
         "sha256('abc')": u8(core.sha256(b"abc")),
         "Sha256 stream": {"abc": h.hexdigest(), "abx": fork.digest().hex()},
@@ -239,6 +245,22 @@ def python_host_results() -> dict[str, Any]:
             "error": "Error",
             "message": "matmul(): parameter 'a' has 5 elements, not 2*3",
         },
+        # the JS API's own checks of an integer array (docs/arguments.md)
+        "error partitions('abcdefghij')": {
+            "error": "TypeError",
+            "message": "partitions(): parameter 'cards' must be an array or a typed array of "
+            "integers, got string",
+        },
+        "error partitions string element": {
+            "error": "TypeError",
+            "message": "partitions(): parameter 'cards' must hold integers, "
+            'got "2" (string) at index 9',
+        },
+        "error partitions -1n": {
+            "error": "RangeError",
+            "message": "partitions(): parameter 'cards' must hold integers >= 0, "
+            "got -1n at index 9",
+        },
     }
 
 
@@ -273,6 +295,7 @@ def same(a: Any, b: Any) -> bool:
 
 def test_results_equal_python_host(page: dict[str, Any]) -> None:
     want = python_host_results()
+    page = {k: v for k, v in page.items() if k != "integer arrays"}  # the test below
     assert page.keys() == want.keys()
     differ = [k for k in want if not same(page[k], want[k])]
     assert differ == [], "\n".join(f"{k}: page {page[k]!r} != host {want[k]!r}" for k in differ)
@@ -360,3 +383,29 @@ def test_results_match_oracles(page: dict[str, Any]) -> None:
     image = mandelbrot_numpy(*MANDELBROT)
     assert page["mandelbrot crc32"] == zlib.crc32(image.astype("<u4").tobytes())
     assert page["mandelbrot sum"] == int(image.sum())
+
+
+def js_error(e: Exception) -> dict[str, str]:
+    """What the JS API throws where the Python host raises ``e`` for an integer array: a
+    TypeError or a RangeError (for ValueError), with the value written as JS writes it."""
+    message = re.sub(
+        r"got (-?)(nan|inf) at",
+        lambda m: f"got {m[1]}{'NaN' if m[2] == 'nan' else 'Infinity'} at",
+        str(e),
+    )
+    return {"error": "TypeError" if type(e) is TypeError else "RangeError", "message": message}
+
+
+def test_integer_array_rule_matches_python_host(page: dict[str, Any]) -> None:
+    """Bad elements at random positions of `cards` (web/demo.js badIntegerArrays) are refused
+    by the JS API exactly as by the Python host: the same error class, index and value."""
+    core = wasmcore.load("wasm")
+    cases = page["integer arrays"]
+    assert len(cases) == 40 and {c["container"] for c in cases} == {"Array", "Float64Array"}
+    for case in cases:
+        # a JS number is an integer when whole: the Python host gets ints for those
+        values = [int(v) if math.isfinite(v) and v.is_integer() else v
+                  for v in case["input"].tolist()]
+        with pytest.raises((TypeError, ValueError)) as e:
+            core.partitions(values, 3)
+        assert case["thrown"] == js_error(e.value), (case["container"], values)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import operator
+import reprlib
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +28,9 @@ INT_RANGES = {
 }
 DTYPES = {"f64": np.dtype(np.float64), "f32": np.dtype(np.float32), "i64": np.dtype(np.int64),
           "u32": np.dtype(np.uint32), "u8": np.dtype(np.uint8)}
+# The range of each integer element type of the arrays.
+ELEM_RANGES = {e: (int(np.iinfo(d).min), int(np.iinfo(d).max))
+               for e, d in DTYPES.items() if d.kind in "iu"}
 _NUMERIC_KINDS = frozenset("biuf")
 
 
@@ -44,9 +49,13 @@ def as_int(v: object, func: str, param: str) -> int:
                         f"got {_type_name(v)}") from None
 
 
+def _bound(v: float, lo: int, hi: int) -> str:
+    """The bound an out-of-range ``v`` breaks: ``>= lo`` or ``<= hi``."""
+    return f">= {lo}" if v < lo else f"<= {hi}"
+
+
 def int_range_error(v: int, func: str, param: str, lo: int, hi: int) -> ValueError:
-    bound = f">= {lo}" if v < lo else f"<= {hi}"
-    return ValueError(f"{func}(): parameter '{param}' must be {bound}, got {v}")
+    return ValueError(f"{func}(): parameter '{param}' must be {_bound(v, lo, hi)}, got {v}")
 
 
 def as_float(v: object, func: str, param: str) -> float:
@@ -68,7 +77,8 @@ def as_bool(v: object, func: str, param: str) -> bool:
 def as_array(v: object, elem: str, func: str, param: str, ndim: int = 1) -> np.ndarray:
     """A C-contiguous, aligned array of the element type with ``ndim`` dimensions (1 or 2):
     any buffer-protocol object or (nested) sequence of numbers; other dtypes and strides are
-    converted (copied). For 1-D, a single number is an array of one element."""
+    converted (copied). For 1-D, a single number is an array of one element. An integer
+    element type takes only integer values in its range (see :func:`_exact_ints`)."""
     dtype = DTYPES[elem]
     if type(v) is np.ndarray and v.dtype == dtype and v.ndim == ndim and v.flags.c_contiguous \
             and v.flags.aligned:
@@ -86,21 +96,138 @@ def as_array(v: object, elem: str, func: str, param: str, ndim: int = 1) -> np.n
         if a.dtype.kind not in _NUMERIC_KINDS:
             if a.dtype.kind != "O":
                 raise TypeError(f"dtype {a.dtype} is not numeric")
-            a = np.asarray(v, dtype=dtype)
-        out = np.require(a, dtype=dtype, requirements=("C", "A"))  # contiguous, aligned
+            if dtype.kind == "f":
+                a = np.asarray(v, dtype=dtype)
     except (TypeError, ValueError) as e:
         if str(e).startswith(f"{func}():"):
             raise
         raise TypeError(f"{func}(): parameter '{param}' must be {what} ({e})") from None
-    if out.ndim != ndim:
-        raise ValueError(f"{func}(): parameter '{param}' must be {ndim}-D, got a {out.ndim}-D "
-                         f"array of shape {out.shape}")
+    if a.ndim != ndim:
+        raise ValueError(f"{func}(): parameter '{param}' must be {ndim}-D, got a {a.ndim}-D "
+                         f"array of shape {a.shape}")
+    if dtype.kind != "f":
+        a = _exact_ints(a, v, elem, func, param)
+    if a.dtype != dtype:
+        return a.astype(dtype, order="C")  # a new array: contiguous, aligned
+    return np.require(a, requirements=("C", "A"))
+
+
+# float64 holds every integer up to 2**53 exactly; a float array made from Python numbers may
+# have rounded larger ones
+_FLOAT_EXACT = 2**53
+
+
+def _exact_ints(a: np.ndarray, v: object, elem: str, func: str, param: str) -> np.ndarray:
+    """``a`` (``v`` made an array) once every element is known to be an integer in the range
+    of the integer element type ``elem``, so that the cast to it changes no value.
+
+    Integer and bool arrays are range-checked; float arrays must hold whole finite numbers in
+    range; object arrays (Python ints beyond 64 bits, objects with ``__index__``, mixed
+    lists) are checked element by element, exactly. A non-integer element is a TypeError, an
+    integer out of range a ValueError (type errors first, as for scalars); each names the
+    first offending index and value."""
+    lo, hi = ELEM_RANGES[elem]
+    kind = a.dtype.kind
+    if kind in "iu":
+        fits = _fits(a.dtype, elem)
+        if fits is not None and a.size and not fits(a):
+            raise _elem_error(ValueError, a, (a < lo) | (a > hi), func, param, lo, hi)
+    elif kind == "f":
+        whole = np.isfinite(a) & (np.trunc(a) == a)
+        # lo and hi + 1 are 0 or powers of two: exact in every float type
+        in_range = (a >= np.float64(lo)) & (a < np.float64(hi + 1))
+        ok = bool((whole & in_range).all())
+        if isinstance(v, (list, tuple)) and (hi > _FLOAT_EXACT or not ok):
+            # numpy made floats of Python numbers: check them as they were given (it may
+            # have rounded large ints, and a message shows the value given)
+            return _object_ints(np.asarray(v, dtype=object).reshape(a.shape), elem, func, param)
+        if not ok:
+            bad, exc = (~whole, TypeError) if not whole.all() else (~in_range, ValueError)
+            raise _elem_error(exc, a, bad, func, param, lo, hi)
+    elif kind == "O":
+        return _object_ints(a, elem, func, param)
+    return a
+
+
+@functools.cache
+def _fits(src: np.dtype, elem: str) -> Callable[[np.ndarray], bool] | None:
+    """For integer dtype ``src``: None when every value of it fits ``elem``, else a check that
+    all of an array's values do, with one reduction."""
+    lo, hi = ELEM_RANGES[elem]
+    info = np.iinfo(src)
+    low, high = info.min < lo, info.max > hi
+    # (reducing a.ravel() and comparing Python ints is quicker on small arrays than axis=None
+    # and numpy scalars)
+    if low and high:
+        # a signed type wider than the unsigned elem: seen as unsigned, negatives are too large
+        unsigned = np.dtype(src.str.replace("i", "u"))
+        assert lo == 0 and np.iinfo(unsigned).max // 2 > hi
+        return lambda a: int(_MAX(a.ravel().view(unsigned))) <= hi
+    if low:
+        return lambda a: int(_MIN(a.ravel())) >= lo
+    if high:
+        return lambda a: int(_MAX(a.ravel())) <= hi
+    return None
+
+
+_MAX, _MIN = np.maximum.reduce, np.minimum.reduce
+
+
+def _object_ints(a: np.ndarray, elem: str, func: str, param: str) -> np.ndarray:
+    """An object array's elements as ``elem`` integers, each checked exactly: a bool, anything
+    with ``__index__``, or a whole finite float."""
+    lo, hi = ELEM_RANGES[elem]
+    out = np.empty(a.shape, dtype=DTYPES[elem])
+    out_of_range = None
+    for i, x in np.ndenumerate(a):
+        if isinstance(x, (float, np.floating)):
+            n = int(x) if math.isfinite(x) and float(x).is_integer() else None
+        elif isinstance(x, (bool, np.bool_)):
+            n = int(x)
+        else:
+            try:
+                n = operator.index(x)
+            except TypeError:
+                n = None
+        if n is None:
+            raise _elem_error(TypeError, a, i, func, param, lo, hi)
+        if lo <= n <= hi:
+            out[i] = n
+        elif out_of_range is None:
+            out_of_range = i
+    if out_of_range is not None:
+        raise _elem_error(ValueError, a, out_of_range, func, param, lo, hi)
     return out
+
+
+def _elem_error(exc: type[Exception], a: np.ndarray, where: np.ndarray | tuple[int, ...],
+                func: str, param: str, lo: int, hi: int) -> Exception:
+    """The error for the first element of ``a`` that ``where`` marks (a bool mask, or the
+    index itself): TypeError 'must hold integers' or ValueError 'must hold integers >= lo'
+    (or '<= hi'), with the element's index and value."""
+    if isinstance(where, np.ndarray):
+        where = tuple(int(i) for i in np.unravel_index(np.flatnonzero(where)[0], a.shape))
+    x = a[where]
+    value: float | None = None
+    if isinstance(x, (float, np.floating)):
+        value = float(x)
+        text = repr(value)
+    else:
+        try:
+            value = operator.index(x)
+            text = str(value)
+        except TypeError:
+            text = f"{reprlib.repr(x)} ({_type_name(x)})"
+    need = "" if value is None or exc is TypeError else " " + _bound(value, lo, hi)
+    at = where[0] if len(where) == 1 else where
+    return exc(f"{func}(): parameter '{param}' must hold integers{need}, got {text} "
+               f"at index {at}")
 
 
 def as_inout_array(v: object, elem: str, func: str, param: str) -> np.ndarray:
     """An array the kernel writes in place: must already be a writable C-contiguous 1-D
-    ndarray of the exact element type (a converted copy would silently lose the writes)."""
+    ndarray of the exact element type (a converted copy would silently lose the writes; and
+    an array of the exact type can only hold values of that type)."""
     dtype = DTYPES[elem]
     if not isinstance(v, np.ndarray) or v.dtype != dtype or not v.flags.c_contiguous \
             or not v.flags.writeable or not v.flags.aligned:
