@@ -3,16 +3,21 @@
 
 * ``examples/similarity``: the crates.io crate strsim behind ``#[export]``; every distance is
   compared with rapidfuzz on random Unicode strings (hypothesis).
+* ``examples/plugins/textstats``: a crate importing a host function, so its package exposes a
+  sandboxed ``Plugin`` class; compared with Python's ``bytes.split`` and ``collections.Counter``.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
+import wasmcore
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rapidfuzz.distance import (
@@ -90,3 +95,36 @@ def test_arguments_and_python_part(similarity: ModuleType) -> None:
     assert similarity.closest("x", []) is None
     assert "Levenshtein distance" in similarity.levenshtein.__doc__
     assert similarity.levenshtein.__module__ == "similarity._lib"
+
+
+@pytest.fixture(scope="module")
+def textstats(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
+    return install("textstats", tmp_path_factory.mktemp("textstats"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.binary(max_size=300) | st.text(alphabet=" \t\n\x0b\x0cab", max_size=60)
+       .map(str.encode))
+def test_textstats_plugin_matches_python(textstats: ModuleType, text: bytes) -> None:
+    log: list[str] = []
+    with textstats.open_plugin(log) as p:
+        assert isinstance(p, wasmcore.Plugin)
+        words = text.split()
+        assert p.count_words(text) == len(words)
+        assert log == [f"count_words: {len(text)} bytes, {len(words)} words"]
+        assert p.count_lines(text) == text.count(b"\n") + (bool(text) and not
+                                                            text.endswith(b"\n"))
+        counts = Counter(text)
+        assert np.array_equal(p.byte_histogram(text), [counts[b] for b in range(256)])
+        mean = sum(map(len, words)) / len(words) if words else 0.0
+        assert p.mean_word_length(text) == pytest.approx(mean, rel=1e-15)
+
+
+def test_textstats_needs_its_host_function(textstats: ModuleType) -> None:
+    with pytest.raises(wasmcore.ModuleRejected, match=r"env\.log"):
+        textstats.Plugin()
+    p = textstats.Plugin(host={"log": lambda ptr, n: None}, timeout=1.0)
+    with pytest.raises(ValueError, match=r"longest_word\(\): parameter 'text' has no words"):
+        p.longest_word("   ")
+    assert p.longest_word("a bbb cc") == "bbb"
+    assert textstats.Plugin.__module__ == "textstats._lib"
