@@ -15,7 +15,7 @@ from __future__ import annotations
 import operator
 import os
 import threading
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,7 +37,11 @@ from ._plugin import Plugin, Wasi
 __all__ = ["ABI_VERSION", "Core", "Error", "FuelExhausted", "KernelPanic",
            "MemoryLimitExceeded", "ModuleRejected", "Plugin", "Timeout", "Trap", "Wasi", "load",
            "wasm_path"]
-__version__ = "0.1.0"
+
+try:  # the installed distribution's, built from the Cargo workspace version
+    __version__ = metadata.version("wasmcore")
+except metadata.PackageNotFoundError:  # these sources imported without being installed
+    __version__ = "0+unknown"
 
 Backend = Literal["wasm", "native", "python"]
 
