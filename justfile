@@ -16,10 +16,14 @@ setup:
 build: setup
     cargo xtask dist
 
-# Run every test: Rust (units, xtask, dist wasm vs native under wasmtime), pytest (all backends, the wheel), then the browser test
-test: build wheel && test-web
+# Run every test: Rust (units, xtask, dist wasm vs native under wasmtime), pytest (all backends, the wheel; then again on the public-API fallback), then the browser test
+test: build wheel && test-fallback test-web
     cargo test --workspace
     {{py}} -m pytest
+
+# The Python tests with the fast call path off (WASMCORE_FAST_PATH=0): wasmtime-py's public API only, as on a wasmtime-py the fast path is not verified against
+test-fallback: build wheel
+    WASMCORE_FAST_PATH=0 {{py}} -m pytest
 
 # Install what the browser build and test need (idempotent): wasm-bindgen-cli at the crate's pinned version, Debian's chromium, playwright-core (web/tests)
 setup-web: setup
