@@ -38,6 +38,9 @@ _GRAVE: deque[Any] = deque()
 # finalizes one (it would delete it wherever the collection happens to run).
 _KEEP: set[Any] = set()
 _TLS = threading.local()  # .depth: host functions running on this thread
+# One reap at a time, so a reap returns only when every Store queued before it is closed, even
+# one that another thread's reap (the epoch ticker's) took first. Never taken by a finalizer.
+_REAPING = threading.RLock()
 
 
 class StoreOwner:
@@ -64,14 +67,15 @@ def reap() -> int:
     if getattr(_TLS, "depth", 0):
         return 0
     n = 0
-    while True:
-        try:
-            store = _GRAVE.popleft()
-        except IndexError:
-            return n
-        _KEEP.discard(store)
-        store.close()  # wasmtime_store_delete: frees the memories (their finalizers run now)
-        n += 1
+    with _REAPING:
+        while True:
+            try:
+                store = _GRAVE.popleft()
+            except IndexError:
+                return n
+            _KEEP.discard(store)
+            store.close()  # wasmtime_store_delete: frees the memories (their finalizers run now)
+            n += 1
 
 
 def enter_callback() -> None:
