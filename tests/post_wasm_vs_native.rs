@@ -41,7 +41,10 @@ fn raw_module(lib: &str) -> Vec<u8> {
 /// The linker's output for an example author project, which `just examples` builds with
 /// `wasmcore build` in the target directory `target/authors`.
 fn raw_example(lib: &str) -> Vec<u8> {
-    let release = target_dir().join("authors").join("wasm32-unknown-unknown").join("release");
+    let release = target_dir()
+        .join("authors")
+        .join("wasm32-unknown-unknown")
+        .join("release");
     read_artefact(&release.join(format!("{lib}.wasm")))
 }
 

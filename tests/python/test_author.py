@@ -266,6 +266,12 @@ def test_no_checkout_needed(standalone: tuple[Path, Path]) -> None:
     assert re.search(rf"Compiling wasmcore-abi v[\d.]+ \({re.escape(site)}.*site-packages/"
                      r"wasmcore/build/crates/wasmcore-abi\)", r.stderr) or \
         "wasmcore-abi" not in r.stderr, r.stderr  # fresh, or already built by an earlier run
+    # the Rust side of the generated project: its unit tests pass, clippy has nothing to say
+    # (`wasmcore cargo` supplies the wasmcore crates, which crates.io does not have yet)
+    tests = run([py.parent / "wasmcore", "cargo", "test", "--lib"], cwd=project)
+    assert "test result: ok. 3 passed" in tests.stdout, tests.stdout
+    run([py.parent / "wasmcore", "cargo", "clippy", "--all-targets", "--", "-D", "warnings"],
+        cwd=project)
     wheels = sorted(p.name for p in (CARGO_TARGET / "wheels").glob("standalone_pkg-*"))
     assert wheels == ["standalone_pkg-0.1.0-py3-none-any.whl", "standalone_pkg-0.1.0.tar.gz"]
     assert str(CARGO_TARGET / "wheels") in r.stdout

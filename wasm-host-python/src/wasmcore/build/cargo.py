@@ -83,8 +83,14 @@ def ensure_wasm_target(cwd: Path, say: Callable[[str], None] = log) -> None:
 
 
 def run_cargo(project: Project, args: Sequence[str]) -> int:
-    """``cargo ARGS`` in the project with the bundled wasmcore crates; returns its status."""
-    cmd = [_cargo(), *args, *patch_args()]
+    """``cargo ARGS`` in the project with the bundled wasmcore crates; returns its status.
+    The ``--config`` arguments go right after the subcommand: after a ``--`` they would be the
+    subcommand's own (``wasmcore cargo clippy -- -D warnings``), and before it an external
+    subcommand such as clippy would not pass them on to the cargo it runs."""
+    args = list(args)
+    # the subcommand: the first argument that is not an option or a +toolchain
+    at = next((i + 1 for i, a in enumerate(args) if not a.startswith(("-", "+"))), len(args))
+    cmd = [_cargo(), *args[:at], *patch_args(), *args[at:]]
     return subprocess.run(cmd, cwd=project.root, check=False).returncode
 
 
