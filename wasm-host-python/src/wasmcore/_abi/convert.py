@@ -381,8 +381,7 @@ _HELPERS = {"_w_may_share": np.may_share_memory, "_w_check_int": check_int, "_w_
             "_w_int_range_error": int_range_error, "_w_as_float": as_float,
             "_w_as_bool": as_bool, "_w_as_array": as_array,
             "_w_as_inout_array": as_inout_array, "_w_as_bytes": as_bytes, "_w_as_str": as_str,
-            "_w_raw_int": raw_int, "_w_raw_float": raw_float, "_w_copysign": math.copysign,
-            "_w_inf": math.inf}
+            "_w_raw_int": raw_int, "_w_raw_float": raw_float}
 
 
 def build(spec: FunctionSpec, body: list[str], env: dict[str, Any],

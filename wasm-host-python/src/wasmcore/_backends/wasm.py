@@ -733,15 +733,13 @@ def _raw_write(p: Param, slot: int, label: str) -> list[str]:
     """Source writing raw parameter ``p`` (already checked by the prologue: an int, or a
     float) into ``slot``. An integer may be given signed or unsigned (wasm's integers have no
     sign): an unsigned one the view refuses is wrapped by ``raw_int``, which also words the
-    error for one out of both ranges; an f32 beyond its range is the infinity it rounds to."""
+    error for one out of both ranges. (A float beyond f32's range is stored by the view as
+    the infinity it rounds to.)"""
     view, per = _RAW_VIEWS[p.type.name]
     at = f"_w_{view}[{slot * per}]"
     if view in ("i32", "i64"):
         fix = f"_w_raw_int({p.name}, {p.type.name!r}, {label!r}, {slot + 1})"
         return ["try:", f"    {at} = {p.name}", "except ValueError:", f"    {at} = {fix}"]
-    if view == "f32":
-        return ["try:", f"    {at} = {p.name}", "except OverflowError:",
-                f"    {at} = _w_copysign(_w_inf, {p.name})"]
     return [f"{at} = {p.name}"]
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import math
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -188,8 +187,7 @@ def _callback(key: str, fn: Callable[..., Any], ty: wasmtime.FuncType, calls: Ho
     return make(_w_fn=fn, _w_calls=calls, _w_enter=reaper.enter_callback,  # type: ignore[no-any-return]
                 _w_exit=reaper.exit_callback, _w_cache=cache, _w_views=views,
                 _w_trap=functools.partial(api.trap, f"host function '{key}' failed".encode()),
-                _w_result=functools.partial(result_value, key, results),
-                _w_copysign=math.copysign, _w_inf=math.inf)
+                _w_result=functools.partial(result_value, key, results))
 
 
 @functools.lru_cache(maxsize=256)
@@ -216,22 +214,14 @@ def _compile(params: tuple[str, ...], results: tuple[str, ...],
         if t in RAW_INT_RANGES:  # an unsigned value the view refuses: wrapped by _w_result
             body += ["try:", f"    {slot} = out", "except ValueError:",
                      f"    {slot} = _w_result(out)"]
-        elif t == "f32":  # beyond f32: the infinity it rounds to
-            body += ["try:", f"    {slot} = out", "except OverflowError:",
-                     f"    {slot} = _w_copysign(_w_inf, out)"]
-        else:
+        else:  # (a float beyond f32's range: the view stores the infinity it rounds to)
             body.append(f"{slot} = out")
     else:
         body.append("out = _w_result(out)")
-        for k, t in enumerate(results):
-            if t == "f32":
-                body += ["try:", f"    {at(t, k)} = out[{k}]", "except OverflowError:",
-                         f"    {at(t, k)} = _w_copysign(_w_inf, out[{k}])"]
-            else:
-                body.append(f"{at(t, k)} = out[{k}]")
+        body += [f"{at(t, k)} = out[{k}]" for k, t in enumerate(results)]
     body.append("return 0")
     names = ("_w_fn", "_w_calls", "_w_enter", "_w_exit", "_w_cache", "_w_views", "_w_trap",
-             "_w_result", "_w_copysign", "_w_inf")
+             "_w_result")
     src = "\n".join([
         f"def _w_make(*, {', '.join(names)}):",
         "    def host_function(env, caller, raw, n):",

@@ -244,6 +244,10 @@ class PluginBackend(wasm.WasmBackend):
                 raise ModuleRejected(f"{plugin.name}: {e}") from None
 
     def instance(self) -> PluginInstance:
+        """The calling thread's instance; none for a closed plugin (its callables forward
+        other threads' calls here, where a new one would otherwise be made)."""
+        if self.plugin.closed:
+            raise ValueError(f"{self.plugin.name}: the plugin is closed")
         inst = super().instance()
         assert isinstance(inst, PluginInstance)
         return inst
