@@ -1,13 +1,12 @@
 """A plugin's numeric exports, bound from their wasm types (docs/plugins.md, "Calls"): as
 attributes and through ``p.call``, with their signatures, the values wasm sees (checked against
-``struct``'s reading of wasm integers and f32s), several results, the argument errors, and the
+``struct``'s reading of wasm integers and f32s: ``as_i32`` ...), several results, the argument errors, and the
 exports that cannot be called. Run on each call path (ctypes, cffi, the public API)."""
 
 from __future__ import annotations
 
 import inspect
 import math
-import struct
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 import wasmcore
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_host_callbacks import PATHS, as_f32, as_i32, as_i64
 from wasmcore._backends import wasm
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +29,6 @@ WAT = """(module
   (func (export "ref") (param externref) (result i32) (i32.const 1))
   (func (export "give") (result funcref) (ref.null func)))
 """
-PATHS = [*wasm.FAST_PATHS, "0"]
 
 
 @pytest.fixture(params=PATHS, ids=[f"path={p}" for p in PATHS])
@@ -42,18 +41,6 @@ def plugin(request: pytest.FixtureRequest,
     yield p
     monkeypatch.undo()
     wasm.call_path.cache_clear()
-
-
-def as_i32(v: int) -> int:
-    return int(struct.unpack("<i", struct.pack("<I", v % 2**32))[0])
-
-
-def as_i64(v: int) -> int:
-    return int(struct.unpack("<q", struct.pack("<Q", v % 2**64))[0])
-
-
-def as_f32(v: float) -> float:
-    return float(struct.unpack("<f", struct.pack("<f", v))[0])
 
 
 def test_signatures_come_from_the_wasm_types(plugin: wasmcore.Plugin) -> None:
