@@ -22,6 +22,7 @@ from .._errors import (
     Error,
     ModuleRejected,
 )
+from .cancel import CancelHandle, handle
 from .instance import PluginBackend, PluginInstance
 from .limits import DEFAULT_MAX_MEMORY, TICKER, engine, engine_config
 from .raw import NUMERIC, RawSpec, func_signature, wasm_types
@@ -226,6 +227,12 @@ class Plugin:
         """:meth:`read` decoded as UTF-8 (invalid sequences replaced)."""
         return self.read(ptr, size).decode("utf-8", "replace")
 
+    def cancel_handle(self) -> CancelHandle:
+        """A handle whose ``cancel()``, from any thread, stops the call this thread is running
+        in the plugin: that call raises :class:`wasmcore.Cancelled` (see docs/plugins.md,
+        "Stopping a call")."""
+        return handle(self._instance().watch, self.name)
+
     def take_output(self) -> tuple[bytes, bytes]:
         """The (stdout, stderr) a WASI plugin wrote on this thread since the last call of
         this method."""
@@ -254,6 +261,7 @@ class Plugin:
         for inst in list(self._instances):
             inst.ctx.live = False
             inst.dead = True
+            inst.watch.retire()
         # the calling thread's instance is freed now (unless one of its calls is running:
         # close() from a host function); other threads' may be running calls, so theirs go
         # when they are collected
