@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 
 import numpy as np
 
@@ -351,40 +352,129 @@ def histogram(x: np.ndarray, bins: int, lo: float, hi: float) -> np.ndarray:
     return np.array(counts, dtype=np.int64)
 
 
+STATE_LEN = 8  # mirrors wasmcore::stats::STATE_LEN
+STATE_MAX_COUNT = 2.0**53
+
+
+def _two_sum(a: float, b: float) -> tuple[float, float]:
+    """``a + b`` rounded and its rounding error (Knuth's TwoSum)."""
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def _add_compensated(s: float, c: float, v: float) -> tuple[float, float]:
+    """Neumaier's compensated addition of ``v`` to ``(s, c)``."""
+    t = s + v
+    c += (s - t) + v if abs(s) >= abs(v) else (v - t) + s
+    return t, c
+
+
+def _min2(acc: float, v: float) -> float:
+    """numpy's minimum with NaN propagation (a NaN accumulator sticks)."""
+    return acc if acc != acc or acc < v else v
+
+
+def _max2(acc: float, v: float) -> float:
+    return acc if acc != acc or acc > v else v
+
+
 class RunningStats:
-    """Count, mean, M2, min and max of every value pushed (Chan et al. merge of batches)."""
+    """Count, mean, M2, min and max of every value pushed: the Rust type's fields and order of
+    operations (Chan et al.'s merge of per-batch two-pass statistics, the mean as a
+    double-double ``shift + resid``, a compensated M2), so its ``state()`` is the same."""
 
     def __init__(self) -> None:
         self._count = 0
-        self._mean = 0.0
+        self._total = 0.0
+        self._shift = 0.0
+        self._resid = 0.0
         self._m2 = 0.0
-        self._min = math.inf
-        self._max = -math.inf
+        self._m2_comp = 0.0
+        self._min = 0.0
+        self._max = 0.0
 
     def push(self, x: np.ndarray) -> None:
         v = _floats(x) if isinstance(x, np.ndarray) else [float(t) for t in np.atleast_1d(x)]
         nb = len(v)
         if nb == 0:
             return
-        mb, m2b = _mean_m2(v)
-        lo = _min_of(v)
-        hi = _max_of(v)
-        na = self._count
-        if na == 0:
-            self._mean = mb
-            self._m2 = m2b
-            self._min = lo
-            self._max = hi
+        bsum = _pairwise(v, 0, nb)
+        if self._count == 0:
+            m = bsum / nb
+            self._shift = m if math.isfinite(m) else 0.0
+        k = self._shift
+        bres = _pairwise([t - k for t in v], 0, nb) / nb
+        sq = []
+        for t in v:
+            d = (t - k) - bres
+            sq.append(d * d)
+        bm2 = _pairwise(sq, 0, nb)
+        if self._count == 0:
+            self._count, self._total, self._resid = nb, bsum, bres
+            self._m2, self._m2_comp = bm2, 0.0
+            self._min, self._max = _min_of(v), _max_of(v)
         else:
-            n = na + nb
-            delta = mb - self._mean
-            self._mean = self._mean + delta * (nb / n)
-            self._m2 = self._m2 + m2b + delta * delta * (na * nb / n)
-            if lo != lo or lo < self._min:
-                self._min = lo
-            if hi != hi or hi > self._max:
-                self._max = hi
-        self._count = na + nb
+            self._merge(nb, bsum, bres, bm2, 0.0, _min_of(v), _max_of(v))
+        self._normalize()
+
+    def _merge(self, nb: int, total: float, resid: float, m2: float, m2_comp: float,
+               lo: float, hi: float) -> None:
+        """Chan et al.'s merge into a non-empty accumulator (``resid`` relative to its shift)."""
+        na = self._count
+        n = na + nb if na + nb < 2**64 else 2**64 - 1  # saturating, as the Rust u64
+        w = nb / n
+        delta = resid - self._resid
+        self._resid += delta * w
+        self._m2, self._m2_comp = _add_compensated(self._m2, self._m2_comp, m2)
+        self._m2, self._m2_comp = _add_compensated(self._m2, self._m2_comp,
+                                                   delta * delta * na * w)
+        self._m2_comp += m2_comp
+        self._total += total
+        self._min = _min2(self._min, lo)
+        self._max = _max2(self._max, hi)
+        self._count = n
+
+    def _normalize(self) -> None:
+        s, r = _two_sum(self._shift, self._resid)
+        if math.isfinite(s) and math.isfinite(r):
+            self._shift, self._resid = s, r
+
+    def state(self) -> np.ndarray:
+        return np.array([float(self._count), self._total, self._shift, self._resid, self._m2,
+                         self._m2_comp, self._min, self._max], dtype=np.float64)
+
+    @staticmethod
+    def from_state(state: np.ndarray) -> RunningStats:
+        v = _floats(state)
+        if len(v) != STATE_LEN:
+            raise value_error("state", f"must hold {STATE_LEN} numbers (a RunningStats.state()), "
+                                       f"got {len(v)}")
+        count, total, shift, resid, m2, m2_comp, lo, hi = v
+        if not (0.0 <= count <= STATE_MAX_COUNT and count == math.floor(count)):
+            raise value_error("state", "must start with a count (a whole number from 0 to "
+                                       f"2**53), got {_rust_float(count)}")
+        rs = RunningStats()
+        if count == 0.0:
+            return rs
+        if not math.isfinite(shift):
+            raise value_error("state", "is not a RunningStats.state(): its shift (state[2]) "
+                                       f"is {_rust_float(shift)}")
+        rs._count, rs._total, rs._shift, rs._resid = int(count), total, shift, resid
+        rs._m2, rs._m2_comp, rs._min, rs._max = m2, m2_comp, lo, hi
+        return rs
+
+    def merge_state(self, state: np.ndarray) -> None:
+        other = RunningStats.from_state(state)
+        if other._count == 0:
+            return
+        if self._count == 0:
+            self.__dict__.update(other.__dict__)
+            return
+        d, e = _two_sum(other._shift, -self._shift)
+        self._merge(other._count, other._total, d + (e + other._resid), other._m2,
+                    other._m2_comp, other._min, other._max)
+        self._normalize()
 
     def _check(self) -> None:
         if self._count == 0:
@@ -395,13 +485,24 @@ class RunningStats:
 
     def mean(self) -> float:
         self._check()
-        return self._mean
+        m = self._shift + self._resid
+        if math.isfinite(self._total) and math.isfinite(m):
+            return m
+        return self._total / self._count
 
     def var(self, ddof: int = 0) -> float:
         self._check()
         if self._count <= ddof:
             raise value_error("ddof", f"must be less than the count ({self._count}), got {ddof}")
-        return self._m2 / (self._count - ddof)
+        if not (math.isfinite(self._min) and math.isfinite(self._max)) \
+                or self._total != self._total:
+            return math.nan
+        if math.isinf(self._total) or not math.isfinite(self._m2):
+            return math.inf
+        return (self._m2 + self._m2_comp) / (self._count - ddof)
+
+    def std(self, ddof: int = 0) -> float:
+        return math.sqrt(self.var(ddof))
 
     def min(self) -> float:
         self._check()
@@ -410,6 +511,17 @@ class RunningStats:
     def max(self) -> float:
         self._check()
         return self._max
+
+
+def _rust_float(v: float) -> str:
+    """``v`` as Rust's ``{}`` formats an f64: the shortest digits that round-trip, never an
+    exponent, no ``.0`` (``inf``, ``NaN``, ``0.5``, ``-1``, ``0.000001``)."""
+    if v != v:
+        return "NaN"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    text = format(Decimal(repr(v)), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 # ---------------------------------------------------------------- sort
