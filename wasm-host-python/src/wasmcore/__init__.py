@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
+from . import _pickle
 from ._abi.manifest import ABI_VERSION, Manifest, read_module
 from ._abi.objects import make_class
 from ._errors import (
@@ -100,11 +101,17 @@ def _shape(shape: object) -> tuple[int, ...]:
 
 class Core:
     """The kernels and classes of one backend, as attributes (``core.fib``, ``core.sum``,
-    ``core.Sha256``, ...), plus the zero-copy helpers :meth:`empty` and :meth:`asarray`."""
+    ``core.Sha256``, ...), plus the zero-copy helpers :meth:`empty` and :meth:`asarray`.
 
-    def __init__(self, backend: str, impl: Any) -> None:
+    A core made by :func:`load` pickles by reference (backend, module sha256, path), and so
+    do its kernels and its ``RunningStats`` objects: see docs/dask.md."""
+
+    def __init__(self, backend: str, impl: Any, origin: _pickle.CoreRef | None = None) -> None:
         self.backend = backend
         self._impl = impl
+        self._origin = origin
+        # the __self__ of the kernels: they pickle as getattr(<this core, restored>, name)
+        self._anchor = _pickle.Anchor(origin)
         self.manifest: Manifest = impl.manifest
         self.functions = tuple(f.name for f in self.manifest.functions)
         self.classes = tuple(c.name for c in self.manifest.classes)
@@ -117,10 +124,10 @@ class Core:
 
     def _bind_all(self) -> None:
         for name in self.functions:
-            setattr(self, name, self._impl.callable(name))
+            setattr(self, name, _pickle.bind(self._impl.callable(name), self._anchor))
         for c in self.manifest.classes:
             if c.name not in self.__dict__:
-                setattr(self, c.name, make_class(c, self._impl.context))
+                setattr(self, c.name, make_class(c, self._impl.context, self._anchor))
 
     def empty(self, shape: int | tuple[int, ...], dtype: Any = "float64") -> np.ndarray:
         """An uninitialised C-contiguous array. On the wasm backend its memory lives inside
@@ -170,6 +177,12 @@ class Core:
     def __dir__(self) -> list[str]:
         return sorted(set(super().__dir__()) | set(self.functions) | set(self.classes))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _pickle.reduce_core(self._origin)
+
+    def __dask_tokenize__(self) -> object:
+        return _pickle.token(self._origin)
+
 
 class _LazyCore(Core):
     """What :func:`load` returns: a :class:`Core` whose kernels and classes are bound on first
@@ -179,8 +192,8 @@ class _LazyCore(Core):
     ``core.fib`` costs what any attribute read costs). Other threads get their own callables
     meanwhile, without keeping them on the object, which holds the loading thread's."""
 
-    def __init__(self, backend: str, impl: Any) -> None:
-        super().__init__(backend, impl)
+    def __init__(self, backend: str, impl: Any, origin: _pickle.CoreRef | None = None) -> None:
+        super().__init__(backend, impl, origin)
         self._owner = threading.get_ident()
 
     def __getattr__(self, name: str) -> Any:
@@ -189,9 +202,10 @@ class _LazyCore(Core):
             raise AttributeError(f"'Core' object has no attribute {name!r}")
         if threading.get_ident() != d["_owner"]:
             if name in d["functions"]:
-                return d["_impl"].callable(name)
+                return _pickle.bind(d["_impl"].callable(name), d["_anchor"])
             spec = next(c for c in self.manifest.classes if c.name == name)
-            d[name] = make_class(spec, self._impl.context)  # classes serve every thread
+            # classes serve every thread
+            d[name] = make_class(spec, self._impl.context, d["_anchor"])
             return d[name]
         self._bind_all()
         self.__class__ = Core
@@ -218,16 +232,20 @@ def load(backend: Backend = "wasm", *, path: str | os.PathLike[str] | None = Non
         from ._backends.wasm import WasmBackend
 
         data, digest, manifest = read_module(Path(path) if path is not None else wasm_path())
-        return _LazyCore("wasm", WasmBackend(data, manifest, digest))
+        return _LazyCore("wasm", WasmBackend(data, manifest, digest),
+                         _pickle.core_ref("wasm", path, digest))
     if backend == "native":
         from ._backends.native import NativeBackend, find_library
 
-        return _LazyCore("native", NativeBackend(Path(path) if path is not None
-                                                 else find_library(_repo_root())))
+        lib = Path(path) if path is not None else find_library(_repo_root())
+        impl = NativeBackend(lib)
+        return _LazyCore("native", impl,
+                         _pickle.core_ref("native", path, _pickle.sha256_of(lib.read_bytes())))
     if backend == "python":
         from ._backends.python import ReferenceBackend
 
-        _, _, manifest = read_module(Path(path) if path is not None else wasm_path())
-        return _LazyCore("python", ReferenceBackend(manifest))
+        _, digest, manifest = read_module(Path(path) if path is not None else wasm_path())
+        return _LazyCore("python", ReferenceBackend(manifest),
+                         _pickle.core_ref("python", path, digest))
     raise ValueError(f"load(): parameter 'backend' must be 'wasm', 'native' or 'python', "
                      f"got {backend!r}")

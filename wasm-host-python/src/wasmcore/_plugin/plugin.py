@@ -15,6 +15,7 @@ from typing import Any
 
 import wasmtime
 
+from .. import _pickle
 from .._abi.manifest import RUNTIME_EXPORTS, Manifest, custom_sections, read_manifest
 from .._abi.objects import make_class
 from .._backends import reaper, wasm
@@ -48,6 +49,10 @@ class Plugin:
     ``p.call(name, *args)`` calls any export with numeric parameters. A plugin built with
     ``wasmcore-abi`` carries a manifest, and its functions are also attributes with typed
     arguments (``p.count_words(b"...")``) and are listed in ``p.functions``.
+
+    A plugin and its functions pickle (module bytes or path, sha256, limits, WASI, host
+    functions that pickle themselves), and are made once per process where they are
+    unpickled: see docs/dask.md.
     """
 
     def __init__(self, source: str | os.PathLike[str] | bytes | bytearray | memoryview, *,
@@ -59,6 +64,10 @@ class Plugin:
         self._ticking = False
         self._instances: weakref.WeakSet[PluginInstance] = weakref.WeakSet()
         data, self.name = _read_source(source)
+        # what a pickle ships: the path, or the bytes (see wasmcore._pickle)
+        self._source: bytes | str | os.PathLike[str] = \
+            source if isinstance(source, (str, os.PathLike)) else data
+        self._anchor = _pickle.Anchor(self)
         self.timeout = _check_limit("timeout", timeout, float)
         self.fuel = _check_limit("fuel", fuel, int)
         checked = _check_limit("max_memory", max_memory, int)
@@ -97,12 +106,12 @@ class Plugin:
             assert self.manifest is not None
             taken = set(dir(type(self))) | set(vars(self))
             for f in self.manifest.functions:
-                fn = self._backend.callable(f.name)
+                fn = _pickle.bind(self._backend.callable(f.name), self._anchor)
                 self.functions[f.name] = fn
                 if f.name not in taken:
                     setattr(self, f.name, fn)
             for c in self.manifest.classes:
-                cls = make_class(c, self._backend.context)
+                cls = make_class(c, self._backend.context, self._anchor)
                 self.functions[c.name] = cls
                 if c.name not in taken:
                     setattr(self, c.name, cls)
@@ -252,6 +261,12 @@ class Plugin:
             if getattr(self, "_ticking", False):
                 TICKER.release()
                 self._ticking = False
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _pickle.reduce_plugin(self)
+
+    def __dask_tokenize__(self) -> object:
+        return _pickle.token(self)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"{len(self.functions)} typed functions"
