@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,14 @@ SETTINGS = settings(max_examples=40, deadline=None,
 
 def roundtrip(obj: Any) -> Any:
     return pickle.loads(pickle.dumps(obj))
+
+
+def rebuilt(obj: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``obj`` pickled and unpickled as in another process: without this process's original
+    cores and plugins (in their own process, a reference gives back the original)."""
+    data = pickle.dumps(obj)
+    monkeypatch.setattr(_pickle, "_ORIGINALS", weakref.WeakValueDictionary())
+    return pickle.loads(data)
 
 
 def in_fresh_process(data: bytes, code: str, env: dict[str, str] | None = None) -> str:
@@ -66,19 +75,24 @@ def no_shipping(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 # -- cores and their kernels ------------------------------------------------------------------
 
-def test_core_round_trips_once_per_process(core: wasmcore.Core) -> None:
-    again = roundtrip(core)
-    assert isinstance(again, wasmcore.Core)
+def test_core_round_trips_once_per_process(core: wasmcore.Core,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    # in its own process, a core loaded here (the latest loaded with the same identity)
+    assert roundtrip(core)._origin == core._origin
+    latest = wasmcore.load(core.backend)  # type: ignore[arg-type]
+    assert roundtrip(core) is latest
+    again = rebuilt(core, monkeypatch)
+    assert isinstance(again, wasmcore.Core) and again is not core
     assert (again.backend, again.functions, again.classes) == \
         (core.backend, core.functions, core.classes)
-    assert roundtrip(core) is again  # loaded once in this process, then reused
+    assert rebuilt(core, monkeypatch) is again  # loaded once in a process, then reused
     assert again.fib(20) == fib(20)
 
 
-def test_every_kernel_pickles(core: wasmcore.Core) -> None:
+def test_every_kernel_pickles(core: wasmcore.Core, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in core.functions:
         f = getattr(core, name)
-        g = roundtrip(f)
+        g = rebuilt(f, monkeypatch)
         assert g.__name__ == name
         assert inspect.signature(g) == inspect.signature(f)
         assert g.__doc__ == f.__doc__
@@ -285,12 +299,14 @@ TEXTS = [b"", b"one", b"the quick  brown\tfox\n", b"a\x0bb\x0cc d\re", "caf\u00e
 
 
 @pytest.mark.parametrize("from_bytes", [False, True])
-def test_plugin_round_trips_with_its_settings(from_bytes: bool) -> None:
+def test_plugin_round_trips_with_its_settings(from_bytes: bool,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     source = hosts.TEXTSTATS.read_bytes() if from_bytes else hosts.TEXTSTATS
     p = textstats(source, timeout=2.5, fuel=10**8, max_memory=32 << 20)
-    again = roundtrip(p)
-    assert roundtrip(p) is again  # made once in this process
+    assert roundtrip(p) is p  # in its own process, the original
+    again = rebuilt(p, monkeypatch)
     assert again is not p
+    assert rebuilt(p, monkeypatch) is again  # made once in a process
     assert (again.name, again.sha256, again.timeout, again.fuel, again.max_memory) == \
         (p.name, p.sha256, 2.5, 10**8, 32 << 20)
     assert again.functions.keys() == p.functions.keys()
@@ -309,9 +325,11 @@ HOSTILE = [
 
 @pytest.mark.parametrize(("module", "kwargs", "exc"), HOSTILE)
 def test_restored_plugin_keeps_its_limits(module: str, kwargs: dict[str, Any],
-                                          exc: type[Exception]) -> None:
+                                          exc: type[Exception],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
     p = wasmcore.Plugin(hosts.HOSTILE / module, **kwargs)
-    again = roundtrip(p)
+    again = rebuilt(p, monkeypatch)
+    assert again is not p
     with pytest.raises(exc) as here:
         p.call("run")
     with pytest.raises(exc) as there:
@@ -324,7 +342,7 @@ def test_restored_plugin_keeps_its_limits(module: str, kwargs: dict[str, Any],
         (exc, str(there.value), getattr(there.value, "code", None))
 
 
-def test_host_functions_must_pickle() -> None:
+def test_host_functions_must_pickle(monkeypatch: pytest.MonkeyPatch) -> None:
     logs: list[int] = []
     closure = wasmcore.Plugin(hosts.TEXTSTATS, host={"log": lambda ptr, n: logs.append(n)})
     with pytest.raises(TypeError, match=r"textstats\.wasm cannot be pickled: its host "
@@ -338,18 +356,19 @@ def test_host_functions_must_pickle() -> None:
 
     with pytest.raises(TypeError, match="host function 'env.log'|host function 'log'"):
         pickle.dumps(wasmcore.Plugin(hosts.TEXTSTATS, host={"env.log": local}))
-    ok = roundtrip(textstats())
+    ok = rebuilt(textstats(), monkeypatch)
     before = len(hosts.LOGGED)
     assert ok.count_words(b"x y") == 2
     assert len(hosts.LOGGED) == before + 1  # the module-level function came along
 
 
-def test_wasi_round_trips(tmp_path: Path) -> None:
+def test_wasi_round_trips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     w = wasmcore.Wasi(args=["a", "b"], env={"K": "v"}, dirs={"/data": tmp_path},
                       writable=True, stdin=b"in")
     assert roundtrip(w) == w
     p = wasmcore.Plugin(hosts.EXAMPLES / "wasi_echo.wat", wasi=w, timeout=5)
-    again = roundtrip(p)
+    again = rebuilt(p, monkeypatch)
+    assert again is not p
     assert again.wasi == w
     assert (again.call("argc"), again.call("envc")) == (p.call("argc"), p.call("envc")) == (3, 1)
     again.call("hello")
@@ -402,3 +421,4 @@ def test_registry_checks_module_bytes(no_shipping: None) -> None:
     assert after["module_arrivals"] - before["module_arrivals"] == 2
     assert after["module_bytes_arrived"] - before["module_bytes_arrived"] == 2 * len(data)
     assert after["modules_new"] - before["modules_new"] == 1
+

@@ -228,6 +228,12 @@ def load(backend: Backend = "wasm", *, path: str | os.PathLike[str] | None = Non
     Type checkers see the bundled core's kernels with their types (``wasmcore._kernels.Kernels``)
     when no ``path`` is given, and a plain :class:`Core` for another module.
     """
+    core = _load(backend, path)
+    _pickle.original(core._origin, core)  # what unpickling one of its references here gives
+    return core
+
+
+def _load(backend: str, path: str | os.PathLike[str] | None) -> Core:
     if backend == "wasm":
         from ._backends.wasm import WasmBackend
 

@@ -32,6 +32,7 @@ import pickle
 import sys
 import threading
 import types
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,9 @@ _MODULES: dict[str, bytes] = {}
 _SHIPPED: dict[str, list[Callable[[], bool]]] = {}
 _CORES: dict[CoreRef, Core] = {}
 _PLUGINS: dict[tuple[Any, ...], Plugin] = {}
+# the cores and plugins made in this process (by load(), by Plugin(); a plugin once pickled),
+# by their registry key: unpickled here, a reference gives back the original
+_ORIGINALS: weakref.WeakValueDictionary[Any, Any] = weakref.WeakValueDictionary()
 # what arrived in this process and what it loaded (see stats())
 _STATS = {"module_arrivals": 0, "module_bytes_arrived": 0, "modules_new": 0,
           "cores_loaded": 0, "plugins_loaded": 0}
@@ -160,12 +164,18 @@ def reduce_core(ref: CoreRef | None) -> tuple[Any, ...]:
     return restore_core, (ref, data)
 
 
+def original(key: Any, obj: Any) -> None:
+    """Notes ``obj`` (a core, a plugin) as this process's own for ``key``."""
+    with _LOCK:
+        _ORIGINALS[key] = obj
+
+
 def restore_core(ref: CoreRef, data: bytes | None = None) -> Core:
-    """The core ``ref`` names, loaded once in this process."""
+    """The core ``ref`` names: this process's own if it has one, else loaded once here."""
     if data is not None:
         remember(data, ref.sha256)
     with _LOCK:
-        core = _CORES.get(ref)
+        core = _ORIGINALS.get(ref) or _CORES.get(ref)
         if core is None:
             core = _CORES[ref] = _load_core(ref)
             _STATS["cores_loaded"] += 1
@@ -265,6 +275,7 @@ def plugin_ref(p: Plugin) -> PluginRef:
 def reduce_plugin(p: Plugin) -> tuple[Any, ...]:
     cloudpickle_shim()
     ref = plugin_ref(p)
+    original(ref.key(), p)
     data = None
     if not shipped(ref.sha256):
         with _LOCK:
@@ -279,12 +290,15 @@ def reduce_plugin(p: Plugin) -> tuple[Any, ...]:
 
 
 def restore_plugin(ref: PluginRef, data: bytes | None = None) -> Plugin:
-    """The plugin ``ref`` describes, made once in this process (with its limits)."""
+    """The plugin ``ref`` describes: the one pickled, in its own process (unless closed
+    since), else made once in this process (with its limits)."""
     if data is not None:
         remember(data, ref.sha256)
     key = ref.key()
     with _LOCK:
-        p = _PLUGINS.get(key)
+        p = _ORIGINALS.get(key)
+        if p is None or p.closed:
+            p = _PLUGINS.get(key)
         if p is None or p.closed:
             p = _PLUGINS[key] = _load_plugin(ref)
             _STATS["plugins_loaded"] += 1
@@ -334,6 +348,14 @@ class Anchor:
 
     def __dask_tokenize__(self) -> object:
         return token(self.target)
+
+    def __getattr__(self, name: str) -> Any:
+        """The owner's attribute (``copy.copy`` of a function or an object reduces it and
+        rebuilds it from the anchor itself, not from its pickle)."""
+        t = self.target
+        if name.startswith("__") or t is None:
+            raise AttributeError(name)
+        return getattr(restore_core(t) if isinstance(t, CoreRef) else t, name)
 
     def __repr__(self) -> str:
         return repr(self.target) if self.target is not None else "<wasmcore.Core>"
