@@ -422,3 +422,14 @@ def test_registry_checks_module_bytes(no_shipping: None) -> None:
     assert after["module_bytes_arrived"] - before["module_bytes_arrived"] == 2 * len(data)
     assert after["modules_new"] - before["modules_new"] == 1
 
+
+def test_functions_called_from_another_thread_take_str() -> None:
+    """A function called from a thread other than the one that bound it forwards its arguments
+    as given (Dask's threaded scheduler calls functions unpickled or bound elsewhere): a str
+    parameter used to arrive there already converted to bytes, and was refused."""
+    p = textstats()
+    out: list[Any] = []
+    t = threading.Thread(target=lambda: out.append(p.longest_word("to be or not")))
+    t.start()
+    t.join()
+    assert out == ["not"]

@@ -347,9 +347,9 @@ _HELPERS = {"_w_may_share": np.may_share_memory, "_w_check_int": check_int, "_w_
 
 
 def build(spec: FunctionSpec, body: list[str], env: dict[str, Any],
-          rebind: tuple[str, ...] = (), ints: bool = True,
+          rebind: tuple[str, ...] = (), ints: bool = True, head: list[str] | None = None,
           ) -> tuple[Callable[..., Any], Callable[..., None]]:
-    """Compiles ``def name(params): <checks> <body>`` as a closure over ``env``.
+    """Compiles ``def name(params): <head> <checks> <body>`` as a closure over ``env``.
 
     Names in ``rebind`` can later be replaced with the returned ``rebind(**values)`` function
     (the wasm backend swaps its instance this way after a trap); reading them costs no more
@@ -358,7 +358,7 @@ def build(spec: FunctionSpec, body: list[str], env: dict[str, Any],
     env = {**_HELPERS, **env}
     env.update({f"_w_default_{p.name}": p.default for p in spec.params if p.has_default})
     names = sorted(env)
-    lines = ["    " + line for line in prologue(spec, ints) + body]
+    lines = ["    " + line for line in (head or []) + prologue(spec, ints) + body]
     params = def_list(spec)
     inner = [f"def {spec.name}({params}):", *lines]
     # the same function with a leading positional-only parameter, which it ignores: the

@@ -504,7 +504,11 @@ class WasmBackend:
                    _w_error=self._error(inst, spec.label),
                    _w_other=lambda *a: self.callable(spec.name)(*a))
         mine = "_w_owner._is_owned()" if _OWNED else "_w_ident() == _w_tid"
-        body, slot = [f"if not {mine}: return _w_other({convert.arg_list(spec)})"], 0
+        # another thread's call goes to its own callable with the arguments as given (before
+        # the checks convert them: a str would arrive as bytes)
+        head = [f"if not {mine}: return _w_other({convert.arg_list(spec)})"]
+        body: list[str] = []
+        slot = 0
         if inst.arm is not None and spec is not _FREE:  # a sandbox arms its limits
             body.append("_w_inst.arm()")
         buffers = [p for p in spec.params if p.type.kind in ("buffer", "matrix", "bytes", "str")]
@@ -589,7 +593,7 @@ class WasmBackend:
         nslots_arg = ctypes.c_size_t.from_param(nslots)
         values = per_instance()
         env.update(values, _w_rawbuf=raw)
-        fn, rebind = convert.build(spec, body, env, rebind=tuple(values), ints=False)
+        fn, rebind = convert.build(spec, body, env, rebind=tuple(values), ints=False, head=head)
         inst.rebinders.append(lambda: rebind(**per_instance()))
         return fn
 
