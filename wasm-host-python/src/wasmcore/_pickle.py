@@ -53,8 +53,9 @@ _MODULES: dict[str, bytes] = {}
 _SHIPPED: dict[str, list[Callable[[], bool]]] = {}
 _CORES: dict[CoreRef, Core] = {}
 _PLUGINS: dict[tuple[Any, ...], Plugin] = {}
-# the cores and plugins made in this process (by load(), by Plugin(); a plugin once pickled),
-# by their registry key: unpickled here, a reference gives back the original
+# this process's own cores (made by load()) and plugins (once pickled), by registry key:
+# unpickled here, a reference gives back the original. _CORES and _PLUGINS keep what was
+# loaded to unpickle something for the life of the process.
 _ORIGINALS: weakref.WeakValueDictionary[Any, Any] = weakref.WeakValueDictionary()
 # what arrived in this process and what it loaded (see stats())
 _STATS = {"module_arrivals": 0, "module_bytes_arrived": 0, "modules_new": 0,
