@@ -375,6 +375,17 @@ def test_wasi_round_trips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert again.take_output() == (b"hello from wasi\n", b"oops\n")
 
 
+def test_plugin_from_a_relative_path_pickles_its_absolute_path(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(hosts.TEXTSTATS.parent)
+    p = textstats(hosts.TEXTSTATS.name)
+    monkeypatch.chdir(tmp_path)  # the working directory changes before pickling
+    ref = _pickle.plugin_ref(p)
+    assert ref.path == str(hosts.TEXTSTATS)
+    again = rebuilt(p, monkeypatch)
+    assert again.count_words(b"a b c") == 3
+
+
 def test_closed_plugin_does_not_pickle() -> None:
     p = textstats()
     p.close()

@@ -268,7 +268,7 @@ def plugin_ref(p: Plugin) -> PluginRef:
         key = name if mod == "env" else f"{mod}.{name}"
         _check_host_function(p.name, key, fn)
         host.append((key, fn))
-    path = None if isinstance(p._source, bytes) else os.path.abspath(p._source)
+    path = None if isinstance(p._source, bytes) else p._source
     return PluginRef(p.sha256, path, p.name, p.timeout, p.fuel, p.max_memory, p.wasi,
                      tuple(sorted(host, key=lambda kv: kv[0])))
 

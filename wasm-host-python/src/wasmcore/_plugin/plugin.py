@@ -64,9 +64,9 @@ class Plugin:
         self._ticking = False
         self._instances: weakref.WeakSet[PluginInstance] = weakref.WeakSet()
         data, self.name = _read_source(source)
-        # what a pickle ships: the path, or the bytes (see wasmcore._pickle)
-        self._source: bytes | str | os.PathLike[str] = \
-            source if isinstance(source, (str, os.PathLike)) else data
+        # what a pickle ships: the absolute path, or the bytes (see wasmcore._pickle)
+        self._source: bytes | str = \
+            os.path.abspath(source) if isinstance(source, (str, os.PathLike)) else data
         self._anchor = _pickle.Anchor(self)
         self.timeout = _check_limit("timeout", timeout, float)
         self.fuel = _check_limit("fuel", fuel, int)
