@@ -17,10 +17,15 @@ build: setup
     cargo xtask dist
     {{py}} -m wasmcore.build.stubs target/dist/wasmcore.wasm --kind core -o wasm-host-python/src/wasmcore/_kernels.pyi
 
-# Run every test: Rust (units, xtask, dist wasm vs native under wasmtime), pytest (all backends, the wheel), then the browser test
-test: build wheel && test-web
+# Run every test: Rust (units, xtask, dist wasm vs native under wasmtime), pytest (all backends, the wheel, the author workflow, the examples; then again on the public-API fallback, as test-fallback does), then the browser test
+test: build wheel examples && test-web
     cargo test --workspace
     {{py}} -m pytest
+    WASMCORE_FAST_PATH=0 {{py}} -m pytest
+
+# The Python tests with the fast call path off (WASMCORE_FAST_PATH=0): wasmtime-py's public API only, as on a wasmtime-py the fast path is not verified against
+test-fallback: build wheel examples
+    WASMCORE_FAST_PATH=0 {{py}} -m pytest
 
 # Install what the browser build and test need (idempotent): wasm-bindgen-cli at the crate's pinned version, Debian's chromium, playwright-core (web/tests)
 setup-web: setup
@@ -38,9 +43,18 @@ serve-web: web
 test-web: build web
     {{py}} -m pytest tests/web
 
-# Write the py3-none-any wheel (carrying the dist .wasm) to target/wheels/
-wheel: build
+# Write the runtime's py3-none-any wheel to target/wheels/: the package, the dist .wasm, and what the author workflow needs (the post-processor as wasm, the packaged wasmcore crates)
+wheel: build crates
     scripts/wheel.sh
+
+# Build the example author projects with the author workflow (`wasmcore build`): their wheels and sdists into target/wheels/, textstats' module also to target/dist/plugins/ (the target directory target/authors is shared with the author tests)
+examples: build
+    CARGO_TARGET_DIR="{{justfile_directory()}}/target/authors" .venv/bin/wasmcore build examples/similarity --out target/wheels
+    CARGO_TARGET_DIR="{{justfile_directory()}}/target/authors" .venv/bin/wasmcore build examples/plugins/textstats --out target/wheels --wasm target/dist/plugins/textstats.wasm
+
+# Package the publishable crates (schema, macros, abi, post: `cargo package`, verified) and unpack them into target/crates/<name>/, usable through [patch.crates-io]
+crates:
+    cargo xtask crates
 
 # The classic experiment: fib(32) and sum of 10^7 float64 on python / wasm / native, and the per-call cost of fib(1)
 demo: build

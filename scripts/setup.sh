@@ -22,7 +22,9 @@ else
 fi
 
 stamp=.venv/.wasmcore-setup
-want=$(cat requirements-dev.txt wasm-host-python/pyproject.toml | sha256sum | cut -d' ' -f1)
+# the editable install records the package version (the Cargo workspace's) when it is made
+want=$( (cat requirements-dev.txt wasm-host-python/pyproject.toml
+        sed -n '/^\[workspace\.package\]/,/^\[/p' Cargo.toml) | sha256sum | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     python3 -m venv .venv
     .venv/bin/python -m pip install --quiet --upgrade pip

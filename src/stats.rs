@@ -380,10 +380,6 @@ fn add_compensated(s: &mut f64, c: &mut f64, v: f64) {
 
 /// Streaming count, mean, variance, min and max over batches of values (Chan et al.'s
 /// merge of per-batch two-pass statistics); matches numpy on the concatenated batches.
-///
-/// Its state (`state()`, 8 numbers) can be carried elsewhere and merged there
-/// (`merge_state`, `from_state`): partial statistics of the chunks of a large array, computed
-/// on several machines, combine into those of the whole array in one pass.
 #[derive(Clone, Debug, Default)]
 pub struct RunningStats {
     count: u64,
@@ -446,6 +442,12 @@ impl RunningStats {
     }
 }
 
+/// Streaming count, mean, variance, min and max over batches of values pushed with `push`;
+/// the statistics match numpy's on the concatenated batches.
+///
+/// Its state (`state()`, 8 numbers) can be carried elsewhere and merged there
+/// (`merge_state`, `from_state`): partial statistics of the chunks of a large array, computed
+/// in several processes, combine into those of the whole array in one pass.
 #[export]
 impl RunningStats {
     /// An empty accumulator (count 0).

@@ -9,11 +9,16 @@
 //! thrown as a JS `Error` whose message names the function and the parameter, as the Python
 //! host's `ValueError` does: `fib(): parameter 'n' must be <= 93, got 94`.
 //!
-//! An integer array (`partitions`' `cards`) is checked by the Python host's rule
-//! (docs/arguments.md) instead of wrapped: a `Uint32Array` is taken as it is; any other array
-//! or typed array must hold integers (a Number with no fractional part, or a BigInt), else a
-//! `TypeError`, in the element type's range, else a `RangeError`, each naming the function,
-//! the parameter and the first offending index and value:
+//! Integer parameters are checked by the Python host's rule (docs/arguments.md) instead of
+//! wrapped or truncated as wasm-bindgen's default conversion would. An integer scalar (`fib`'s
+//! `n`, `ddof`, `bins`, ...; typed `number | bigint`) must be a Number with no fractional part
+//! or a BigInt, else a `TypeError`, in the parameter's range, else a `RangeError`, each naming
+//! the function, the parameter and the value as JS writes it:
+//! `fib(): parameter 'n' must be >= 0, got -1`, `fib(): parameter 'n' must be an integer, got
+//! 1.5`. An optional one left out (`undefined`) takes its default. An integer array
+//! (`partitions`' `cards`) is checked element by element by the same rule: a `Uint32Array` is
+//! taken as it is; any other array or typed array must hold integers in the element type's
+//! range, and the error names the first offending index and value:
 //! `partitions(): parameter 'cards' must hold integers >= 0, got -1 at index 9`.
 //!
 //! The C-ABI build exports the same kernels under their own names (`fib`, `sha256_update`,
@@ -34,9 +39,10 @@ use wasm_bindgen::prelude::*;
 
 use crate::{Error, MatrixRef, bytes, linalg, numeric, sort, special, stats};
 
-/// A kernel error as a JS exception: `name(): message`.
-fn throw(name: &str) -> impl FnOnce(Error) -> JsError + '_ {
-    move |e| JsError::new(&format!("{name}(): {e}"))
+/// A kernel error as a JS exception (an `Error`): `name(): message`. `E` is `JsError`, or
+/// `JsValue` where the binding also throws the `TypeError`s and `RangeError`s of [`uint`].
+fn throw<E: From<JsError>>(name: &str) -> impl FnOnce(Error) -> E + '_ {
+    move |e| JsError::new(&format!("{name}(): {e}")).into()
 }
 
 /// Element indices and counts as `u32`: on wasm32 a slice has fewer than 2**32 elements, so
@@ -50,11 +56,88 @@ fn index(i: u64) -> f64 {
     i as f64
 }
 
-/// A JS integer array as `u32`s, by the Python host's rule for integer arrays: a `Uint32Array`
-/// is copied as it is; another array or typed array must hold integers (Numbers without a
-/// fractional part, or BigInts), else a `TypeError`, in [0, 2**32 - 1], else a `RangeError`.
-/// Type errors come first; each error names `func`, `param` and the first offending index and
-/// value (as JS writes it).
+/// The unsigned integer types of the JS API's integer parameters.
+trait Unsigned: TryFrom<u64> + std::fmt::Display {
+    const MAX: Self;
+}
+
+impl Unsigned for u32 {
+    const MAX: Self = u32::MAX;
+}
+
+impl Unsigned for u64 {
+    const MAX: Self = u64::MAX;
+}
+
+/// What a JS value is to an integer parameter or array element of type `T`.
+enum Checked<T> {
+    Value(T),
+    NotInteger,
+    OutOfRange,
+}
+
+/// The integer rule, one value: a Number with no fractional part or a BigInt, in `T`'s range.
+/// Anything else (a fractional Number, NaN, an infinity, a string, `null`, a boolean...) is
+/// not an integer; nothing is wrapped, clamped or truncated.
+fn integer<T: Unsigned>(x: &JsValue) -> Checked<T> {
+    const TWO_POW_64: f64 = 18_446_744_073_709_551_616.0;
+    let wide = if let Some(f) = x.as_f64() {
+        if !(f.is_finite() && f.fract() == 0.0) {
+            return Checked::NotInteger;
+        }
+        // exact: a whole number in [0, 2**64) (-0 is 0)
+        (0.0..TWO_POW_64).contains(&f).then_some(f as u64)
+    } else if x.is_bigint() {
+        u64::try_from(x.clone()).ok()
+    } else {
+        return Checked::NotInteger;
+    };
+    match wide.map(T::try_from) {
+        Some(Ok(n)) => Checked::Value(n),
+        _ => Checked::OutOfRange,
+    }
+}
+
+/// The bound an out-of-range `x` breaks: `>= 0` or `<= MAX`.
+fn bound<T: Unsigned>(x: &JsValue) -> String {
+    if x.lt(&JsValue::from(0)) {
+        ">= 0".to_string()
+    } else {
+        format!("<= {}", T::MAX)
+    }
+}
+
+/// An integer scalar parameter by the Python host's rule (docs/arguments.md): a `TypeError`
+/// if `v` is not an integer, a `RangeError` if it is outside `T`'s range, each naming `func`,
+/// `param` and the value as JS writes it: `fib(): parameter 'n' must be >= 0, got -1`.
+fn uint<T: Unsigned>(func: &str, param: &str, v: &JsValue) -> Result<T, JsValue> {
+    let head = format!("{func}(): parameter '{param}'");
+    match integer(v) {
+        Checked::Value(n) => Ok(n),
+        Checked::NotInteger => {
+            Err(TypeError::new(&format!("{head} must be an integer, got {}", text(v))).into())
+        }
+        Checked::OutOfRange => {
+            let msg = format!("{head} must be {}, got {}", bound::<T>(v), text(v));
+            Err(RangeError::new(&msg).into())
+        }
+    }
+}
+
+/// An optional integer scalar parameter: `default` when left out (`undefined`), else as
+/// [`uint`].
+fn uint_or<T: Unsigned>(func: &str, param: &str, v: &JsValue, default: T) -> Result<T, JsValue> {
+    if v.is_undefined() {
+        Ok(default)
+    } else {
+        uint(func, param, v)
+    }
+}
+
+/// A JS integer array as `u32`s, by the integer rule of [`integer`] for each element: a
+/// `Uint32Array` is copied as it is; another array or typed array must hold integers, else a
+/// `TypeError`, in [0, 2**32 - 1], else a `RangeError`. Type errors come first; each error
+/// names `func`, `param` and the first offending index and value (as JS writes it).
 fn u32_array(func: &str, param: &str, v: &JsValue) -> Result<Vec<u32>, JsValue> {
     if let Some(a) = v.dyn_ref::<Uint32Array>() {
         return Ok(a.to_vec());
@@ -69,13 +152,13 @@ fn u32_array(func: &str, param: &str, v: &JsValue) -> Result<Vec<u32>, JsValue> 
     let mut out = Vec::with_capacity(items.length() as usize);
     let mut out_of_range = None;
     for (i, x) in items.iter().enumerate() {
-        match u32_element(&x) {
-            Element::Value(n) => out.push(n),
-            Element::NotInteger => {
+        match integer::<u32>(&x) {
+            Checked::Value(n) => out.push(n),
+            Checked::NotInteger => {
                 let msg = format!("{head} must hold integers, got {} at index {i}", text(&x));
                 return Err(TypeError::new(&msg).into());
             }
-            Element::OutOfRange => {
+            Checked::OutOfRange => {
                 out_of_range.get_or_insert((i, x));
             }
         }
@@ -83,45 +166,16 @@ fn u32_array(func: &str, param: &str, v: &JsValue) -> Result<Vec<u32>, JsValue> 
     let Some((i, x)) = out_of_range else {
         return Ok(out);
     };
-    let bound = if x.lt(&JsValue::from(0)) {
-        ">= 0".to_string()
-    } else {
-        format!("<= {}", u32::MAX)
-    };
     let msg = format!(
-        "{head} must hold integers {bound}, got {} at index {i}",
+        "{head} must hold integers {}, got {} at index {i}",
+        bound::<u32>(&x),
         text(&x)
     );
     Err(RangeError::new(&msg).into())
 }
 
-/// What an element of a JS array is to an integer array parameter.
-enum Element {
-    Value(u32),
-    NotInteger,
-    OutOfRange,
-}
-
-fn u32_element(x: &JsValue) -> Element {
-    if let Some(f) = x.as_f64() {
-        if !(f.is_finite() && f.fract() == 0.0) {
-            Element::NotInteger
-        } else if (0.0..=f64::from(u32::MAX)).contains(&f) {
-            Element::Value(f as u32) // exact: a whole number in range
-        } else {
-            Element::OutOfRange
-        }
-    } else if x.is_bigint() {
-        match u64::try_from(x.clone()).map(u32::try_from) {
-            Ok(Ok(n)) => Element::Value(n),
-            _ => Element::OutOfRange,
-        }
-    } else {
-        Element::NotInteger
-    }
-}
-
-/// An array element as JS writes it: `-1`, `1.5`, `NaN`, `Infinity`, `5n`, `"3" (string)`.
+/// A value as JS writes it: `-1`, `1.5`, `NaN`, `Infinity`, `5n`, `"3" (string)`, `true`,
+/// `null`; other values by their type (`undefined`, `object`, `symbol`).
 fn text(x: &JsValue) -> String {
     let written = if let Some(f) = x.as_f64() {
         Number::from(f)
@@ -133,7 +187,9 @@ fn text(x: &JsValue) -> String {
             .ok()
             .map(|s| format!("{}n", String::from(s)))
     } else {
-        x.as_string().map(|s| format!("{s:?} (string)"))
+        x.as_string()
+            .map(|s| format!("{s:?} (string)"))
+            .or_else(|| x.as_bool().map(|b| b.to_string()))
     };
     written.unwrap_or_else(|| {
         let kind = x.js_typeof().as_string().unwrap_or_default();
@@ -145,8 +201,10 @@ fn text(x: &JsValue) -> String {
 
 /// Fibonacci number n by naive double recursion (a BigInt); n <= 93.
 #[wasm_bindgen(js_namespace = wasmcore)]
-pub fn fib(n: u32) -> Result<u64, JsError> {
-    numeric::fib(n).map_err(throw("fib"))
+pub fn fib(
+    #[wasm_bindgen(unchecked_param_type = "number | bigint")] n: &JsValue,
+) -> Result<u64, JsValue> {
+    numeric::fib(uint("fib", "n", n)?).map_err(throw("fib"))
 }
 
 /// The blackjack partition count: `cards` holds 10 counts (values 1..10), 0 <= subtotal <= 21.
@@ -155,44 +213,42 @@ pub fn fib(n: u32) -> Result<u64, JsError> {
 pub fn partitions(
     #[wasm_bindgen(unchecked_param_type = "Uint32Array | ArrayLike<number | bigint>")]
     cards: &JsValue,
-    subtotal: u32,
+    #[wasm_bindgen(unchecked_param_type = "number | bigint")] subtotal: &JsValue,
 ) -> Result<u64, JsValue> {
     let cards = u32_array("partitions", "cards", cards)?;
-    numeric::partitions(&cards, subtotal).map_err(|e| throw("partitions")(e).into())
+    let subtotal = uint("partitions", "subtotal", subtotal)?;
+    numeric::partitions(&cards, subtotal).map_err(throw("partitions"))
 }
 
 /// Number of primes below n, 0 <= n <= 2**31.
 #[wasm_bindgen(js_namespace = wasmcore)]
-pub fn count_primes(n: f64) -> Result<f64, JsError> {
-    // a JS number in, as JS callers write it (2**31 does not fit a u32)
-    if !(n >= 0.0 && n.fract() == 0.0 && n <= numeric::COUNT_PRIMES_MAX as f64) {
-        let e = Error::value(
-            "n",
-            format!(
-                "must be an integer in [0, {}], got {n}",
-                numeric::COUNT_PRIMES_MAX
-            ),
-        );
-        return Err(throw("count_primes")(e));
-    }
-    numeric::count_primes(n as u64)
-        .map(|count| count as f64)
+pub fn count_primes(
+    #[wasm_bindgen(unchecked_param_type = "number | bigint")] n: &JsValue,
+) -> Result<f64, JsValue> {
+    // a u64, as for the Python host: the kernel refuses n > 2**31
+    numeric::count_primes(uint("count_primes", "n", n)?)
+        .map(|count| count as f64) // exact: below 2**31
         .map_err(throw("count_primes"))
 }
 
 /// Escape counts of the Mandelbrot iteration, row-major `height` rows of `width`.
 #[wasm_bindgen(js_namespace = wasmcore)]
 pub fn mandelbrot(
-    width: u32,
-    height: u32,
+    #[wasm_bindgen(unchecked_param_type = "number | bigint")] width: &JsValue,
+    #[wasm_bindgen(unchecked_param_type = "number | bigint")] height: &JsValue,
     x0: f64,
     y0: f64,
     x1: f64,
     y1: f64,
-    max_iter: u32,
-) -> Result<Vec<u32>, JsError> {
+    #[wasm_bindgen(unchecked_param_type = "number | bigint")] max_iter: &JsValue,
+) -> Result<Vec<u32>, JsValue> {
+    let (width, height) = (
+        uint("mandelbrot", "width", width)?,
+        uint("mandelbrot", "height", height)?,
+    );
+    let max_iter = uint("mandelbrot", "max_iter", max_iter)?;
     let m = numeric::mandelbrot(width, height, x0, y0, x1, y1, max_iter)
-        .map_err(throw("mandelbrot"))?;
+        .map_err(throw::<JsValue>("mandelbrot"))?;
     Ok(m.into_parts().0)
 }
 
@@ -213,14 +269,20 @@ pub fn mean(x: &[f64]) -> Result<f64, JsError> {
 /// Variance with `ddof` delta degrees of freedom (default 0). `variance` in JS, where `var` is
 /// a keyword.
 #[wasm_bindgen(js_namespace = wasmcore, js_name = variance)]
-pub fn var(x: &[f64], ddof: Option<u32>) -> Result<f64, JsError> {
-    stats::var(x, ddof.unwrap_or(0)).map_err(throw("var"))
+pub fn var(
+    x: &[f64],
+    #[wasm_bindgen(unchecked_optional_param_type = "number | bigint")] ddof: &JsValue,
+) -> Result<f64, JsValue> {
+    stats::var(x, uint_or("var", "ddof", ddof, 0)?).map_err(throw("var"))
 }
 
 /// Standard deviation with `ddof` delta degrees of freedom (default 0).
 #[wasm_bindgen(js_namespace = wasmcore)]
-pub fn std(x: &[f64], ddof: Option<u32>) -> Result<f64, JsError> {
-    stats::std(x, ddof.unwrap_or(0)).map_err(throw("std"))
+pub fn std(
+    x: &[f64],
+    #[wasm_bindgen(unchecked_optional_param_type = "number | bigint")] ddof: &JsValue,
+) -> Result<f64, JsValue> {
+    stats::std(x, uint_or("std", "ddof", ddof, 0)?).map_err(throw("std"))
 }
 
 /// Minimum; NaN propagates; empty is an error.
@@ -267,8 +329,13 @@ pub fn quantile(x: &[f64], q: f64) -> Result<f64, JsError> {
 
 /// Counts of `numpy.histogram(x, bins, range=(lo, hi))`.
 #[wasm_bindgen(js_namespace = wasmcore)]
-pub fn histogram(x: &[f64], bins: u32, lo: f64, hi: f64) -> Result<Vec<u32>, JsError> {
-    stats::histogram(x, bins, lo, hi)
+pub fn histogram(
+    x: &[f64],
+    #[wasm_bindgen(unchecked_param_type = "number | bigint")] bins: &JsValue,
+    lo: f64,
+    hi: f64,
+) -> Result<Vec<u32>, JsValue> {
+    stats::histogram(x, uint("histogram", "bins", bins)?, lo, hi)
         .map(to_u32)
         .map_err(throw("histogram"))
 }
@@ -310,11 +377,20 @@ fn matrix<'a>(
 
 /// Matrix product of row-major (m, k) `a` and (k, n) `b`: a row-major (m, n) Float64Array.
 #[wasm_bindgen(js_namespace = wasmcore)]
-pub fn matmul(a: &[f64], m: u32, k: u32, b: &[f64], n: u32) -> Result<Vec<f64>, JsError> {
+pub fn matmul(
+    a: &[f64],
+    #[wasm_bindgen(unchecked_param_type = "number | bigint")] m: &JsValue,
+    #[wasm_bindgen(unchecked_param_type = "number | bigint")] k: &JsValue,
+    b: &[f64],
+    #[wasm_bindgen(unchecked_param_type = "number | bigint")] n: &JsValue,
+) -> Result<Vec<f64>, JsValue> {
+    let m = uint("matmul", "m", m)?;
+    let k = uint("matmul", "k", k)?;
+    let n = uint("matmul", "n", n)?;
     let product = matrix("a", a, m, k)
         .and_then(|a| Ok((a, matrix("b", b, k, n)?)))
         .and_then(|(a, b)| linalg::matmul(a, b))
-        .map_err(throw("matmul"))?;
+        .map_err(throw::<JsValue>("matmul"))?;
     Ok(product.into_parts().0)
 }
 
@@ -362,8 +438,11 @@ pub fn erf(x: &[f64]) -> Vec<f64> {
 
 /// CRC-32 of `data`, continuing from `value` (default 0), like `zlib.crc32`.
 #[wasm_bindgen(js_namespace = wasmcore)]
-pub fn crc32(data: &[u8], value: Option<u32>) -> u32 {
-    bytes::crc32(data, value.unwrap_or(0))
+pub fn crc32(
+    data: &[u8],
+    #[wasm_bindgen(unchecked_optional_param_type = "number | bigint")] value: &JsValue,
+) -> Result<u32, JsValue> {
+    Ok(bytes::crc32(data, uint_or("crc32", "value", value, 0)?))
 }
 
 /// SHA-256 digest (32 bytes).
@@ -462,10 +541,12 @@ impl JsRunningStats {
     }
 
     /// Variance with `ddof` delta degrees of freedom (default 0).
-    pub fn var(&self, ddof: Option<u32>) -> Result<f64, JsError> {
-        self.0
-            .var(ddof.unwrap_or(0))
-            .map_err(throw("RunningStats.var"))
+    pub fn var(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "number | bigint")] ddof: &JsValue,
+    ) -> Result<f64, JsValue> {
+        let ddof = uint_or("RunningStats.var", "ddof", ddof, 0)?;
+        self.0.var(ddof).map_err(throw("RunningStats.var"))
     }
 
     /// Smallest value pushed (NaN propagates); an error before any.

@@ -11,10 +11,14 @@
 
 #![cfg(not(target_family = "wasm"))]
 
+mod common;
+
 use std::cell::RefCell;
+use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use common::{AbiInstance, read_artefact, target_dir};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::Value as Json;
@@ -22,35 +26,19 @@ use wasmcore_abi::schema::{
     self, ABI_VERSION, MANIFEST_SECTION, RUNTIME_EXPORTS, Return, STATUS_OK, STATUS_VALUE_ERROR,
     Scalar, Type,
 };
-use wasmtime::{ExternType, FuncType, Instance, Memory, Module, Store, Trap, TypedFunc};
+use wasmtime::{ExternType, FuncType, Module, Trap, TypedFunc};
 
 // ---------------------------------------------------------------------------------------------
 // Locating and loading the artefact
 
 /// `target/dist/wasmcore.wasm`, honouring `CARGO_TARGET_DIR`.
 fn artefact_path() -> PathBuf {
-    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .or_else(|| option_env!("CARGO_TARGET_DIR").map(PathBuf::from))
-        .map(|t| manifest_dir.join(t)) // a relative target dir is relative to the workspace
-        .unwrap_or_else(|| manifest_dir.join("target"));
-    target.join("dist").join("wasmcore.wasm")
+    target_dir().join("dist").join("wasmcore.wasm")
 }
 
 fn artefact_bytes() -> &'static [u8] {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
-    BYTES.get_or_init(|| {
-        let path = artefact_path();
-        match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) => panic!(
-                "cannot read the wasm artefact {}: {e}\n\
-                 build it first with `cargo xtask dist` (or `just build`)",
-                path.display()
-            ),
-        }
-    })
+    BYTES.get_or_init(|| read_artefact(&artefact_path()))
 }
 
 /// The compiled module, shared by all tests (each test makes its own store and instance).
@@ -77,21 +65,27 @@ fn native<T>(r: Result<T, wasmcore::Error>) -> Result<T, Reported> {
     r.map_err(|e| (e.status(), e.message().to_owned()))
 }
 
+/// An instance of the core (its memory and runtime exports through [`AbiInstance`]) and the
+/// kernels this test drives.
 struct Wasm {
-    store: Store<()>,
-    memory: Memory,
-    alloc: TypedFunc<(i32, i32), i32>,
-    free: TypedFunc<(i32, i32, i32), ()>,
-    last_error_ptr: TypedFunc<(), i32>,
-    last_error_len: TypedFunc<(), i32>,
+    abi: AbiInstance,
     fib: TypedFunc<(i32, i32), i32>,
     partitions: TypedFunc<(i32, i32, i32, i32), i32>,
     sum: TypedFunc<(i32, i32), f64>,
 }
 
-/// A block of linear memory from `wasmcore_alloc`: (pointer, size, align).
-#[derive(Clone, Copy)]
-struct Block(i32, i32, i32);
+impl Deref for Wasm {
+    type Target = AbiInstance;
+    fn deref(&self) -> &AbiInstance {
+        &self.abi
+    }
+}
+
+impl DerefMut for Wasm {
+    fn deref_mut(&mut self) -> &mut AbiInstance {
+        &mut self.abi
+    }
+}
 
 /// Marks the out slot so that a missing write is visible.
 const SENTINEL: u64 = 0xDEAD_BEEF_DEAD_BEEF;
@@ -99,82 +93,13 @@ const SENTINEL: u64 = 0xDEAD_BEEF_DEAD_BEEF;
 impl Wasm {
     /// A fresh store and instance (the module has no imports).
     fn new() -> Wasm {
-        let module = module();
-        let mut store = Store::new(module.engine(), ());
-        let instance = Instance::new(&mut store, module, &[]).expect("instantiate wasmcore.wasm");
-        let memory = instance
-            .get_memory(&mut store, "memory")
-            .expect("the module exports its memory as `memory`");
-        macro_rules! func {
-            ($name:literal) => {
-                instance
-                    .get_typed_func(&mut store, $name)
-                    .unwrap_or_else(|e| panic!("export `{}`: {e:#}", $name))
-            };
-        }
+        let mut abi = AbiInstance::new(module());
         Wasm {
-            memory,
-            alloc: func!("wasmcore_alloc"),
-            free: func!("wasmcore_free"),
-            last_error_ptr: func!("wasmcore_last_error_ptr"),
-            last_error_len: func!("wasmcore_last_error_len"),
-            fib: func!("fib"),
-            partitions: func!("partitions"),
-            sum: func!("sum"),
-            store,
+            fib: abi.func("fib"),
+            partitions: abi.func("partitions"),
+            sum: abi.func("sum"),
+            abi,
         }
-    }
-
-    fn memory_size(&self) -> usize {
-        self.memory.data_size(&self.store)
-    }
-
-    fn alloc(&mut self, size: usize, align: usize) -> wasmtime::Result<Block> {
-        let (size, align) = (i32::try_from(size)?, i32::try_from(align)?);
-        let ptr = self.alloc.call(&mut self.store, (size, align))?;
-        assert_ne!(ptr, 0, "wasmcore_alloc({size}, {align}) failed");
-        assert_eq!(
-            ptr % align,
-            0,
-            "wasmcore_alloc returned a misaligned pointer"
-        );
-        Ok(Block(ptr, size, align))
-    }
-
-    fn free(&mut self, b: Block) -> wasmtime::Result<()> {
-        self.free.call(&mut self.store, (b.0, b.1, b.2))
-    }
-
-    fn write(&mut self, ptr: i32, bytes: &[u8]) {
-        self.memory
-            .write(&mut self.store, ptr as u32 as usize, bytes)
-            .expect("write inside linear memory");
-    }
-
-    fn read<const N: usize>(&self, ptr: i32) -> [u8; N] {
-        let mut buf = [0; N];
-        self.memory
-            .read(&self.store, ptr as u32 as usize, &mut buf)
-            .expect("read inside linear memory");
-        buf
-    }
-
-    /// Copies `items` (as little-endian bytes) into a fresh block.
-    fn put<const N: usize>(&mut self, items: &[[u8; N]], align: usize) -> wasmtime::Result<Block> {
-        let b = self.alloc(items.len() * N, align)?;
-        if !items.is_empty() {
-            self.write(b.0, items.as_flattened());
-        }
-        Ok(b)
-    }
-
-    fn last_error(&mut self) -> wasmtime::Result<String> {
-        let ptr = self.last_error_ptr.call(&mut self.store, ())?;
-        let len = self.last_error_len.call(&mut self.store, ())?;
-        let mut buf = vec![0; usize::try_from(len)?];
-        self.memory
-            .read(&self.store, ptr as u32 as usize, &mut buf)?;
-        Ok(String::from_utf8(buf)?)
     }
 
     /// Calls a fallible export with a u64 result: allocates the out slot, maps the status.
@@ -195,7 +120,7 @@ impl Wasm {
     }
 
     fn fib(&mut self, n: u32) -> wasmtime::Result<Result<u64, Reported>> {
-        self.fallible_u64(|w, out| w.fib.call(&mut w.store, (n as i32, out)))
+        self.fallible_u64(|w, out| w.fib.call(&mut w.abi.store, (n as i32, out)))
     }
 
     fn partitions(
@@ -207,7 +132,7 @@ impl Wasm {
         let buf = self.put(&items, 4)?;
         let r = self.fallible_u64(|w, out| {
             let args = (buf.0, cards.len() as i32, subtotal as i32, out);
-            w.partitions.call(&mut w.store, args)
+            w.partitions.call(&mut w.abi.store, args)
         })?;
         // The kernel works on a copy of the deck: the caller's counts are unchanged.
         for (i, c) in cards.iter().enumerate() {
@@ -228,7 +153,7 @@ impl Wasm {
 
     /// `sum` on an arbitrary (pointer, length) pair.
     fn sum_raw(&mut self, ptr: i32, len: i32) -> wasmtime::Result<f64> {
-        self.sum.call(&mut self.store, (ptr, len))
+        self.sum.call(&mut self.abi.store, (ptr, len))
     }
 }
 
@@ -285,7 +210,7 @@ fn schema_signature(params: &[schema::ValType], results: &[schema::ValType]) -> 
 
 #[test]
 fn manifest_section_describes_the_exports() {
-    let sections = xtask::custom_sections(artefact_bytes()).expect("a well-formed module");
+    let sections = wasmcore_post::custom_sections(artefact_bytes()).expect("a well-formed module");
     let manifests: Vec<&[u8]> = sections
         .iter()
         .filter(|(n, _)| *n == MANIFEST_SECTION)
@@ -545,7 +470,7 @@ fn errors_match_native() {
 fn null_out_pointer_is_reported_not_written() {
     let mut w = Wasm::new();
     let before = w.read::<8>(0);
-    let status = w.fib.call(&mut w.store, (10, 0)).unwrap();
+    let status = w.fib.call(&mut w.abi.store, (10, 0)).unwrap();
     assert_eq!(status, STATUS_VALUE_ERROR);
     assert_eq!(
         w.last_error().unwrap(),

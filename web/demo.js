@@ -101,6 +101,76 @@ function badIntegerArrays(n) {
   });
 }
 
+// Arguments every integer scalar parameter must refuse: integers out of range (Numbers and
+// BigInts), Numbers that are not integers, and values that are not numbers at all.
+const BAD_SCALARS = [-1, -7, -(2 ** 40), 2 ** 32, 2 ** 32 + 5, 2 ** 53, 1e20, 1e21, 2 ** 64, 1.5, -0.5, 0.1,
+  4294967295.5, NaN, Infinity, -Infinity, -1n, 2n ** 32n, 2n ** 64n, -(2n ** 70n), "3", "", null, [3], {}];
+// Refused in JS but not by the Python host (which takes True as 1 and has no undefined).
+const BAD_SCALARS_JS_ONLY = [true, false];
+
+const CARDS = new Uint32Array([4, 4, 4, 4, 4, 4, 4, 4, 4, 16]);
+const SMALL = seeded(12, 5);
+
+/** `RunningStats.var(ddof)` of SMALL, or no `ddof` when called with no argument. */
+function runningVar(...ddof) {
+  const rs = new core.RunningStats();
+  try {
+    rs.push(SMALL);
+    return rs.var(...ddof);
+  } finally {
+    rs.free();
+  }
+}
+
+/**
+ * Every integer scalar parameter of the JS API: the function (named as in its messages), the
+ * parameter, a call with the argument in its place (the other arguments valid), and valid
+ * arguments (`undefined`: an optional parameter left out; in JS `3.0` is the Number 3).
+ * tests/web/test_page.py makes the same calls on the Python host.
+ */
+const INTEGER_PARAMS = [
+  ["fib", "n", (v) => core.fib(v), [20, 20n, 3.0, 0, -0, 0n]],
+  ["partitions", "subtotal", (v) => core.partitions(CARDS, v), [4, 4n, 21.0, 0, -0]],
+  ["count_primes", "n", (v) => core.count_primes(v), [1000, 1000n, 2.0, 0]],
+  ["mandelbrot", "width", (v) => core.mandelbrot(v, 3, -2, -1, 1, 1, 16), [4, 4n, 5.0]],
+  ["mandelbrot", "height", (v) => core.mandelbrot(4, v, -2, -1, 1, 1, 16), [3, 3n, 2.0]],
+  ["mandelbrot", "max_iter", (v) => core.mandelbrot(4, 3, -2, -1, 1, 1, v), [16, 16n, 0, 3.0]],
+  ["var", "ddof", (...v) => core.variance(SMALL, ...v), [undefined, 0, 1, 1n, 2.0, -0]],
+  ["std", "ddof", (...v) => core.std(SMALL, ...v), [undefined, 0, 1, 1n, 2.0, -0]],
+  ["histogram", "bins", (v) => core.histogram(SMALL, v, -100, 100), [5, 5n, 1, 20.0]],
+  ["matmul", "m", (v) => core.matmul(seeded(6, 1), v, 3, seeded(6, 2), 2), [2, 2n, 2.0]],
+  ["matmul", "k", (v) => core.matmul(seeded(6, 1), 2, v, seeded(6, 2), 2), [3, 3n, 3.0]],
+  ["matmul", "n", (v) => core.matmul(seeded(6, 1), 2, 3, seeded(6, 2), v), [2, 2n, 2.0]],
+  ["crc32", "value", (...v) => core.crc32(utf8("abc"), ...v),
+    [undefined, 0, 12345, 4294967295, 4294967295n, 0n, -0]],
+  ["RunningStats.var", "ddof", runningVar, [undefined, 0, 1n, 3.0]],
+];
+
+/** A value's JS type (`null` and arrays apart) and `String(value)`, for the test. */
+function describe(v) {
+  const type = v === null ? "null" : Array.isArray(v) ? "array" : typeof v;
+  return { type, text: String(v) };
+}
+
+/**
+ * Each integer scalar parameter called with every bad argument (what it threw), with `undefined`
+ * when it is required, and with its valid arguments (what it returned). An `undefined` valid
+ * argument is passed by leaving the argument out.
+ */
+function integerScalars() {
+  const bad = [], valid = [];
+  for (const [func, param, call, good] of INTEGER_PARAMS) {
+    const refused = [...BAD_SCALARS, ...BAD_SCALARS_JS_ONLY, ...(good.includes(undefined) ? [] : [undefined])];
+    for (const v of refused) {
+      bad.push({ func, param, value: describe(v), thrown: thrown(() => call(v)) });
+    }
+    for (const v of good) {
+      valid.push({ func, param, value: describe(v), result: v === undefined ? call() : call(v) });
+    }
+  }
+  return { bad, valid };
+}
+
 function checks(image) {
   const x = seeded(1000, 42);
   const special = withSpecials(x);
@@ -125,7 +195,7 @@ function checks(image) {
   return {
     "fib(20)": core.fib(20),
     "fib(25)": core.fib(25),
-    partitions: core.partitions(new Uint32Array([4, 4, 4, 4, 4, 4, 4, 4, 4, 16]), 4),
+    partitions: core.partitions(CARDS, 4),
     "partitions, other arrays": {
       array: core.partitions([4, 4, 4, 4, 4, 4, 4, 4, 4, 16], 4),
       float64: core.partitions(new Float64Array([4, 4, 4, 4, 4, 4, 4, 4, 4, 16]), 4),
@@ -173,6 +243,7 @@ function checks(image) {
     "error partitions string element": thrown(() => core.partitions([1, 1, 1, 1, 1, 1, 1, 1, 1, "2"], 4)),
     "error partitions -1n": thrown(() => core.partitions([1n, 1n, 1n, 1n, 1n, 1n, 1n, 1n, 1n, -1n], 4)),
     "integer arrays": badIntegerArrays(40),
+    "integer scalars": integerScalars(),
   };
 }
 

@@ -1,6 +1,11 @@
 """The benchmark harness (``wasmcore bench``) in its tiny smoke-test mode: it writes its three
 files, the JSON has the expected rows, and every ratio is the quotient of the times it names.
-No duration or target is asserted (speed lives in the report, not in tests)."""
+No duration or target is asserted (speed lives in the report, not in tests).
+
+The ``authors`` group's two packages (benches/authors: the same Rust through ``wasmcore build``
+and through maturin + PyO3) are built once into target/bench/authors, the harness's own cache,
+and reused by every later run; here both are also compared with outside oracles (math.gcd,
+zlib.adler32, numpy.cumsum, rapidfuzz)."""
 
 from __future__ import annotations
 
@@ -8,10 +13,16 @@ import json
 import math
 import statistics
 import sys
+import zlib
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rapidfuzz.distance import Levenshtein
 from wasmcore import _bench
 from wasmcore.__main__ import main
 
@@ -50,6 +61,13 @@ def test_json_has_the_expected_rows(report: tuple[Path, dict[str, Any]]) -> None
     assert {"serial_cpu", "cluster_cpu"} <= set(rows["dask", "gamma, CPU time"]["times"])
     assert {"task_builtin", "task_core", "task_plugin", "task_plugin_bytes"} <= \
         set(rows["dask", "per task"]["times"])
+    authors = [r for r in report[1]["rows"] if r["group"] == "authors"]
+    assert [r["name"] for r in authors] == ["gcd", "adler32", "adler32", "cumsum", "cumsum",
+                                            "levenshtein"]
+    for r in authors:  # both packages were built and measured, small calls also against labs
+        assert {"author", "pyo3"} <= set(r["times"]) and "author/pyo3" in r["ratios"]
+    assert sum("labs" in r["times"] for r in authors) == 4
+    assert not [n for n in report[1]["meta"]["notes"] if n.startswith("authors")]
     names = {t["name"] for t in report[1]["targets"]}
     assert len(names) == 8 and all(t["pass"] in (True, False) for t in report[1]["targets"])
 
@@ -101,3 +119,44 @@ def test_without_matplotlib_and_tqdm_still_writes_json_and_markdown(
 
 def test_default_out_is_target_bench_of_the_checkout() -> None:
     assert _bench.default_out().parts[-2:] == ("target", "bench")
+
+
+@pytest.fixture(scope="module")
+def twins() -> list[ModuleType]:
+    """The authors group's packages (wasmcore, PyO3) from the harness's cache, built there the
+    first time (a few minutes on a fresh checkout, then reused)."""
+    src = _bench.authors_sources()
+    assert src is not None
+    return [_bench.author_package(col, src, _bench.authors_cache())
+            for col in _bench.AUTHOR_PACKAGES]
+
+
+u64 = st.integers(0, 2**64 - 1)
+words = st.one_of(st.text(alphabet="abcde", max_size=12),
+                  st.text(alphabet=st.characters(codec="utf-8"), max_size=30))
+finite = st.floats(-1e6, 1e6, allow_nan=False, width=64)
+
+
+@settings(max_examples=150, deadline=None)
+@given(a=u64, b=u64, data=st.binary(max_size=300), x=st.lists(finite, max_size=40), s=words,
+       t=words)
+def test_author_packages_match_oracles(twins: list[ModuleType], a: int, b: int, data: bytes,
+                                       x: list[float], s: str, t: str) -> None:
+    arr = np.array(x, dtype=np.float64)
+    for m in twins:
+        assert m.gcd(a, b) == math.gcd(a, b), m.__name__
+        assert m.adler32(data) == zlib.adler32(data), m.__name__
+        np.testing.assert_array_equal(m.cumsum(arr), np.cumsum(arr), err_msg=m.__name__)
+        assert m.levenshtein(s, t) == Levenshtein.distance(s, t), m.__name__
+
+
+def test_author_packages_at_the_bench_sizes(twins: list[ModuleType]) -> None:
+    """The large inputs of the full pass (Adler-32 sums reduced over many 5552-byte blocks)."""
+    rng = np.random.default_rng(1)
+    big = rng.integers(0, 256, 1 << 20, dtype=np.uint8).tobytes()
+    x = rng.random(10**6)
+    for m in twins:
+        assert m.adler32(big) == zlib.adler32(big) and m.adler32(b"\xff" * 100_000) == \
+            zlib.adler32(b"\xff" * 100_000), m.__name__
+        np.testing.assert_array_equal(m.cumsum(x), np.cumsum(x), err_msg=m.__name__)
+        assert m.gcd(0, 0) == 0 and m.gcd(2**64 - 1, 2**32 + 1) == math.gcd(2**64 - 1, 2**32 + 1)

@@ -465,3 +465,10 @@ def test_objects_in_their_own_threads(core: wasmcore.Core) -> None:
     assert not errors, errors
     for k in range(4):
         assert results[k] == hashlib.sha256(bytes([k]) * 5000).digest()
+
+
+def test_classes_carry_their_docs(core: wasmcore.Core) -> None:
+    """The doc comment of each `#[export] impl` block is the class's docstring."""
+    for name in core.classes:
+        cls = getattr(core, name)
+        assert cls.__doc__ and len(cls.__doc__) > 20, name

@@ -67,6 +67,17 @@ NOT_RUN = {
     "just web":
         "needs wasm-bindgen-cli (`just setup-web`) and a cargo build; `just test` runs it "
         "(through `just test-web`) before tests/web/test_page.py loads web/pkg/",
+    "wasmcore new my-pkg":
+        "creates a project in the repository root; tests/python/test_author.py runs the whole "
+        "cycle (wasmcore new, develop, build, pip wheel, python -m build, a fresh venv) in a "
+        "temporary directory",
+    "cd my-pkg":
+        "part of the author cycle that tests/python/test_author.py runs",
+    "wasmcore develop":
+        "installs the new project into the active environment; tests/python/test_author.py "
+        "runs it in a fresh venv",
+    "wasmcore build":
+        "tests/python/test_author.py runs it in a project made by `wasmcore new`",
     "just serve-web":
         "a server that runs until Ctrl-C; tests/web/test_page.py serves web/ the same way (a "
         "localhost http.server) and drives the page in Chromium",
@@ -97,7 +108,8 @@ RUST_SOURCES = {
 
 def runnable(command: str) -> bool:
     """Shell commands this test runs itself."""
-    return command.startswith("wasmcore ") or command == "just --list"
+    return (command.startswith("wasmcore ") and command not in NOT_RUN) \
+        or command == "just --list"
 
 
 # -- the README's blocks ----------------------------------------------------------------------

@@ -37,6 +37,7 @@ import scipy.special
 os.environ.setdefault("WASMCORE_CACHE_DIR", tempfile.mkdtemp(prefix="wasmcore-test-cache-"))
 
 import wasmcore
+from wasmcore._abi.convert import INT_RANGES, as_int, int_range_error
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
@@ -295,7 +296,8 @@ def same(a: Any, b: Any) -> bool:
 
 def test_results_equal_python_host(page: dict[str, Any]) -> None:
     want = python_host_results()
-    page = {k: v for k, v in page.items() if k != "integer arrays"}  # the test below
+    # the tests below
+    page = {k: v for k, v in page.items() if k not in ("integer arrays", "integer scalars")}
     assert page.keys() == want.keys()
     differ = [k for k in want if not same(page[k], want[k])]
     assert differ == [], "\n".join(f"{k}: page {page[k]!r} != host {want[k]!r}" for k in differ)
@@ -409,3 +411,197 @@ def test_integer_array_rule_matches_python_host(page: dict[str, Any]) -> None:
         with pytest.raises((TypeError, ValueError)) as e:
             core.partitions(values, 3)
         assert case["thrown"] == js_error(e.value), (case["container"], values)
+
+
+# --- integer scalar parameters (web/demo.js integerScalars) ---------------------------------------
+
+# The JS API's integer parameters the Python host has no counterpart of: matmul's shape (the
+# host takes 2-D arrays), all u32.
+JS_ONLY_INTEGER_PARAMS = {("matmul", "m"), ("matmul", "k"), ("matmul", "n")}
+# JS names that are not the Python host's (`var` is a JS keyword).
+JS_NAMES = {"variance": "var"}
+
+
+def manifest_integer_params(core: wasmcore.Core) -> dict[tuple[str, str], str]:
+    """(function as in messages, parameter) -> integer type, for every integer scalar parameter
+    of the core's functions and methods."""
+    specs = [*core.manifest.functions, *(m.func for c in core.manifest.classes for m in c.methods)]
+    return {
+        (spec.label, p.name): p.type.scalar
+        for spec in specs
+        for p in spec.params
+        if p.type.kind == "scalar" and p.type.scalar in INT_RANGES
+    }
+
+
+def dts_integer_params() -> set[tuple[str, str]]:
+    """The parameters typed `number | bigint` in the generated TypeScript declarations."""
+    dts = (WEB / "pkg" / "wasmcore.d.ts").read_text()
+    found = set()
+
+    def add(func: str, params: str) -> None:
+        for p in filter(None, params.split(", ")):
+            name, _, typ = p.partition(": ")
+            if typ == "number | bigint":
+                found.add((JS_NAMES.get(func, func), name.rstrip("?")))
+
+    for func, params in re.findall(r"declare function wasmcore__(\w+)\(([^)]*)\)", dts):
+        add(func, params)
+    for cls, body in re.findall(r"declare class wasmcore__(\w+) \{(.*?)\n\}", dts, re.DOTALL):
+        for method, params in re.findall(r"^    (\w+)\(([^)]*)\)", body, re.MULTILINE):
+            add(f"{cls}.{method}", params)
+    return found
+
+
+def host_calls(core: wasmcore.Core) -> dict[tuple[str, str], Any]:
+    """The page's calls (web/demo.js INTEGER_PARAMS) on the Python host, each taking the
+    argument in question (none: left out) and returning the result in the page's types.
+    matmul's m, k, n go through the host's converter as a u32 parameter, then shape the
+    arrays."""
+    small = seeded(12, 5)
+    a, b = seeded(6, 1), seeded(6, 2)
+    frame = (-2, -1, 1, 1)
+
+    def u32(func: str, param: str, v: Any) -> int:
+        n = as_int(v, func, param)
+        lo, hi = INT_RANGES["u32"]
+        if not lo <= n <= hi:
+            raise int_range_error(n, func, param, lo, hi)
+        return n
+
+    def matmul(m: Any, k: Any, n: Any) -> np.ndarray:
+        m, k, n = u32("matmul", "m", m), u32("matmul", "k", k), u32("matmul", "n", n)
+        return core.matmul(a.reshape(m, k), b.reshape(k, n)).ravel()
+
+    def running_var(*v: Any) -> float:
+        rs = core.RunningStats()
+        rs.push(small)
+        return rs.var(*v)
+
+    def image(m: np.ndarray) -> np.ndarray:
+        return m.ravel().astype(np.uint32)
+
+    return {
+        ("fib", "n"): lambda v: str(core.fib(v)),
+        ("partitions", "subtotal"): lambda v: str(core.partitions(CARDS, v)),
+        ("count_primes", "n"): core.count_primes,
+        ("mandelbrot", "width"): lambda v: image(core.mandelbrot(v, 3, *frame, 16)),
+        ("mandelbrot", "height"): lambda v: image(core.mandelbrot(4, v, *frame, 16)),
+        ("mandelbrot", "max_iter"): lambda v: image(core.mandelbrot(4, 3, *frame, v)),
+        ("var", "ddof"): lambda *v: core.var(small, *v),
+        ("std", "ddof"): lambda *v: core.std(small, *v),
+        ("histogram", "bins"): lambda v: core.histogram(small, v, -100, 100).astype(np.uint32),
+        ("matmul", "m"): lambda v: matmul(v, 3, 2),
+        ("matmul", "k"): lambda v: matmul(2, v, 2),
+        ("matmul", "n"): lambda v: matmul(2, 3, v),
+        ("crc32", "value"): lambda *v: core.crc32(b"abc", *v),
+        ("RunningStats.var", "ddof"): running_var,
+    }
+
+
+def python_value(v: dict[str, str]) -> Any:
+    """The Python counterpart of a JS argument the page describes: a whole Number is an int
+    (JS has no separate integers), other Numbers floats, BigInts ints, null None, [3] [3]."""
+    kind, text = v["type"], v["text"]
+    if kind == "number":
+        f = float(text)  # JS writes Infinity and NaN as Python parses them
+        return int(f) if f.is_integer() else f
+    if kind == "bigint":
+        return int(text)
+    if kind == "array":
+        return [int(x) for x in text.split(",")]
+    return {"string": text, "null": None, "object": {}}[kind]
+
+
+def js_written(v: dict[str, str]) -> str:
+    """A value as the JS API's messages write it: as String() does for Numbers, 5n for BigInts,
+    "3" (string), null, true; other objects by their type."""
+    kind, text = v["type"], v["text"]
+    return {
+        "number": text,
+        "bigint": f"{text}n",
+        "string": f"{json.dumps(text)} (string)",
+        "null": "null",
+        "boolean": text,
+        "array": "object",
+    }.get(kind, kind)
+
+
+def test_integer_scalars_cover_every_integer_parameter(page: dict[str, Any]) -> None:
+    """Every integer scalar parameter of the core (functions and methods) is typed
+    `number | bigint` in the JS API, and the page tried each of them."""
+    core = wasmcore.load("wasm")
+    want = set(manifest_integer_params(core)) | JS_ONLY_INTEGER_PARAMS
+    assert dts_integer_params() == want
+    cases = page["integer scalars"]
+    assert {(c["func"], c["param"]) for c in cases["bad"]} == want
+    assert {(c["func"], c["param"]) for c in cases["valid"]} == want
+    assert set(host_calls(core)) == want
+
+
+def expected_js_error(func: str, param: str, typ: str, v: dict[str, str], e: Exception) -> dict:
+    """What the JS API throws where the Python host raises ``e`` for the JS value ``v`` of
+    parameter ``param`` (of integer type ``typ``): a TypeError for a TypeError, in JS words;
+    a RangeError for the host's range check, with the value written the JS way; the kernel's
+    own Error (same message) for a value in the type's range that the kernel refuses."""
+    head = f"{func}(): parameter '{param}' must be"
+    py = python_value(v)
+    if type(e) is TypeError:
+        assert str(e) == f"{head} an int, got {type(py).__name__}"
+        return {"error": "TypeError", "message": f"{head} an integer, got {js_written(v)}"}
+    assert type(e) is ValueError
+    lo, hi = INT_RANGES[typ]
+    if lo <= py <= hi:
+        return {"error": "Error", "message": str(e)}
+    prefix, sep, got = str(e).rpartition(" got ")
+    assert prefix.startswith(head) and got == str(py), str(e)
+    return {"error": "RangeError", "message": f"{prefix}{sep}{js_written(v)}"}
+
+
+def test_integer_scalar_rule_matches_python_host(page: dict[str, Any]) -> None:
+    """Bad arguments for every integer scalar parameter (web/demo.js BAD_SCALARS) are refused
+    by the JS API as by the Python host: TypeError for TypeError, RangeError for the host's
+    range ValueError, the same function, parameter and value in the message."""
+    core = wasmcore.load("wasm")
+    types = {**manifest_integer_params(core), **dict.fromkeys(JS_ONLY_INTEGER_PARAMS, "u32")}
+    calls = host_calls(core)
+    cases = page["integer scalars"]["bad"]
+    host_cases = [c for c in cases if c["value"]["type"] not in ("boolean", "undefined")]
+    assert len(host_cases) == 25 * len(calls)
+    for case in host_cases:
+        func, param, v = case["func"], case["param"], case["value"]
+        with pytest.raises((TypeError, ValueError)) as e:
+            calls[func, param](python_value(v))
+        want = expected_js_error(func, param, types[func, param], v, e.value)
+        assert case["thrown"] == want, (func, param, v)
+
+
+def test_integer_scalars_refuse_js_only_values(page: dict[str, Any]) -> None:
+    """Booleans (the Python host takes True as 1) and, for a required parameter, undefined (a
+    missing argument in Python) are not integers to the JS API."""
+    cases = [c for c in page["integer scalars"]["bad"]
+             if c["value"]["type"] in ("boolean", "undefined")]
+    optional = {("var", "ddof"), ("std", "ddof"), ("crc32", "value"), ("RunningStats.var", "ddof")}
+    assert {(c["func"], c["param"]) for c in cases if c["value"]["type"] == "undefined"} == (
+        set(host_calls(wasmcore.load("wasm"))) - optional
+    )
+    for case in cases:
+        got = {"boolean": case["value"]["text"], "undefined": "undefined"}[case["value"]["type"]]
+        assert case["thrown"] == {
+            "error": "TypeError",
+            "message": f"{case['func']}(): parameter '{case['param']}' must be an integer, "
+            f"got {got}",
+        }
+
+
+def test_integer_scalars_valid_values_match_python_host(page: dict[str, Any]) -> None:
+    """Valid arguments, as Numbers, whole floats, -0 and BigInts, and optional ones left out,
+    give the Python host's results for the same integers (its defaults when left out)."""
+    calls = host_calls(wasmcore.load("wasm"))
+    cases = page["integer scalars"]["valid"]
+    assert {c["value"]["type"] for c in cases} == {"number", "bigint", "undefined"}
+    for case in cases:
+        v = case["value"]
+        args = () if v["type"] == "undefined" else (python_value(v),)
+        want = calls[case["func"], case["param"]](*args)
+        assert same(case["result"], want), (case, want)

@@ -1,37 +1,47 @@
 //! `cargo xtask`: build tooling for wasmcore.
 //!
 //! * `cargo xtask dist` builds the wasm module and the native library, post-processes the
-//!   wasm (see [`xtask::postprocess`]) and writes the artefacts and their manifest.
+//!   wasm (with [`wasmcore_post`]) and writes the artefacts and their manifest; in the same
+//!   cargo run it builds the post-processor itself for wasm (`target/dist/wasmcore-post.wasm`,
+//!   which the Python tool runs). The example author projects (`examples/`) are built by the
+//!   author workflow (`just examples`), not here.
 //! * `cargo xtask web` builds the core with its `web` feature (the wasm-bindgen API) into
 //!   `target/web/build/` and runs `wasm-bindgen --target web`, writing `web/pkg/`.
-//! * `cargo xtask postprocess IN.wasm OUT.wasm [--module NAME]` post-processes any module
-//!   built with `wasmcore-abi` (for plugin authors).
+//! * `cargo xtask postprocess IN.wasm OUT.wasm [--module NAME] [--version VERSION]`
+//!   post-processes any module built with `wasmcore-abi` (for plugin authors).
 //! * `cargo xtask manifest FILE.wasm` prints the manifest of a processed module.
+//! * `cargo xtask crates` packages the publishable crates (`cargo package`, verified) and
+//!   unpacks them into `target/crates/<name>/`.
 
+use std::collections::BTreeMap;
 use std::env;
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use serde_json::Value;
-use xtask::{postprocess, read_manifest};
+use wasmcore_post::{postprocess, read_manifest};
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  dist                                   build target/dist/wasmcore.wasm (+ .abi.json) and the
-                                         native library with its manifest
+  dist                                   build target/dist/wasmcore.wasm (+ .abi.json), the
+                                         native library with its manifest and
+                                         target/dist/wasmcore-post.wasm
   web                                    build the core's `web` feature (wasm-bindgen API) and
                                          write the JS package web/pkg/ (needs wasm-bindgen-cli:
                                          `just setup-web`)
-  postprocess IN.wasm OUT.wasm [--module NAME]
+  postprocess IN.wasm OUT.wasm [--module NAME] [--version VERSION]
                                          check IN's descriptors against its exports and write
                                          OUT with the normalized manifest (NAME defaults to
-                                         IN's file stem)
+                                         IN's file stem; VERSION, a semver version, is
+                                         recorded when given)
   manifest FILE.wasm                     print the manifest of a processed module
+  crates                                 `cargo package` the publishable crates (verified)
+                                         and unpack them into target/crates/<name>/
   help                                   print this message";
 
 /// The wasm target the core is built for.
@@ -66,6 +76,10 @@ fn run(args: &[OsString]) -> CliResult<()> {
             no_more_args(rest)?;
             web()
         }
+        Some("crates") => {
+            no_more_args(rest)?;
+            crates()
+        }
         Some("postprocess") => postprocess_cmd(rest),
         Some("manifest") => match rest {
             [file] => manifest_cmd(Path::new(file)),
@@ -98,48 +112,39 @@ fn no_more_args(rest: &[OsString]) -> CliResult<()> {
 fn dist() -> CliResult<()> {
     let root = workspace_root()?;
     let target_dir = target_dir(&root)?;
+    let versions = package_versions(&root)?;
 
-    // (a) the wasm module, with the example plugins in the same cargo run
-    let plugins: Vec<&str> = PLUGINS.iter().flat_map(|p| ["-p", p]).collect();
-    let wasm_path = build_wasm(&root, &target_dir, &plugins)?;
+    // (a) the wasm module, with the post-processor in the same cargo run
+    let packages: Vec<&str> = EXTRA_MODULES
+        .iter()
+        .flat_map(|m| ["-p", m.package])
+        .collect();
+    let wasm_path = build_wasm(&root, &target_dir, &packages)?;
 
     // (b) post-process it
-    let wasm = read(&wasm_path)?;
-    let (out, manifest) =
-        postprocess(&wasm, "wasmcore").map_err(|e| format!("{}: {e}", wasm_path.display()))?;
-    let manifest = Manifest::parse(&manifest)?;
     let dist_dir = target_dir.join("dist");
-    fs::create_dir_all(&dist_dir)
-        .map_err(|e| format!("cannot create {}: {e}", dist_dir.display()))?;
     let dist_wasm = dist_dir.join("wasmcore.wasm");
-    write(&dist_wasm, &out)?;
+    let manifest = process_file(
+        &wasm_path,
+        &dist_wasm,
+        "wasmcore",
+        Some(version_of(&versions, "wasmcore")?),
+    )?;
     write(
         &dist_dir.join("wasmcore.abi.json"),
         manifest.pretty.as_bytes(),
     )?;
-    println!(
-        "{}: {} -> {} bytes, {} functions",
-        dist_wasm.display(),
-        wasm.len(),
-        out.len(),
-        manifest.functions.len()
-    );
 
-    // (b') the example plugins, post-processed the same way, into target/dist/plugins/
-    let plugin_dir = dist_dir.join("plugins");
-    fs::create_dir_all(&plugin_dir)
-        .map_err(|e| format!("cannot create {}: {e}", plugin_dir.display()))?;
-    for plugin in PLUGINS {
-        let raw_path = target_dir
-            .join(WASM_TARGET)
-            .join("release")
-            .join(format!("{plugin}.wasm"));
-        let raw = read(&raw_path)?;
-        let (out, _) =
-            postprocess(&raw, plugin).map_err(|e| format!("{}: {e}", raw_path.display()))?;
-        let path = plugin_dir.join(format!("{plugin}.wasm"));
-        write(&path, &out)?;
-        println!("{}: {} -> {} bytes", path.display(), raw.len(), out.len());
+    // (b') the post-processor, post-processed the same way
+    let raw_dir = target_dir.join(WASM_TARGET).join("release");
+    for m in EXTRA_MODULES {
+        let version = version_of(&versions, m.package)?;
+        process_file(
+            &raw_dir.join(format!("{}.wasm", m.module)),
+            &dist_dir.join(m.dist),
+            m.module,
+            Some(version),
+        )?;
     }
 
     // (c) the native library, with the same manifest beside it
@@ -170,8 +175,90 @@ fn dist() -> CliResult<()> {
     Ok(())
 }
 
-/// The example plugin crates (`examples/plugins/`), built for wasm beside the core.
-const PLUGINS: [&str; 1] = ["textstats"];
+/// A module `dist` builds for wasm beside the core.
+struct ExtraModule {
+    /// The cargo package.
+    package: &'static str,
+    /// Its lib name: the linked file's stem and the manifest's `"module"`.
+    module: &'static str,
+    /// Where the processed module goes, relative to `target/dist/`.
+    dist: &'static str,
+}
+
+/// The post-processor (`crates/wasmcore-post`, run by the Python tool under wasmtime). The
+/// example author projects (`examples/`) are built by the author workflow, `just examples`.
+const EXTRA_MODULES: [ExtraModule; 1] = [ExtraModule {
+    package: "wasmcore-post",
+    module: "wasmcore_post",
+    dist: "wasmcore-post.wasm",
+}];
+
+/// Post-processes the module at `input` into `output` (creating its directory) and reports
+/// the sizes; returns the manifest.
+fn process_file(
+    input: &Path,
+    output: &Path,
+    module: &str,
+    version: Option<&str>,
+) -> CliResult<Manifest> {
+    let wasm = read(input)?;
+    let (out, manifest) =
+        postprocess(&wasm, module, version).map_err(|e| format!("{}: {e}", input.display()))?;
+    if let Some(dir) = output.parent() {
+        fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    write(output, &out)?;
+    let manifest = Manifest::parse(&manifest)?;
+    println!(
+        "{}: {} -> {} bytes; module {module:?}{}, abi_version {}, {} functions",
+        output.display(),
+        wasm.len(),
+        out.len(),
+        version.map(|v| format!(" {v}")).unwrap_or_default(),
+        manifest.abi_version,
+        manifest.functions.len(),
+    );
+    Ok(manifest)
+}
+
+/// The version of every package of the workspace, by name (`cargo metadata`, so that
+/// `version.workspace = true` is resolved as cargo resolves it).
+fn package_versions(root: &Path) -> CliResult<BTreeMap<String, String>> {
+    let mut cmd = cargo_command(root);
+    cmd.args(["metadata", "--format-version", "1", "--no-deps"]);
+    let shown = show_command(&cmd);
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run `{shown}`: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`{shown}` failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let metadata: Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("`{shown}` printed invalid JSON: {e}"))?;
+    let packages = metadata["packages"]
+        .as_array()
+        .ok_or_else(|| format!("`{shown}` lists no packages"))?;
+    Ok(packages
+        .iter()
+        .filter_map(|p| {
+            Some((
+                p["name"].as_str()?.to_owned(),
+                p["version"].as_str()?.to_owned(),
+            ))
+        })
+        .collect())
+}
+
+fn version_of<'a>(versions: &'a BTreeMap<String, String>, package: &str) -> CliResult<&'a str> {
+    versions
+        .get(package)
+        .map(String::as_str)
+        .ok_or_else(|| format!("`cargo metadata` does not list the package {package:?}"))
+}
 
 // ---------------------------------------------------------------------------------------------
 // web
@@ -324,18 +411,24 @@ fn dpkg_web_toolchain() -> Option<PathBuf> {
 
 /// `cargo build --release --lib -p wasmcore` in the workspace, into `target_dir`.
 fn cargo(root: &Path, target_dir: &Path) -> Command {
+    let mut cmd = cargo_command(root);
+    cmd.args([
+        "build",
+        "--release",
+        "--lib",
+        "-p",
+        "wasmcore",
+        "--target-dir",
+    ])
+    .arg(target_dir);
+    cmd
+}
+
+/// The cargo that runs this xtask, in the workspace root.
+fn cargo_command(root: &Path) -> Command {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(root)
-        .args([
-            "build",
-            "--release",
-            "--lib",
-            "-p",
-            "wasmcore",
-            "--target-dir",
-        ])
-        .arg(target_dir);
+    cmd.current_dir(root);
     cmd
 }
 
@@ -387,27 +480,105 @@ fn target_dir(root: &Path) -> CliResult<PathBuf> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// crates
+
+/// The crates an author's build uses: they are published, and `crates` unpacks their
+/// packaged sources (for the Python tool's wheel).
+const PUBLISHED: [&str; 4] = [
+    "wasmcore-schema",
+    "wasmcore-macros",
+    "wasmcore-abi",
+    "wasmcore-post",
+];
+
+/// `cargo package` of [`PUBLISHED`] in one run (so that each is verified against the
+/// others' packaged sources, which crates.io does not have yet), then each `.crate` unpacked
+/// into `target/crates/<name>/`: the sources as published, with a normalized Cargo.toml (no
+/// workspace inheritance, no paths), usable through `[patch.crates-io]`.
+fn crates() -> CliResult<()> {
+    let root = workspace_root()?;
+    let target_dir = target_dir(&root)?;
+    let mut package = cargo_command(&root);
+    // --allow-dirty: the crates of the tree as it is (this builds artefacts, it publishes
+    // nothing), committed or not.
+    package.args(["package", "--allow-dirty", "--target-dir"]);
+    package.arg(&target_dir);
+    for name in PUBLISHED {
+        package.args(["-p", name]);
+    }
+    run_command(package)?;
+
+    let versions = package_versions(&root)?;
+    let out_dir = target_dir.join("crates");
+    for name in PUBLISHED {
+        let stem = format!("{name}-{}", version_of(&versions, name)?);
+        let file = target_dir.join("package").join(format!("{stem}.crate"));
+        let dest = out_dir.join(name);
+        if dest.exists() {
+            fs::remove_dir_all(&dest)
+                .map_err(|e| format!("cannot remove {}: {e}", dest.display()))?;
+        }
+        let files = unpack_crate(&file, &stem, &dest)?;
+        println!("{}: {files} files from {}", dest.display(), file.display());
+    }
+    println!("for an author's Cargo.toml (until the crates are on crates.io):\n[patch.crates-io]");
+    for name in PUBLISHED {
+        println!("{name} = {{ path = \"{}\" }}", out_dir.join(name).display());
+    }
+    Ok(())
+}
+
+/// Unpacks the `.crate` (a gzipped tar whose entries all sit under `<stem>/`) at `file`
+/// into `dest`, without the `<stem>/` prefix; returns the number of files.
+fn unpack_crate(file: &Path, stem: &str, dest: &Path) -> CliResult<usize> {
+    let bad = |e: std::io::Error| format!("cannot unpack {}: {e}", file.display());
+    let gz = fs::File::open(file).map_err(|e| format!("cannot open {}: {e}", file.display()))?;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(gz));
+    let mut files = 0;
+    for entry in archive.entries().map_err(bad)? {
+        let mut entry = entry.map_err(bad)?;
+        let path = entry.path().map_err(bad)?.into_owned();
+        let relative = path
+            .strip_prefix(stem)
+            .ok()
+            .filter(|r| r.components().all(|c| matches!(c, Component::Normal(_))))
+            .ok_or_else(|| {
+                format!(
+                    "{}: entry {} is not inside {stem}/",
+                    file.display(),
+                    path.display()
+                )
+            })?;
+        let target = dest.join(relative);
+        if let Some(dir) = target.parent() {
+            fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        entry.unpack(&target).map_err(bad)?;
+        files += usize::from(entry.header().entry_type().is_file());
+    }
+    Ok(files)
+}
+
+// ---------------------------------------------------------------------------------------------
 // postprocess / manifest
 
 fn postprocess_cmd(args: &[OsString]) -> CliResult<()> {
     let mut paths = Vec::new();
     let mut module = None;
+    let mut version = None;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
-        if arg == "--module" {
-            let name = args
-                .next()
-                .ok_or_else(|| "--module needs a NAME".to_owned())?;
-            module = Some(utf8(name, "--module NAME")?.to_owned());
-        } else if let Some(name) = arg.to_str().and_then(|a| a.strip_prefix("--module=")) {
-            module = Some(name.to_owned());
+        if let Some(name) = option_value(arg, "--module", &mut args)? {
+            module = Some(name);
+        } else if let Some(v) = option_value(arg, "--version", &mut args)? {
+            version = Some(v);
         } else {
             paths.push(PathBuf::from(arg));
         }
     }
     let [input, output] = paths.as_slice() else {
         return Err(format!(
-            "`postprocess` takes IN.wasm OUT.wasm [--module NAME]\n\n{USAGE}"
+            "`postprocess` takes IN.wasm OUT.wasm [--module NAME] [--version VERSION]\n\n{USAGE}"
         ));
     };
     let module = match module {
@@ -419,26 +590,33 @@ fn postprocess_cmd(args: &[OsString]) -> CliResult<()> {
             utf8(stem, "the input file name")?.to_owned()
         }
     };
-    let wasm = read(input)?;
-    let (out, manifest) =
-        postprocess(&wasm, &module).map_err(|e| format!("{}: {e}", input.display()))?;
-    write(output, &out)?;
-    let manifest = Manifest::parse(&manifest)?;
-    println!(
-        "{}: {} -> {} bytes; module {module:?}, abi_version {}, {} functions{}{}",
-        output.display(),
-        wasm.len(),
-        out.len(),
-        manifest.abi_version,
-        manifest.functions.len(),
-        if manifest.functions.is_empty() {
-            ""
-        } else {
-            ": "
-        },
-        manifest.functions.join(", ")
-    );
+    let manifest = process_file(input, output, &module, version.as_deref())?;
+    if !manifest.functions.is_empty() {
+        println!("functions: {}", manifest.functions.join(", "));
+    }
     Ok(())
+}
+
+/// The value of option `name` when `arg` is `name VALUE` (taking VALUE from `rest`) or
+/// `name=VALUE`; `None` when `arg` is something else.
+fn option_value<'a>(
+    arg: &OsStr,
+    name: &str,
+    rest: &mut impl Iterator<Item = &'a OsString>,
+) -> CliResult<Option<String>> {
+    let value = if arg == name {
+        let value = rest.next().ok_or_else(|| format!("{name} needs a value"))?;
+        utf8(value, name)?
+    } else {
+        match arg
+            .to_str()
+            .and_then(|a| a.strip_prefix(name)?.strip_prefix('='))
+        {
+            Some(value) => value,
+            None => return Ok(None),
+        }
+    };
+    Ok(Some(value.to_owned()))
 }
 
 fn manifest_cmd(file: &Path) -> CliResult<()> {

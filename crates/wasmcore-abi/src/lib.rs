@@ -29,6 +29,11 @@ use std::fmt;
 pub use wasmcore_macros::export;
 pub use wasmcore_schema as schema;
 
+// The README's examples are doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// The kind of a kernel error; decides the Python exception class.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {

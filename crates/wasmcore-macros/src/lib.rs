@@ -37,6 +37,11 @@ use wasmcore_schema::{
     ClassDesc, Dir, Elem, FunctionDesc, MethodDesc, Param, Return, Role, Scalar, Type,
 };
 
+// The README's examples are doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// Exports a function, or a type's methods, through the wasmcore ABI. See the crate docs.
 #[proc_macro_attribute]
 pub fn export(attr: TokenStream, item: TokenStream) -> TokenStream {

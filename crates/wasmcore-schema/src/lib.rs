@@ -1,7 +1,8 @@
 //! The wasmcore ABI schema.
 //!
 //! This crate is the single owner of the ABI contract shared by the `#[export]` macro, the
-//! runtime support in `wasmcore-abi`, the `xtask` post-processor and the integration tests:
+//! runtime support in `wasmcore-abi`, the post-processor (`wasmcore-post`) and the integration
+//! tests:
 //!
 //! * [`ABI_VERSION`] and the names of the custom sections;
 //! * the logical types a manifest may name ([`Type`], [`Return`]) and their spelling;
@@ -14,10 +15,40 @@
 
 use std::fmt;
 
+// The README's examples are doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// Version of the ABI described here. Bump on any incompatible change.
 pub const ABI_VERSION: u32 = 1;
 
-/// Custom section holding the normalized manifest (UTF-8 JSON), written by `cargo xtask dist`.
+/// Custom section holding the normalized manifest (UTF-8 JSON), written by the
+/// post-processor (`wasmcore-post`; `cargo xtask dist` / `cargo xtask postprocess`).
+///
+/// The manifest is one compact JSON object whose keys come in this order:
+///
+/// * `"abi_version"` — [`ABI_VERSION`] of the module's ABI; a host refuses other versions;
+/// * `"module"` — the module's name (for a crate, its lib name);
+/// * `"version"` — optional: the module's own version, a semver string such as `"0.1.0"`
+///   (the crate version); absent when the post-processor was given none;
+/// * `"functions"` — the exported functions sorted by name, each a [`FunctionDesc`] object
+///   ([`FunctionDesc::to_json`] without `kind`);
+/// * `"classes"` — the exported types sorted by name, each a [`ClassDesc`] object
+///   ([`ClassDesc::to_json`] without `kind`);
+/// * `"imports"` — every import of the module in order, as
+///   `{"module": ..., "name": ..., "kind": "func" | "table" | "memory" | "global" | "tag"}`.
+///
+/// For example (one function, no imports):
+///
+/// ```json
+/// {"abi_version":1,"module":"words","version":"0.1.0","functions":[{"name":"count_words",
+///  "doc":"Number of words in text.","params":[{"name":"text","type":"bytes"}],
+///  "returns":"u32","fallible":false}],"classes":[],"imports":[]}
+/// ```
+///
+/// A host ignores keys it does not know, so optional keys can be added without a new
+/// [`ABI_VERSION`].
 pub const MANIFEST_SECTION: &str = "wasmcore.abi";
 
 /// Custom section into which `#[export]` places one descriptor record per exported item.

@@ -4,6 +4,8 @@
 * ``wasmcore call FILE.wasm FUNC ARGS... [--timeout S] [--fuel N] [--max-memory BYTES]`` —
   runs one export of an untrusted module under :class:`wasmcore.Plugin` and prints the result.
 * ``wasmcore bench [--quick]`` — the benchmark table, written to ``target/bench/``.
+* ``wasmcore new NAME`` / ``build`` / ``develop`` / ``cargo ARGS`` — ship your own Rust as a
+  pure wheel (:mod:`wasmcore.build`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import _bench, _cli
 
     _cli.add_commands(sub)
+    from .build import cli as build_cli
+
+    build_cli.add_commands(sub)
 
     bench = sub.add_parser("bench", help="benchmark the backends side by side and write a report")
     _bench.add_arguments(bench)

@@ -6,7 +6,9 @@ the input copied in, and zero-copy through ``core.asarray``) and the native libr
 per-call row also one bare ctypes call of the native export, wasmtime-py's generic
 ``Func.__call__`` and a breakdown of the wasm call. Every time is the median of ``--repeat``
 measurements; the backends of a row are measured in turn within each repetition (in a rotating
-order), so noise from a shared machine hits them alike. Ratios are what to read.
+order), so noise from a shared machine hits them alike. Ratios are what to read. In a source
+checkout, the ``authors`` group also times the crate of ``benches/authors`` shipped two ways, as
+a wasmcore author package and as a maturin + PyO3 extension (built once, cached).
 
 The ``dask`` group (``wasmcore bench --only dask``; needs ``pip install 'wasmcore[dask]'``)
 starts a ``distributed.LocalCluster`` of two single-threaded worker processes: ``gamma`` over
@@ -26,6 +28,7 @@ import argparse
 import contextlib
 import ctypes
 import datetime
+import functools
 import json
 import logging
 import math
@@ -144,6 +147,9 @@ COLUMNS = {
     "wasm2": "wasm 2 threads",
     "native1": "native 1 thread",
     "native2": "native 2 threads",
+    "author": "wasmcore",
+    "pyo3": "PyO3",
+    "labs": "bare labs()",
     "serial": "one process, serial",
     "cluster": "2-worker cluster",
     "serial_cpu": "one process, CPU time",
@@ -161,6 +167,7 @@ GROUPS = {
     "load": "Loading (in-process, warm compile cache; load() binds kernels on first use, "
             "the second column includes that)",
     "threads": "Threads (the same fib calls on one thread, and split over two)",
+    "authors": "Author packages, the same Rust: `wasmcore build` vs maturin + PyO3 (per call)",
     "dask": "Dask: a LocalCluster of 2 single-threaded worker processes against one process "
             "running the same chunks serially; per task, trivial tasks whose function ships "
             "nothing of wasmcore's (builtin), a core's kernel, or a plugin's function",
@@ -648,6 +655,189 @@ def _check_results(rows: list[Row]) -> None:
                 raise AssertionError(f"bench {r.label}: {c} disagrees with the other backends")
 
 
+# ---- the authors group: an author's package, wasmcore vs maturin + PyO3 ---------------------
+# benches/authors/ holds one crate of plain Rust (kernels/) bound to Python twice: wasmcore/ is a
+# wasmcore author project (`wasmcore build`, a py3-none-any wheel), pyo3/ a PyO3 extension
+# (`maturin build`). Both are built once into target/bench/authors/ (rebuilt when their sources
+# change) and imported from there; the rows time the same calls on both.
+
+# column -> (project directory in benches/authors, package)
+AUTHOR_PACKAGES = {"author": ("wasmcore", "authors_wasmcore"), "pyo3": ("pyo3", "authors_pyo3")}
+
+
+class AuthorBuildError(Exception):
+    """One of the two packages could not be built (the message says why)."""
+
+
+def authors_sources() -> Path | None:
+    """``benches/authors`` of the source checkout this package runs from (None elsewhere)."""
+    from . import _repo_root
+
+    repo = _repo_root()
+    src = repo / "benches" / "authors" if repo is not None else None
+    return src if src is not None and src.is_dir() else None
+
+
+def authors_cache() -> Path:
+    """Where the two packages are built and kept: ``target/bench/authors`` of the checkout
+    (whatever ``--out`` says, so every run and the tests share one build)."""
+    return default_out() / "authors"
+
+
+def _sources_digest(dirs: list[Path], *extra: str) -> str:
+    """A digest of every file under ``dirs`` (build output and caches left out) and ``extra``:
+    a package is rebuilt when this changes."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for base in dirs:
+        for f in sorted(base.rglob("*")):
+            rel = f.relative_to(base)
+            if f.is_file() and not {"target", "__pycache__"} & set(rel.parts):
+                h.update(f"{base.name}/{rel.as_posix()}\0".encode())
+                h.update(hashlib.sha256(f.read_bytes()).digest())
+    for e in extra:
+        h.update(f"{e}\0".encode())
+    return h.hexdigest()
+
+
+def _author_build(col: str, project: Path) -> tuple[list[str], str]:
+    """The command that writes the wheel of one package (its ``--out`` directory appended by
+    the caller), and the key of its sources and tools."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import wasmcore
+
+    dirs = [project.parent / "kernels", project]
+    if col == "author":
+        from .build.cargo import crate_sources
+        from .build.project import BuildError
+
+        try:
+            crates = list(crate_sources().values())
+        except BuildError as e:
+            raise AuthorBuildError(str(e)) from None
+        return ([sys.executable, "-m", "wasmcore", "build", str(dirs[1]), "--no-sdist",
+                 "--out"], _sources_digest(dirs + crates, wasmcore.__version__))
+    try:
+        maturin = version("maturin")
+    except PackageNotFoundError:
+        raise AuthorBuildError("maturin is not installed (pip install maturin, as "
+                               "requirements-dev.txt does)") from None
+    import sysconfig
+
+    return ([sys.executable, "-m", "maturin", "build", "--release", "--manifest-path",
+             str(dirs[1] / "Cargo.toml"), "--interpreter", sys.executable, "--out"],
+            _sources_digest(dirs, maturin, sys.version, str(sysconfig.get_config_var(
+                "EXT_SUFFIX"))))
+
+
+def author_package(col: str, src: Path, cache: Path) -> Any:
+    """The package of one column, built into ``cache`` unless the build there is of the same
+    sources, then imported from there."""
+    import importlib.util
+    import shutil
+    import subprocess
+    import zipfile
+
+    project, name = src / AUTHOR_PACKAGES[col][0], AUTHOR_PACKAGES[col][1]
+    cmd, key = _author_build(col, project)
+    tool = f"{cmd[2]} {cmd[3]}"  # "wasmcore build" or "maturin build"
+    home = cache / name
+    site, key_file = home / "site", home / "sources.sha256"
+    if site.is_dir() and key_file.is_file() and key_file.read_text() == key:
+        loaded = sys.modules.get(name)
+        if loaded is not None and Path(loaded.__file__ or "").parent.parent == site:
+            return loaded  # imported by an earlier run in this process
+    else:
+        print(f"wasmcore bench: {tool} of {project}, once, into {home}", file=sys.stderr,
+              flush=True)
+        stage = home / "stage"
+        shutil.rmtree(stage, ignore_errors=True)
+        env = {**os.environ, "CARGO_TARGET_DIR": str(cache / "cargo")}
+        # the tools' output on stderr (fd 2), so that stdout carries the report alone
+        r = subprocess.run([*cmd, str(stage / "wheels")], env=env, stdout=2, check=False)
+        wheels = sorted((stage / "wheels").glob("*.whl"))
+        if r.returncode != 0 or len(wheels) != 1:
+            raise AuthorBuildError(f"{tool} of {project} failed (exit status {r.returncode}; "
+                                   "its messages are above)")
+        with zipfile.ZipFile(wheels[0]) as z:  # a wheel is importable once unpacked
+            z.extractall(stage / "site")
+        shutil.rmtree(site, ignore_errors=True)
+        (stage / "site").rename(site)
+        key_file.write_text(key)
+    spec = importlib.util.spec_from_file_location(
+        name, site / name / "__init__.py", submodule_search_locations=[str(site / name)])
+    if spec is None or spec.loader is None:
+        raise AuthorBuildError(f"{site} holds no package {name}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def bare_labs() -> Callable[[], object]:
+    """``labs(-3)`` as one bare ctypes call of the C library (argtypes preset, no checks): the
+    yardstick of the authors rows, which needs no build of this project."""
+    import ctypes.util
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or ctypes.util.find_library("msvcrt"))
+    fn = libc.labs
+    fn.argtypes = [ctypes.c_long]
+    fn.restype = ctypes.c_long
+
+    def labs() -> object:  # one Python frame around the call, like the rows' other columns
+        return fn(-3)
+
+    return labs
+
+
+def author_rows(s: Sizes, notes: list[str]) -> list[Row]:
+    """The authors rows: each function of benches/authors on both packages (whichever could be
+    built; a note says why one could not), small calls also against one bare ctypes call. The
+    two packages' answers are compared before anything is timed."""
+    src = authors_sources()
+    if src is None:
+        notes.append("the authors group needs a source checkout (benches/authors): no rows")
+        return []
+    pkgs: dict[str, Any] = {}
+    for col in AUTHOR_PACKAGES:
+        try:
+            pkgs[col] = author_package(col, src, authors_cache())
+        except AuthorBuildError as e:
+            notes.append(f"authors: no {COLUMNS[col]} column: {e}")
+            print(f"wasmcore bench: {notes[-1]}", file=sys.stderr)
+    if not pkgs:
+        return []
+    rng = np.random.default_rng(0)
+    big = min(s.bytes, 1 << 20)
+    small_bytes, big_bytes = (rng.integers(0, 256, n, dtype=np.uint8).tobytes()
+                              for n in (64, big))
+    x10, xbig = rng.random(10), rng.random(s.buffer)
+    a, b = 2**40 * 21, 2**20 * 165  # 4 steps of Euclid: the call dominates, not the loop
+    calls: list[tuple[str, str, bool, Callable[[Any], Any]]] = [
+        ("gcd", "(u64, u64)", True, lambda m: m.gcd(a, b)),
+        ("adler32", "64 B", True, lambda m: m.adler32(small_bytes)),
+        ("adler32", _bytes_size(big), False, lambda m: m.adler32(big_bytes)),
+        ("cumsum", "10 f64", True, lambda m: m.cumsum(x10)),
+        ("cumsum", f"10^{round(math.log10(s.buffer))} f64", False, lambda m: m.cumsum(xbig)),
+        ("levenshtein", "6/7 chars", True, lambda m: m.levenshtein("kitten", "sitting")),
+    ]
+    labs = bare_labs()
+    rows = []
+    for name, size, per_call, call in calls:
+        th: dict[str, Callable[[], object]] = {
+            col: functools.partial(call, m) for col, m in pkgs.items()}
+        got = [call(m) for m in pkgs.values()]
+        if not all(np.array_equal(g, got[0]) for g in got):
+            raise AssertionError(f"bench {name} {size}: wasmcore and PyO3 disagree ({got})")
+        if per_call:
+            th["labs"] = labs
+        rows.append(Row("authors", name, size, th,
+                        [("author", "pyo3"), ("author", "labs"), ("pyo3", "labs")]))
+    return rows
+
+
 # ---- measuring -------------------------------------------------------------------------------
 
 def _timer(row: Row, col: str, cpu: bool) -> Callable[[], float]:
@@ -800,7 +990,9 @@ def to_markdown(rows: list[Row], tgts: list[Target], meta: dict[str, Any]) -> st
             "the native `fib` export (argtypes preset, no checks); *unchecked call* is the "
             "`wasmtime_func_call_unchecked` ctypes call inside a wasm callable alone; *empty "
             "ctypes call* is a native export that does nothing; *wasmtime Func()* is "
-            "wasmtime-py's public `Func.__call__`.", ""]
+            "wasmtime-py's public `Func.__call__`; *wasmcore* and *PyO3* (authors) are the "
+            "packages built from `benches/authors` with `wasmcore build` and with maturin, *bare "
+            "labs()* one ctypes call of the C library's `labs`.", ""]
     return "\n".join(out)
 
 
@@ -914,6 +1106,8 @@ def run(args: argparse.Namespace) -> int:
     dask_bench: DaskBench | None = None
     try:
         rows = [r for r in build_rows(s, cores, lib_path, worker) if r.group in only]
+        if "authors" in only:
+            rows += author_rows(s, notes)
         _check_results(rows)
         if "dask" in only:
             try:

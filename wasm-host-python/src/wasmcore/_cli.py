@@ -14,7 +14,16 @@ from typing import Any
 import numpy as np
 import wasmtime
 
-from ._abi.manifest import FunctionSpec, Manifest, ParamType
+from . import __version__
+from ._abi.manifest import (
+    ABI_VERSION,
+    OLDEST_ABI,
+    FunctionSpec,
+    Manifest,
+    ParamType,
+    abi_span,
+)
+from ._backends import wasm
 from ._errors import (
     Error,
     FuelExhausted,
@@ -126,10 +135,14 @@ def module_info(path: Path) -> dict[str, Any]:
     }
     if manifest is not None:
         out["manifest"] = {
-            "module": manifest.module, "abi_version": manifest.abi_version,
+            "module": manifest.module, "version": manifest.version,
+            "abi_version": manifest.abi_version,
             "functions": [{"signature": _spec_line(f), "doc": f.doc} for f in manifest.functions],
             "classes": [c.name for c in manifest.classes],
         }
+    out["runtime"] = {"wasmcore": __version__, "abi_versions": [OLDEST_ABI, ABI_VERSION],
+                      "wasmtime": wasm._wasmtime_version(),
+                      "call_path": "fast" if wasm.fast_path() else "public API"}
     return out
 
 
@@ -148,7 +161,8 @@ def run_info(args: argparse.Namespace) -> int:
     if m is None:
         print("manifest: none (numeric exports only: `wasmcore call` passes ints and floats)")
     else:
-        print(f"manifest: module {m['module']!r}, abi_version {m['abi_version']}")
+        version = f" {m['version']}" if m["version"] is not None else ""
+        print(f"manifest: module {m['module']!r}{version}, abi_version {m['abi_version']}")
         for f in m["functions"]:
             doc = f["doc"].strip().splitlines()[0] if f["doc"].strip() else ""
             print(f"  {f['signature']}" + (f"\n      {doc}" if doc else ""))
@@ -160,6 +174,9 @@ def run_info(args: argparse.Namespace) -> int:
     print("imports:" + ("" if info["imports"] else " none"))
     for name, ty in info["imports"].items():
         print(f"  {name}: {ty}")
+    r = info["runtime"]
+    print(f"runtime: wasmcore {r['wasmcore']} (reads {abi_span()}), wasmtime-py "
+          f"{r['wasmtime']}, {r['call_path']} call path")
     return 0
 
 

@@ -16,7 +16,12 @@ from typing import Any
 
 from .._errors import ModuleRejected
 
+# The ABI versions this runtime reads: every one from OLDEST_ABI to ABI_VERSION (the version
+# the Rust crate wasmcore-schema writes). The rule (docs/compatibility.md): abi_version goes up
+# only when an older runtime could not call a newer module correctly; additions an older
+# runtime can ignore (new optional manifest keys) keep it.
 ABI_VERSION = 1
+OLDEST_ABI = 1
 MANIFEST_SECTION = "wasmcore.abi"
 DESCRIPTOR_SECTION = "wasmcore.abi.desc"
 
@@ -196,6 +201,7 @@ class Manifest:
     classes: tuple[ClassSpec, ...] = ()
     imports: tuple[dict[str, str], ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    version: str | None = None  # the module's own version, when its build wrote one
 
     def function(self, name: str) -> FunctionSpec:
         for f in self.functions:
@@ -269,11 +275,10 @@ def parse_manifest(text: str | bytes) -> Manifest:
         raise ModuleRejected(f"manifest: not valid JSON: {e}") from None
     if not isinstance(raw, dict):
         raise ModuleRejected("manifest: not a JSON object")
-    version = raw.get("abi_version")
-    if version != ABI_VERSION:
-        raise ModuleRejected(f"manifest: abi_version is {version!r}, this wasmcore speaks "
-                             f"version {ABI_VERSION}; rebuild the module with a matching "
-                             "wasmcore-abi")
+    abi = _abi_version(raw)
+    version = raw.get("version")
+    if version is not None and not isinstance(version, str):
+        raise ModuleRejected(f"manifest: version must be a string, got {version!r}")
     try:
         funcs = [_function(f) for f in raw["functions"]]
         classes = [_class(c) for c in raw.get("classes", ())]
@@ -286,7 +291,32 @@ def parse_manifest(text: str | bytes) -> Manifest:
         if name in seen:
             raise ModuleRejected(f"manifest: {name!r} is described twice")
         seen.add(name)
-    return Manifest(version, str(module), tuple(funcs), tuple(classes), imports, raw)
+    return Manifest(abi, str(module), tuple(funcs), tuple(classes), imports, raw, version)
+
+
+def _abi_version(raw: dict[str, Any]) -> int:
+    """The manifest's abi_version, if this runtime reads it (see :data:`OLDEST_ABI`)."""
+    abi = raw.get("abi_version")
+    if not isinstance(abi, int) or isinstance(abi, bool):
+        raise ModuleRejected(f"manifest: abi_version must be an integer, got {abi!r}")
+    if abi > ABI_VERSION:
+        from .. import __version__
+
+        raise ModuleRejected(
+            f"manifest: abi_version is {abi}, newer than this runtime reads ({abi_span()}): "
+            f"the module needs a newer wasmcore runtime than the wasmcore {__version__} "
+            "running here; upgrade it with `pip install -U wasmcore`")
+    if abi < OLDEST_ABI:
+        raise ModuleRejected(
+            f"manifest: abi_version is {abi}, older than this runtime reads ({abi_span()}): "
+            "rebuild the module with a current wasmcore")
+    return abi
+
+
+def abi_span() -> str:
+    """The abi_versions this runtime reads, in words."""
+    return f"abi_version {ABI_VERSION}" if OLDEST_ABI == ABI_VERSION \
+        else f"abi_version {OLDEST_ABI} to {ABI_VERSION}"
 
 
 def _function(f: dict[str, Any], label: str = "", export: str = "") -> FunctionSpec:

@@ -7,6 +7,11 @@ value array, its length, a trap slot), so a call costs about one ctypes call. Ar
 written into the raw array through typed views; results are read back the same way. Traps and
 errors are still checked after every call.
 
+The fast path relies on wasmtime-py internals, so it is taken only on the wasmtime-py versions
+it is verified against (:data:`FAST_PATH_VERIFIED`; ``WASMCORE_FAST_PATH`` overrides, see
+:func:`fast_path`). Elsewhere the same generated callables call through wasmtime-py's public
+API instead (:func:`_public_call`): slower per call, the same results and errors.
+
 Each thread gets its own Store and instance. A callable bound in one thread, called from
 another, forwards to that thread's instance. After a trap the instance is re-created (the
 callables are re-bound in place), so one bad call never poisons the next.
@@ -49,17 +54,77 @@ from .._errors import Error, ModuleRejected, Trap, status_error
 from . import reaper
 from .reaper import StoreOwner
 
-try:  # the internals the fast path needs; missing ones mean the public-API fallback
-    from wasmtime import _bindings as _B
+# The wasmtime-py major versions the fast call path is verified against: `just test` passes on
+# them with it (requirements-dev.txt pins one) and without it (`just test-fallback`). Widen the
+# range only after both runs pass on the new version; elsewhere the public API is used.
+FAST_PATH_VERIFIED = range(50, 51)
+_SLOT = 16  # bytes per value in the raw argument/result array (wasmtime_val_raw_t)
 
-    _RAW_SIZE = ctypes.sizeof(_B.wasmtime_val_raw_t)
-    _UNCHECKED = ctypes.CFUNCTYPE(ctypes.c_void_p)(
+try:  # the C bindings the fast path calls; _internals() checks the rest it needs
+    from wasmtime import _bindings
+
+    _B: Any = _bindings
+    _UNCHECKED: Any = ctypes.CFUNCTYPE(ctypes.c_void_p)(
         ctypes.cast(_B._wasmtime_func_call_unchecked, ctypes.c_void_p).value)
-    _FAST_PATH = _RAW_SIZE == 16 and hasattr(wasmtime.Func, "_from_raw") \
-        and hasattr(wasmtime.Store, "_context")
 except (ImportError, AttributeError):  # pragma: no cover - depends on the wasmtime-py version
-    _FAST_PATH = False
-    _RAW_SIZE = 16
+    _B = _UNCHECKED = None
+
+
+def _internals() -> bool:
+    """Whether this wasmtime-py has every internal the fast path touches: the raw call of its
+    C bindings, a Store's context pointer, a Func's ``wasmtime_func_t`` and the wrappers of
+    raw errors and traps (a host function in a throwaway Store shows the per-object ones)."""
+    needed = ((_B, "wasmtime_val_raw_t"), (_B, "wasmtime_func_t"), (_B, "wasmtime_error_t"),
+              (_B, "wasm_trap_t"), (wasmtime.WasmtimeError, "_from_ptr"),
+              (wasmtime.Trap, "_from_ptr"), (wasmtime.Store, "_context"))
+    if _UNCHECKED is None or not all(hasattr(o, name) for o, name in needed) \
+            or ctypes.sizeof(_B.wasmtime_val_raw_t) != _SLOT:
+        return False
+    try:
+        store = wasmtime.Store(engine())
+        try:
+            func = wasmtime.Func(store, wasmtime.FuncType([], []), lambda: None)
+            return isinstance(func._func, _B.wasmtime_func_t) \
+                and bool(ctypes.cast(store._context(), ctypes.c_void_p).value)
+        finally:
+            store.close()
+    except (AttributeError, TypeError, ValueError):
+        return False
+
+
+def _decide(switch: str, version: str, internals: Callable[[], bool]) -> tuple[bool, str]:
+    """Whether calls take the fast path, and the warning to give (empty: none), from
+    ``$WASMCORE_FAST_PATH`` (``switch``), the wasmtime-py version and its internals."""
+    if switch == "0":
+        return False, ""  # asked for: no warning
+    if switch not in ("", "1"):
+        raise ValueError(f"WASMCORE_FAST_PATH must be 0 or 1 (or unset), got {switch!r}")
+    span = ", ".join(f"{m}.x" for m in FAST_PATH_VERIFIED)
+    major = version.partition(".")[0]
+    if switch != "1" and not (major.isdigit() and int(major) in FAST_PATH_VERIFIED):
+        return False, (f"wasmcore: the fast call path is verified against wasmtime-py {span}, "
+                       f"not {version}: calls use wasmtime-py's public API (slower per call; "
+                       "WASMCORE_FAST_PATH=1 tries the fast path, WASMCORE_FAST_PATH=0 "
+                       "silences this)")
+    if not internals():
+        return False, (f"wasmcore: wasmtime-py {version} lacks internals the fast call path "
+                       "needs: calls use wasmtime-py's public API (slower per call; "
+                       "WASMCORE_FAST_PATH=0 silences this)")
+    return True, ""
+
+
+@functools.cache
+def fast_path() -> bool:
+    """Whether this process calls exports through the fast path (decided once, on first use;
+    the reason for a fallback that was not asked for is one ``RuntimeWarning``).
+
+    ``WASMCORE_FAST_PATH=0`` forces the public-API fallback; ``1`` tries the fast path on a
+    wasmtime-py outside :data:`FAST_PATH_VERIFIED` (its internals are still checked)."""
+    fast, warning = _decide(os.environ.get("WASMCORE_FAST_PATH", ""), _wasmtime_version(),
+                            _internals)
+    if warning:
+        warnings.warn(warning, RuntimeWarning, stacklevel=4)
+    return fast
 
 
 # whether an RLock tells its owner cheaply (CPython's C RLock); else callables compare idents
@@ -267,7 +332,8 @@ class _Instance:
         (memory, allocator) that buffers and result slots need."""
         self.exports = inst.exports(self.store)
         self.runtime = runtime
-        self.ctx_ptr = _ptr_arg(ctypes.cast(self.store._context(), ctypes.c_void_p).value)
+        if self.backend.fast:
+            self.ctx_ptr = _ptr_arg(ctypes.cast(self.store._context(), ctypes.c_void_p).value)
         self.scratch_ptr = self.scratch_cap = 0
         self.scratch: np.ndarray = np.empty(0, np.uint8)
         if not runtime:
@@ -292,6 +358,16 @@ class _Instance:
             self.reset()
             raise self.trap_error(e, name) from None
 
+    def raised(self, e: Exception, label: str) -> BaseException:
+        """The exception for a call through the public API that raised ``e``: a trap or a
+        wasmtime error resets the instance, as after a failed fast call (:meth:`failure`)."""
+        if not isinstance(e, (wasmtime.Trap, wasmtime.WasmtimeError)):
+            return e
+        self.reset()
+        if isinstance(e, wasmtime.Trap):
+            return self.trap_error(e, label)
+        return self.call_error(e, label)
+
     def call_error(self, e: wasmtime.WasmtimeError, label: str) -> BaseException:
         """The exception for a call that failed with a wasmtime error (not a trap)."""
         return Error(f"{label}(): {e}")
@@ -309,7 +385,7 @@ class _Instance:
     def usable(self) -> bool:
         """Whether the Store is still open (finalizers may run after it was collected)."""
         try:
-            self.store._context()
+            self.store.ptr()
         except ValueError:
             return False
         return True
@@ -445,11 +521,7 @@ class WasmBackend:
             self._check_exports()
             _CHECKED.add(self.digest)
         self._local = threading.local()
-        self.fast = _FAST_PATH
-        if not self.fast:
-            warnings.warn("wasmcore: this wasmtime-py lacks the internals of the fast call path; "
-                          "using the public API (much slower per call)", RuntimeWarning,
-                          stacklevel=3)
+        self.fast = fast_path()
 
     def _check_exports(self) -> None:
         """Every export the manifest describes must exist with the wasm type it lowers to."""
@@ -494,7 +566,7 @@ class WasmBackend:
     def _bind(self, inst: _Instance, spec: FunctionSpec) -> Callable[..., Any]:
         params, results = spec.signature()
         nslots = max(len(params), len(results), 1)
-        raw = (ctypes.c_uint8 * (_RAW_SIZE * nslots))()
+        raw = (ctypes.c_uint8 * (_SLOT * nslots))()
         views = {k: memoryview(raw).cast("B").cast(fmt) for k, (fmt, _) in _VIEWS.items()}
         trap = ctypes.c_void_p()
         env: dict[str, Any] = {f"_w_{k}": v for k, v in views.items()}
@@ -586,7 +658,7 @@ class WasmBackend:
                     _UNCHECKED, inst.ctx_ptr, _ptr_arg(ctypes.addressof(func._func)), raw_arg,
                     nslots_arg, trap_arg)
             else:
-                values["_w_call"] = _generic_call(inst, func, params, results, views, trap)
+                values["_w_call"] = _public_call(inst, func, spec.label, params, results, views)
             return values
 
         raw_arg, trap_arg = _ptr_arg(ctypes.addressof(raw)), _ptr_arg(ctypes.addressof(trap))
@@ -608,23 +680,44 @@ def _sig(params: tuple[str, ...], results: tuple[str, ...]) -> str:
     return f"({', '.join(params)}) -> ({', '.join(results)})"
 
 
-def _generic_call(inst: _Instance, func: wasmtime.Func, params: tuple[str, ...],
-                  results: tuple[str, ...], views: dict[str, Any],
-                  trap: ctypes.c_void_p) -> Callable[..., None]:
-    """Stands in for ``wasmtime_func_call_unchecked`` through the public API: reads the
-    arguments from the raw array, calls, writes the results back."""
-    idx = {"i32": 4, "i64": 2, "f32": 4, "f64": 2}
+# wasm value type -> (the raw array's view, its elements per slot, the public constructor)
+_PUBLIC_VALS = {"i32": ("i32", 4, wasmtime.Val.i32), "i64": ("i64", 2, wasmtime.Val.i64),
+                "f32": ("f32", 4, wasmtime.Val.f32), "f64": ("f64", 2, wasmtime.Val.f64)}
 
-    def call(*_: Any) -> None:
-        args = [views[t][k * idx[t]] for k, t in enumerate(params)]
+
+def _public_call(inst: _Instance, func: wasmtime.Func, label: str, params: tuple[str, ...],
+                 results: tuple[str, ...], views: dict[str, Any]) -> Callable[[], None]:
+    """Stands in for ``wasmtime_func_call_unchecked`` through wasmtime-py's public API (the
+    fallback): reads the arguments from the raw array, calls, writes the results back. A
+    failure raises what the fast path's :meth:`_Instance.failure` would return.
+
+    Arguments go in as ``wasmtime.Val``s, which wasmtime-py converts with fewer type checks
+    than plain numbers; integer ones (pointers, lengths, handles: a few values recurring)
+    are made once and kept per callable, up to 256."""
+    readers: list[tuple[Any, int, Callable[[Any], wasmtime.Val], dict[int, wasmtime.Val] | None]]
+    readers = [(views[v], k * n, new, {} if t in ("i32", "i64") else None)
+               for k, (t, (v, n, new)) in enumerate((t, _PUBLIC_VALS[t]) for t in params)]
+    writers = [(views[_PUBLIC_VALS[t][0]], k * _PUBLIC_VALS[t][1]) for k, t in enumerate(results)]
+
+    def call() -> None:
+        args = []
+        for view, at, new, made in readers:
+            x = view[at]
+            if made is None:
+                args.append(new(x))
+                continue
+            val = made.get(x)
+            if val is None:
+                if len(made) >= 256:
+                    made.clear()
+                val = made[x] = new(x)
+            args.append(val)
         try:
             r = func(inst.store, *args)
-        except wasmtime.Trap as e:
-            inst.reset()
-            raise inst.trap_error(e, "call") from None
-        rs = r if isinstance(r, list) else [] if r is None else [r]
-        for k, (t, v) in enumerate(zip(results, rs, strict=True)):
-            views[t][k * idx[t]] = v
+        except Exception as e:
+            raise inst.raised(e, label) from None
+        for (view, at), x in zip(writers, r if isinstance(r, list) else (r,) if writers else (),
+                                 strict=True):
+            view[at] = x
 
     return call
-

@@ -211,20 +211,19 @@ class PluginInstance(wasm._Instance):
         assert isinstance(func, wasmtime.Func)
         try:
             return func(self.store, *args)
-        except HostFailed:
-            self.reset()
-            raise self._host_failure() from None
-        except wasmtime.Trap as e:
-            self.reset()
-            raise self.trap_error(e, name) from None
         except wasmtime.ExitTrap as e:
-            self.reset()
             if e.code == 0:
+                self.reset()
                 return None
-            raise self.call_error(e, name) from None
-        except wasmtime.WasmtimeError as e:
+            raise self.raised(e, name) from None
+        except (HostFailed, wasmtime.Trap, wasmtime.WasmtimeError) as e:
+            raise self.raised(e, name) from None
+
+    def raised(self, e: Exception, label: str) -> BaseException:
+        if isinstance(e, HostFailed):  # wasmtime-py raises it in place of the call's trap
             self.reset()
-            raise self.call_error(e, name) from None
+            return self._host_failure()
+        return super().raised(e, label)
 
     def call_error(self, e: wasmtime.WasmtimeError, label: str) -> BaseException:
         if self.host_error is not None:
@@ -281,7 +280,7 @@ class PluginBackend(wasm.WasmBackend):
         self.specs = {wasm._FREE.name: wasm._FREE, **wasm.export_specs(manifest)} \
             if plugin._typed else {}
         self._local = threading.local()
-        self.fast = wasm._FAST_PATH
+        self.fast = wasm.fast_path()  # the core's switch (WASMCORE_FAST_PATH)
         if plugin._typed:
             try:
                 self._check_exports()

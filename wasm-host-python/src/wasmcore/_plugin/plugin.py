@@ -222,7 +222,8 @@ class Plugin:
 
     @property
     def exports(self) -> dict[str, str]:
-        """Export name -> its wasm type, e.g. ``{"run": "(i32) -> (i32)"}``."""
+        """Export name -> its wasm type, e.g. ``{"run": "func (i32) -> (i32)", "memory":
+        "memory"}``."""
         return {name: describe(ty) for name, ty in self._exports.items()}
 
     @property

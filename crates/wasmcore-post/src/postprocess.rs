@@ -10,8 +10,8 @@
 //!   signature ([`FunctionDesc::signature`]) equals the export's wasm type;
 //! * the linker's `__data_end` / `__heap_base` global exports removed;
 //! * the `.debug*`, `name`, `producers`, `target_features` and descriptor sections stripped;
-//! * exactly one [`MANIFEST_SECTION`] holding the manifest
-//!   JSON (see the ABI contract in `DESIGN.md`).
+//! * exactly one [`MANIFEST_SECTION`] holding the manifest JSON (its keys are documented on
+//!   [`MANIFEST_SECTION`] in `wasmcore-schema`).
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
@@ -97,6 +97,13 @@ pub enum Error {
     MissingMemoryExport,
     /// The `wasmcore.abi` section of a processed module is unusable.
     BadManifest(String),
+    /// The version given for the manifest is not a semver version.
+    BadVersion {
+        /// The version as given.
+        version: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// A bug in the post-processor (its output broke one of its own guarantees).
     Internal(String),
 }
@@ -180,6 +187,10 @@ impl fmt::Display for Error {
                  as \"memory\""
             ),
             Error::BadManifest(msg) => write!(f, "{MANIFEST_SECTION} section: {msg}"),
+            Error::BadVersion { version, message } => write!(
+                f,
+                "module version {version:?} is not a semver version (like \"1.2.3\"): {message}"
+            ),
             Error::Internal(msg) => write!(f, "internal error in the post-processor: {msg}"),
         }
     }
@@ -196,8 +207,21 @@ impl From<BadRecords> for Error {
 /// Checks `wasm` against its descriptors and returns the processed module and its manifest
 /// (compact JSON; the same text as the module's `wasmcore.abi` section).
 ///
-/// `module_name` is recorded as the manifest's `"module"`.
-pub fn postprocess(wasm: &[u8], module_name: &str) -> Result<(Vec<u8>, String), Error> {
+/// `module_name` is recorded as the manifest's `"module"`, `version` (the module's own
+/// version, a semver string) as its `"version"`; without a version the key is left out.
+pub fn postprocess(
+    wasm: &[u8],
+    module_name: &str,
+    version: Option<&str>,
+) -> Result<(Vec<u8>, String), Error> {
+    if let Some(version) = version {
+        semver::Version::parse(version).map_err(|e| Error::BadVersion {
+            version: version.to_owned(),
+            message: e.to_string(),
+        })?;
+    }
+    // The section headers first: a plain message for what is not a module at all.
+    custom_sections(wasm)?;
     let mut config = ModuleConfig::new();
     config
         .generate_name_section(false)
@@ -228,7 +252,7 @@ pub fn postprocess(wasm: &[u8], module_name: &str) -> Result<(Vec<u8>, String), 
     })?;
     remove_linker_globals(&mut module);
 
-    let manifest = manifest_json(&module, module_name, &descriptors)?;
+    let manifest = manifest_json(&module, module_name, version, &descriptors)?;
 
     strip_custom_sections(&mut module);
     module.customs.add(RawCustomSection {
@@ -430,7 +454,7 @@ impl Record {
             "function" => parse_function(&mut fields, None).map(Record::Function),
             "class" => parse_class(&mut fields).map(Record::Class),
             other => Err(format!(
-                "unknown record kind {other:?} (this xtask knows \"function\" and \"class\")"
+                "unknown record kind {other:?} (this post-processor knows \"function\" and \"class\")"
             )),
         });
         result
@@ -708,6 +732,7 @@ fn strip_custom_sections(module: &mut Module) {
 fn manifest_json(
     module: &Module,
     module_name: &str,
+    version: Option<&str>,
     descriptors: &Descriptors,
 ) -> Result<String, Error> {
     let functions = descriptors
@@ -738,6 +763,9 @@ fn manifest_json(
     let mut manifest = Map::new();
     manifest.insert("abi_version".to_owned(), ABI_VERSION.into());
     manifest.insert("module".to_owned(), module_name.into());
+    if let Some(version) = version {
+        manifest.insert("version".to_owned(), version.into());
+    }
     manifest.insert("functions".to_owned(), Value::Array(functions));
     let classes = descriptors
         .classes

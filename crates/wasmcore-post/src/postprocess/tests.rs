@@ -88,7 +88,7 @@ fn module(body: &str, records: &[&str]) -> Vec<u8> {
 
 /// The error message of post-processing `wasm`, which must fail.
 fn error_of(wasm: &[u8]) -> String {
-    match postprocess(wasm, "test") {
+    match postprocess(wasm, "test", None) {
         Ok((_, manifest)) => panic!("post-processing succeeded: {manifest}"),
         Err(e) => e.to_string(),
     }
@@ -148,7 +148,7 @@ fn good_module_gets_a_normalized_manifest() {
         assert!(before.iter().any(|n| n == name), "test input lacks {name}");
     }
 
-    let (out, manifest) = postprocess(&input, "demo").unwrap();
+    let (out, manifest) = postprocess(&input, "demo", None).unwrap();
 
     // Keys in the documented order, compact.
     assert!(
@@ -209,6 +209,47 @@ fn good_module_gets_a_normalized_manifest() {
 }
 
 #[test]
+fn a_version_follows_the_module_name() {
+    // Versions as the semver specification spells them (semver.org, items 2, 9 and 10).
+    for version in ["0.1.0", "1.2.3-rc.1", "1.0.0-alpha+001", "10.20.30+build.5"] {
+        let (out, manifest) = postprocess(&good_module(), "demo", Some(version)).unwrap();
+        let head =
+            format!(r#"{{"abi_version":1,"module":"demo","version":"{version}","functions":["#);
+        assert!(manifest.starts_with(&head), "{manifest}");
+        assert_eq!(
+            read_manifest(&out).unwrap().as_deref(),
+            Some(manifest.as_str())
+        );
+        // Nothing else changes.
+        let (plain_out, plain) = postprocess(&good_module(), "demo", None).unwrap();
+        let mut value: Value = serde_json::from_str(&manifest).unwrap();
+        assert_eq!(
+            value.as_object_mut().unwrap().remove("version"),
+            Some(json!(version))
+        );
+        assert_eq!(value, serde_json::from_str::<Value>(&plain).unwrap());
+        assert_eq!(section_names(&out), section_names(&plain_out));
+    }
+}
+
+#[test]
+fn a_version_that_is_not_semver_fails() {
+    // Not versions by the semver specification: missing parts, a prefix, a leading zero,
+    // whitespace, an empty pre-release.
+    for version in ["", "1.2", "v1.2.3", "01.2.3", "1.2.3 ", "1.2.3-"] {
+        let err = postprocess(&good_module(), "demo", Some(version)).unwrap_err();
+        assert_contains(
+            &err.to_string(),
+            &[
+                "module version",
+                &format!("{version:?}"),
+                "not a semver version",
+            ],
+        );
+    }
+}
+
+#[test]
 fn import_kinds_are_listed_in_order() {
     let wat = format!(
         r#"(module
@@ -218,7 +259,7 @@ fn import_kinds_are_listed_in_order() {
           {RUNTIME} {FIB_EXPORT})"#
     );
     let fib = fib_record();
-    let (_, manifest) = postprocess(&with_descriptors(&wat, &[&[&fib]]), "m").unwrap();
+    let (_, manifest) = postprocess(&with_descriptors(&wat, &[&[&fib]]), "m", None).unwrap();
     let value: Value = serde_json::from_str(&manifest).unwrap();
     assert_eq!(
         value["imports"],
@@ -233,7 +274,7 @@ fn import_kinds_are_listed_in_order() {
 #[test]
 fn imported_memory_is_listed() {
     let wat = r#"(module (import "env" "memory" (memory 1)) (export "memory" (memory 0)))"#;
-    let (_, manifest) = postprocess(&wat::parse_str(wat).unwrap(), "m").unwrap();
+    let (_, manifest) = postprocess(&wat::parse_str(wat).unwrap(), "m", None).unwrap();
     let value: Value = serde_json::from_str(&manifest).unwrap();
     assert_eq!(
         value["imports"],
@@ -244,7 +285,7 @@ fn imported_memory_is_listed() {
 #[test]
 fn module_without_descriptors_needs_no_memory_export() {
     let wat = r#"(module (func (export "wasmcore_take_panic") (result i32) i32.const 0))"#;
-    let (out, manifest) = postprocess(&wat::parse_str(wat).unwrap(), "bare").unwrap();
+    let (out, manifest) = postprocess(&wat::parse_str(wat).unwrap(), "bare", None).unwrap();
     let value: Value = serde_json::from_str(&manifest).unwrap();
     assert_eq!(value["functions"], json!([]));
     assert_eq!(section_names(&out), [MANIFEST_SECTION]);
@@ -278,7 +319,7 @@ fn every_logical_type_is_accepted() {
     let body = r#"(func (export "all")
                     (param i32 i64 f32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
                     i32.const 0)"#;
-    let (_, manifest) = postprocess(&module(body, &[&desc.to_json(true)]), "m").unwrap();
+    let (_, manifest) = postprocess(&module(body, &[&desc.to_json(true)]), "m", None).unwrap();
     let value: Value = serde_json::from_str(&manifest).unwrap();
     let expected: Value = serde_json::from_str(&desc.to_json(false)).unwrap();
     assert_eq!(value["functions"], json!([expected]));
@@ -299,7 +340,7 @@ fn signature_mismatch_fails() {
     // fib(n: u32) -> u64, fallible, lowers to (i32, i32) -> (i32): an (i64) -> (i64) export
     // (the infallible u64 lowering) must be refused.
     let body = r#"(func (export "fib") (param i64) (result i64) i64.const 0)"#;
-    let err = postprocess(&module(body, &[&fib_record()]), "test").unwrap_err();
+    let err = postprocess(&module(body, &[&fib_record()]), "test", None).unwrap_err();
     assert!(matches!(err, Error::SignatureMismatch { .. }), "{err:?}");
     assert_eq!(
         err.to_string(),
@@ -343,7 +384,7 @@ fn runtime_export_with_wrong_signature_fails() {
         r#"(module (memory (export "memory") 1) {SUM_EXPORT}
              (func (export "wasmcore_alloc") (param i32) (result i32) i32.const 0))"#
     );
-    let err = postprocess(&with_descriptors(&wat, &[&[SUM_RECORD]]), "test").unwrap_err();
+    let err = postprocess(&with_descriptors(&wat, &[&[SUM_RECORD]]), "test", None).unwrap_err();
     assert!(matches!(err, Error::RuntimeSignature { .. }), "{err:?}");
     assert_contains(
         &err.to_string(),
@@ -402,7 +443,7 @@ fn duplicate_descriptor_fails() {
         &format!("(module {RUNTIME} {FIB_EXPORT})"),
         &[&[&fib], &[&fib]],
     );
-    let err = postprocess(&wasm, "test").unwrap_err();
+    let err = postprocess(&wasm, "test", None).unwrap_err();
     assert_eq!(err, Error::DuplicateDescriptor("fib".to_owned()));
     assert_contains(&err.to_string(), &[r#""fib""#, "twice"]);
 }
@@ -413,7 +454,7 @@ fn missing_memory_export_fails() {
         r#"(module (memory 1) {SUM_EXPORT}
              (func (export "wasmcore_alloc") (param i32 i32) (result i32) i32.const 0))"#
     );
-    let err = postprocess(&with_descriptors(&wat, &[&[SUM_RECORD]]), "test").unwrap_err();
+    let err = postprocess(&with_descriptors(&wat, &[&[SUM_RECORD]]), "test", None).unwrap_err();
     assert_eq!(err, Error::MissingMemoryExport);
     assert_contains(&err.to_string(), &[r#""memory""#]);
 }
@@ -478,27 +519,44 @@ fn truncated_record_fails() {
     let mut data = framed(SUM_RECORD);
     data.pop();
     append_custom(&mut wasm, DESCRIPTOR_SECTION, &data);
-    let err = postprocess(&wasm, "test").unwrap_err();
+    let err = postprocess(&wasm, "test", None).unwrap_err();
     assert!(matches!(err, Error::Records(_)), "{err:?}");
     assert_contains(&err.to_string(), &[DESCRIPTOR_SECTION]);
 }
 
 #[test]
 fn processing_twice_fails_clearly() {
-    let (out, _) = postprocess(&module(SUM_EXPORT, &[SUM_RECORD]), "m").unwrap();
-    let err = postprocess(&out, "m").unwrap_err();
+    let (out, _) = postprocess(&module(SUM_EXPORT, &[SUM_RECORD]), "m", None).unwrap();
+    let err = postprocess(&out, "m", None).unwrap_err();
     assert_eq!(err, Error::AlreadyProcessed);
     assert_contains(&err.to_string(), &["already post-processed"]);
 }
 
 #[test]
 fn not_wasm_fails() {
-    let err = postprocess(b"\0asm\x01\0\0\0\x01\xff", "test").unwrap_err();
+    // Refused on the section headers, with a message saying what is wrong...
+    let cases: [(&[u8], &str); 4] = [
+        (b"hello", "missing the \\0asm magic number"),
+        (b"", "missing the \\0asm magic number"),
+        (b"\0asm\x0d\0\x01\0", "not a version 1 core module"),
+        (
+            b"\0asm\x01\0\0\0\x01\xff",
+            "bad size of the section at offset 8",
+        ),
+    ];
+    for (wasm, message) in cases {
+        let err = postprocess(wasm, "test", None).unwrap_err();
+        assert!(matches!(err, Error::InvalidWasm(_)), "{err:?}");
+        assert_contains(&err.to_string(), &["invalid wasm module: ", message]);
+    }
+    // ...and by walrus (the validator) past them: a function without a body.
+    let err = postprocess(
+        b"\0asm\x01\0\0\0\x01\x04\x01\x60\0\0\x03\x02\x01\0",
+        "test",
+        None,
+    )
+    .unwrap_err();
     assert!(matches!(err, Error::InvalidWasm(_)), "{err:?}");
-    assert!(matches!(
-        postprocess(b"hello", "test"),
-        Err(Error::InvalidWasm(_))
-    ));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -593,7 +651,7 @@ const COUNTER_EXPORTS: &str = r#"
 fn a_class_lands_in_the_manifest() {
     let class = counter_class();
     let wasm = module(COUNTER_EXPORTS, &[&class.to_json(true)]);
-    let (_, manifest) = postprocess(&wasm, "m").unwrap();
+    let (_, manifest) = postprocess(&wasm, "m", None).unwrap();
     let value: Value = serde_json::from_str(&manifest).unwrap();
     let expected: Value = serde_json::from_str(&class.to_json(false)).unwrap();
     assert_eq!(value["classes"], json!([expected]));

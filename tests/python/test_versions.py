@@ -1,0 +1,302 @@
+"""Versions that survive upgrades (docs/compatibility.md): one version source (the Cargo
+workspace), the abi_version range a runtime reads, and the fast call path used only on the
+wasmtime-py versions it is verified against, with the public-API fallback everywhere else."""
+
+from __future__ import annotations
+
+import email.parser
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tomllib
+import warnings
+import zipfile
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+import wasmcore
+import wasmtime
+from packaging.requirements import Requirement
+from packaging.version import Version
+from test_host import RUNTIME, TOY_FUNCTIONS, fn, load_bytes, module_with, toy_manifest
+from wasmcore.__main__ import main as cli
+from wasmcore._abi import manifest as abi
+from wasmcore._backends import wasm
+
+ROOT = Path(__file__).resolve().parents[2]
+CARGO_VERSION = tomllib.loads((ROOT / "Cargo.toml").read_text())["workspace"]["package"]["version"]
+
+
+# ---- one version source -----------------------------------------------------------------
+
+def test_version_is_the_cargo_workspace_version() -> None:
+    assert wasmcore.__version__ == CARGO_VERSION == metadata.version("wasmcore")
+
+
+def test_built_wheel_carries_the_cargo_workspace_version() -> None:
+    wheels = sorted((ROOT / "target" / "wheels").glob("wasmcore-*.whl"))
+    assert wheels, "no wheel in target/wheels: run `just wheel` (just test does)"
+    wheel = wheels[-1]
+    assert wheel.name == f"wasmcore-{CARGO_VERSION}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel) as z:
+        meta = email.parser.Parser().parsestr(
+            z.read(f"wasmcore-{CARGO_VERSION}.dist-info/METADATA").decode())
+    assert meta["Name"] == "wasmcore"
+    assert meta["Version"] == CARGO_VERSION == wasmcore.__version__
+    # wasmtime without an upper bound: newer releases install (and use the fallback)
+    wasmtime = next(Requirement(r) for r in meta.get_all("Requires-Dist")
+                    if Requirement(r).name == "wasmtime")
+    assert not any(s.operator in ("<", "<=", "==", "~=", "===") for s in wasmtime.specifier)
+    assert wasmtime.specifier.contains("50.0.1")
+    assert wasmtime.specifier.contains("99.0.0")
+    assert not wasmtime.specifier.contains("49.0.0")
+
+
+def test_version_of_uninstalled_sources_is_a_valid_placeholder() -> None:
+    """Imported from sources with no distribution installed, __version__ is still a valid
+    PEP 440 version (that sorts below every release)."""
+    script = (
+        "import importlib.metadata as m\n"
+        "real = m.version\n"
+        "def version(name):\n"
+        "    if name == 'wasmcore':\n"
+        "        raise m.PackageNotFoundError(name)\n"
+        "    return real(name)\n"
+        "m.version = version\n"
+        "import wasmcore\n"
+        "print(wasmcore.__version__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True,
+                         text=True).stdout.strip()
+    assert Version(out) < Version("0.0.1")
+
+
+# ---- the abi_version range ----------------------------------------------------------------
+
+def test_a_newer_abi_asks_for_a_newer_runtime(tmp_path: Path) -> None:
+    newer = abi.ABI_VERSION + 1
+    wasm_bytes = module_with(toy_manifest(abi_version=newer))
+    with pytest.raises(wasmcore.ModuleRejected) as e:
+        load_bytes(tmp_path, wasm_bytes)
+    text = str(e.value)
+    assert f"abi_version is {newer}" in text
+    assert "needs a newer wasmcore runtime" in text
+    assert f"wasmcore {wasmcore.__version__} running" in text
+    assert "pip install -U wasmcore" in text
+    with pytest.raises(wasmcore.ModuleRejected, match="needs a newer wasmcore runtime"):
+        wasmcore.Plugin(wasm_bytes)
+
+
+def test_an_older_abi_asks_for_a_rebuild(tmp_path: Path) -> None:
+    older = abi.OLDEST_ABI - 1
+    with pytest.raises(wasmcore.ModuleRejected) as e:
+        load_bytes(tmp_path, module_with(toy_manifest(abi_version=older)))
+    assert f"abi_version is {older}" in str(e.value)
+    assert "rebuild the module with a current wasmcore" in str(e.value)
+
+
+@pytest.mark.parametrize("bad", ["1", True, 1.0, None])
+def test_abi_version_must_be_an_integer(tmp_path: Path, bad: object) -> None:
+    with pytest.raises(wasmcore.ModuleRejected, match="abi_version must be an integer"):
+        load_bytes(tmp_path, module_with(toy_manifest(abi_version=bad)))
+
+
+def test_every_abi_version_in_the_range_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A runtime reads each version from OLDEST_ABI to ABI_VERSION, and only those."""
+    monkeypatch.setattr(abi, "OLDEST_ABI", 2)
+    monkeypatch.setattr(abi, "ABI_VERSION", 4)
+
+    def parse(v: int) -> abi.Manifest:
+        return abi.parse_manifest(json.dumps(toy_manifest(abi_version=v)))
+
+    assert [parse(v).abi_version for v in (2, 3, 4)] == [2, 3, 4]
+    with pytest.raises(wasmcore.ModuleRejected, match=r"older than this runtime reads "
+                                                      r"\(abi_version 2 to 4\)"):
+        parse(1)
+    with pytest.raises(wasmcore.ModuleRejected, match=r"newer than this runtime reads "
+                                                      r"\(abi_version 2 to 4\)"):
+        parse(5)
+
+
+def test_unknown_manifest_keys_are_ignored(tmp_path: Path) -> None:
+    """Keys a later wasmcore may add (at any level) do not stop an older runtime."""
+    funcs = [{**f, "since": "9.9", "params": [{**p, "unit": "m"} for p in f["params"]]}
+             for f in TOY_FUNCTIONS]  # type: ignore[union-attr, attr-defined]
+    core = load_bytes(tmp_path, module_with(toy_manifest(functions=funcs,
+                                                         future={"anything": [1, 2]})))
+    assert core.div(7, 2) == 7 // 2
+    assert core.check(9) == 9
+
+
+def test_the_module_version_is_read_and_shown(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "m.wasm"
+    path.write_bytes(module_with(toy_manifest(version="1.2.3")))
+    assert wasmcore.load("wasm", path=path).manifest.version == "1.2.3"
+    assert cli(["info", str(path)]) == 0
+    assert "manifest: module 'toy' 1.2.3, abi_version 1" in capsys.readouterr().out
+    assert cli(["info", "--json", str(path)]) == 0
+    assert json.loads(capsys.readouterr().out)["manifest"]["version"] == "1.2.3"
+
+    path.write_bytes(module_with(toy_manifest()))
+    assert wasmcore.load("wasm", path=path).manifest.version is None
+    assert cli(["info", str(path)]) == 0
+    assert "manifest: module 'toy', abi_version 1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("bad", [3, ["1.2"], {"v": 1}])
+def test_module_version_must_be_a_string(tmp_path: Path, bad: object) -> None:
+    with pytest.raises(wasmcore.ModuleRejected, match="version must be a string"):
+        load_bytes(tmp_path, module_with(toy_manifest(version=bad)))
+
+
+# ---- the fast path and the public-API fallback -------------------------------------------
+
+VERIFIED = f"{wasm.FAST_PATH_VERIFIED[0]}.0.1"
+NEWER = f"{wasm.FAST_PATH_VERIFIED[-1] + 1}.0.0"
+OLDER = f"{wasm.FAST_PATH_VERIFIED[0] - 1}.0.0"
+
+
+def test_the_dev_pin_is_a_verified_wasmtime_and_normal_runs_take_the_fast_path() -> None:
+    """requirements-dev.txt pins a wasmtime-py the fast path is verified against, so the
+    ordinary test run exercises the fast path (and `just test-fallback` the fallback)."""
+    lines = (ROOT / "requirements-dev.txt").read_text().splitlines()
+    reqs = [Requirement(ln) for ln in lines if ln.strip() and not ln.startswith("#")]
+    (pin,) = next(r for r in reqs if r.name == "wasmtime").specifier
+    assert pin.operator == "=="
+    assert metadata.version("wasmtime") == pin.version
+    assert Version(pin.version).major in wasm.FAST_PATH_VERIFIED
+    assert wasm._internals()
+    assert wasm.fast_path() is (os.environ.get("WASMCORE_FAST_PATH") != "0")
+
+
+@pytest.mark.parametrize(("owner", "name"), [
+    (wasmtime.Store, "_context"), (wasmtime.Trap, "_from_ptr"),
+    (wasmtime.WasmtimeError, "_from_ptr"), (wasm._B, "wasmtime_func_t"),
+    (wasm._B, "wasmtime_val_raw_t"),
+])
+def test_a_missing_internal_is_noticed(monkeypatch: pytest.MonkeyPatch, owner: object,
+                                       name: str) -> None:
+    monkeypatch.delattr(owner, name)
+    assert wasm._internals() is False
+
+
+@pytest.mark.parametrize(("switch", "version", "internals", "fast", "warning"), [
+    ("", VERIFIED, True, True, ""),
+    ("", NEWER, True, False, "verified against wasmtime-py"),
+    ("", OLDER, True, False, "verified against wasmtime-py"),
+    ("", VERIFIED, False, False, "lacks internals"),
+    ("0", VERIFIED, True, False, ""),  # asked for: no warning
+    ("0", NEWER, True, False, ""),
+    ("1", NEWER, True, True, ""),
+    ("1", NEWER, False, False, "lacks internals"),
+])
+def test_decision(switch: str, version: str, internals: bool, fast: bool, warning: str) -> None:
+    decided, text = wasm._decide(switch, version, lambda: internals)
+    assert decided is fast
+    assert (warning in text) if warning else text == ""
+    if text:
+        assert version in text and "public API" in text
+
+
+def test_a_bad_switch_is_an_error() -> None:
+    with pytest.raises(ValueError, match="WASMCORE_FAST_PATH must be 0 or 1"):
+        wasm._decide("yes", VERIFIED, lambda: True)
+
+
+@pytest.fixture
+def redecide(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """The process-wide decision taken again under the test's patches, and again after."""
+    monkeypatch.delenv("WASMCORE_FAST_PATH", raising=False)
+    wasm.fast_path.cache_clear()
+    yield monkeypatch
+    monkeypatch.undo()
+    wasm.fast_path.cache_clear()
+
+
+def _fib(n: int) -> int:
+    a, b = 0, 1
+    for _ in range(n):
+        a, b = b, a + b
+    return a
+
+
+def test_an_unverified_wasmtime_warns_once_and_falls_back(
+        redecide: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    redecide.setattr(wasm, "FAST_PATH_VERIFIED", range(0))
+    with pytest.warns(RuntimeWarning, match="public API") as caught:
+        core = wasmcore.load()
+    assert len(caught) == 1
+    assert core._impl.fast is False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once per process: no second warning
+        again = wasmcore.load()
+        plugin = wasmcore.Plugin(wasmcore.wasm_path())
+        assert cli(["info", str(wasmcore.wasm_path())]) == 0
+    assert "public API call path" in capsys.readouterr().out
+    assert again._impl.fast is False and plugin._backend.fast is False
+    assert [core.fib(n) for n in range(25)] == [_fib(n) for n in range(25)]
+    assert plugin.fib(22) == _fib(22)
+    h = core.Sha256()
+    h.update(b"abc")
+    assert h.hexdigest() == hashlib.sha256(b"abc").hexdigest()
+
+
+def test_switch_0_forces_the_fallback_silently(redecide: pytest.MonkeyPatch) -> None:
+    redecide.setenv("WASMCORE_FAST_PATH", "0")
+    core = wasmcore.load()  # filterwarnings = error: a warning would fail here
+    plugin = wasmcore.Plugin(wasmcore.wasm_path())
+    assert core._impl.fast is False and plugin._backend.fast is False
+    assert core.fib(24) == plugin.fib(24) == _fib(24)
+
+
+def test_switch_1_forces_the_fast_path_on_an_unverified_wasmtime(
+        redecide: pytest.MonkeyPatch) -> None:
+    redecide.setattr(wasm, "FAST_PATH_VERIFIED", range(0))
+    redecide.setenv("WASMCORE_FAST_PATH", "1")
+    core = wasmcore.load()
+    assert core._impl.fast is True and wasmcore.Plugin(wasmcore.wasm_path())._backend.fast
+    assert core.fib(23) == _fib(23)
+
+
+def test_switch_1_still_needs_the_internals(redecide: pytest.MonkeyPatch) -> None:
+    redecide.setattr(wasm, "FAST_PATH_VERIFIED", range(0))
+    redecide.setattr(wasm, "_internals", lambda: False)
+    redecide.setenv("WASMCORE_FAST_PATH", "1")
+    with pytest.warns(RuntimeWarning, match="lacks internals"):
+        core = wasmcore.load()
+    assert core._impl.fast is False
+    assert core.fib(23) == _fib(23)
+
+
+RELAY = """(module
+  (import "env" "twice" (func $twice (param i32) (result i32)))
+  (func (export "relay") (param $n i32) (result i32) (call $twice (local.get $n)))
+""" + RUNTIME + ")"
+
+
+@pytest.mark.parametrize("switch", ["0", "1"])
+def test_a_failing_host_function_surfaces_on_either_path(redecide: pytest.MonkeyPatch,
+                                                         switch: str) -> None:
+    """A typed call whose host function raises gives that exception on both paths, and the
+    plugin works again on the next call."""
+    redecide.setenv("WASMCORE_FAST_PATH", switch)
+
+    def twice(n: int) -> int:
+        if n == 13:
+            raise KeyError("unlucky")
+        return 2 * n
+
+    manifest = {"abi_version": abi.ABI_VERSION, "module": "relay",
+                "functions": [fn("relay", [("n", "i32")], "i32")]}
+    plugin = wasmcore.Plugin(module_with(manifest, RELAY), host={"twice": twice})
+    assert plugin._backend.fast is (switch == "1")
+    assert plugin.relay(21) == 42
+    with pytest.raises(KeyError, match="unlucky"):
+        plugin.relay(13)
+    assert plugin.relay(-4) == -8
