@@ -363,28 +363,32 @@ def build(spec: FunctionSpec, body: list[str], env: dict[str, Any],
     inner = [f"def {spec.name}({params}):", *lines]
     # the same function with a leading positional-only parameter, which it ignores: the
     # function of a bound method (wasmcore._pickle.bind), over the same closure (a rebind
-    # changes both)
-    inner += [f"def _w_method(_w_self, /{', ' if params else ''}{params}):", *lines]
+    # changes both). Not for the methods of exported classes (their objects call them).
+    twin = not any(p.type.kind == "handle" for p in spec.params)
+    if twin:
+        inner += [f"def _w_method(_w_self, /{', ' if params else ''}{params}):", *lines]
     inner += ["def _w_rebind(**_w_new):"]
     if rebind:
         inner += [f"    nonlocal {', '.join(rebind)}"]
         inner += [f"    {r} = _w_new.pop({r!r}, {r})" for r in rebind]
     inner += ["    assert not _w_new, _w_new"]
     src = "\n".join([f"def _w_make({', '.join(names)}):"] + ["    " + line for line in inner]
-                    + [f"    return {spec.name}, _w_method, _w_rebind"])
+                    + [f"    return {spec.name}, {'_w_method' if twin else 'None'}, _w_rebind"])
     ns: dict[str, Any] = {}
     exec(_compile(src, spec.name), ns)
     fn, method, rb = ns["_w_make"](**{k: env[k] for k in names})
     sig = signature(spec)
-    for f in (fn, method):
+    for f in (fn, method) if twin else (fn,):
         f.__doc__ = spec.doc or None
         f.__module__ = "wasmcore"
         f.__qualname__ = spec.label
         f.__name__ = spec.label.rpartition(".")[2]
         f.__signature__ = sig
-    method.__signature__ = sig.replace(parameters=[
-        inspect.Parameter("_w_self", inspect.Parameter.POSITIONAL_ONLY), *sig.parameters.values()])
-    fn._w_method = method  # type: ignore[attr-defined]
+    if twin:
+        method.__signature__ = sig.replace(parameters=[
+            inspect.Parameter("_w_self", inspect.Parameter.POSITIONAL_ONLY),
+            *sig.parameters.values()])
+        fn._w_method = method  # type: ignore[attr-defined]
     return fn, rb
 
 
