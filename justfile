@@ -17,10 +17,11 @@ build: setup
     cargo xtask dist
     {{py}} -m wasmcore.build.stubs target/dist/wasmcore.wasm --kind core -o wasm-host-python/src/wasmcore/_kernels.pyi
 
-# Run every test: Rust (units, xtask, dist wasm vs native under wasmtime), pytest (all backends, the wheel, the author workflow, the examples; then again on the public-API fallback, as test-fallback does), then the browser test
+# Run every test: Rust (units, xtask, dist wasm vs native under wasmtime), pytest (all backends, the wheel, the author workflow, the examples) once per call path (the default, ctypes; cffi; the public-API fallback, as test-fallback does), then the browser test
 test: build wheel examples && test-web
     cargo test --workspace
     {{py}} -m pytest
+    WASMCORE_FAST_PATH=cffi {{py}} -m pytest
     WASMCORE_FAST_PATH=0 {{py}} -m pytest
 
 # The Python tests with the fast call path off (WASMCORE_FAST_PATH=0): wasmtime-py's public API only, as on a wasmtime-py the fast path is not verified against

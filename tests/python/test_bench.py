@@ -49,7 +49,8 @@ def test_writes_json_markdown_and_chart(report: tuple[Path, dict[str, Any]]) -> 
 
 def test_json_has_the_expected_rows(report: tuple[Path, dict[str, Any]]) -> None:
     rows = {(r["group"], r["name"]): r for r in report[1]["rows"]}
-    assert {"wasm", "native", "python", "bare", "generic"} <= set(rows["call", "fib(1)"]["times"])
+    assert {"wasm", "native", "python", "bare", "generic", "wasm_cffi", "wasm_ctypes",
+            "unchecked_cffi", "unchecked_ctypes"} <= set(rows["call", "fib(1)"]["times"])
     for name in ("fib", "sort", "matmul", "sha256", "count_primes"):
         assert {"wasm", "native"} <= set(rows["compute", name]["times"])
     for name in ("sum", "dot", "cumsum", "axpy"):
@@ -68,8 +69,11 @@ def test_json_has_the_expected_rows(report: tuple[Path, dict[str, Any]]) -> None
         assert {"author", "pyo3"} <= set(r["times"]) and "author/pyo3" in r["ratios"]
     assert sum("labs" in r["times"] for r in authors) == 4
     assert not [n for n in report[1]["meta"]["notes"] if n.startswith("authors")]
+    for name in ("add(1, 2)", "add(1, 2), fuel and timeout", "host callback"):
+        assert {"plugin", "wasmtime_py", "extism"} <= set(rows["plugins", name]["times"])
+    assert "plugin_call" in rows["plugins", "add(1, 2)"]["times"]
     names = {t["name"] for t in report[1]["targets"]}
-    assert len(names) == 8 and all(t["pass"] in (True, False) for t in report[1]["targets"])
+    assert len(names) == 12 and all(t["pass"] in (True, False) for t in report[1]["targets"])
 
 
 def test_dask_counts_module_bytes(report: tuple[Path, dict[str, Any]]) -> None:
@@ -102,6 +106,10 @@ def test_ratios_are_consistent_with_times(report: tuple[Path, dict[str, Any]]) -
         pytest.approx(geomean)
     assert target["scalar call: wasm fib(1) ÷ one bare ctypes call"]["value"] == \
         by["call", "fib(1)"]["ratios"]["wasm/bare"]
+    assert target["plugin call: p.add(1, 2) (µs)"]["value"] == \
+        pytest.approx(by["plugins", "add(1, 2)"]["times"]["plugin"] * 1e6)
+    assert target["host callback from wasm (µs per callback)"]["value"] == \
+        pytest.approx(by["plugins", "host callback"]["times"]["plugin"] / 10 * 1e6)  # x 10
 
 
 def test_without_matplotlib_and_tqdm_still_writes_json_and_markdown(

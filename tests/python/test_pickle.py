@@ -342,6 +342,17 @@ def test_restored_plugin_keeps_its_limits(module: str, kwargs: dict[str, Any],
         (exc, str(there.value), getattr(there.value, "code", None))
 
 
+def test_raw_exports_pickle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plugin's numeric exports (no manifest) are attributes too, and pickle the same way."""
+    p = wasmcore.Plugin(hosts.HOSTILE / "traps.wat", fuel=10**6)
+    divide = rebuilt(p.divide, monkeypatch)
+    assert divide is not p.divide and divide.__self__.target.fuel == 10**6
+    assert [divide(a, b) for a, b in ((7, 2), (-7, 2), (0, 5))] == [3, -3, 0]  # truncating
+    with pytest.raises(wasmcore.Trap) as e:
+        divide(1, 0)
+    assert e.value.code == "integer_divide_by_zero"
+
+
 def test_host_functions_must_pickle(monkeypatch: pytest.MonkeyPatch) -> None:
     logs: list[int] = []
     closure = wasmcore.Plugin(hosts.TEXTSTATS, host={"log": lambda ptr, n: logs.append(n)})

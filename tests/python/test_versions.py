@@ -171,7 +171,11 @@ def test_the_dev_pin_is_a_verified_wasmtime_and_normal_runs_take_the_fast_path()
     assert metadata.version("wasmtime") == pin.version
     assert Version(pin.version).major in wasm.FAST_PATH_VERIFIED
     assert wasm._internals()
-    assert wasm.fast_path() is (os.environ.get("WASMCORE_FAST_PATH") != "0")
+    assert all(wasm._available(path) for path in wasm.FAST_PATHS)  # cffi is in the dev venv
+    switch = os.environ.get("WASMCORE_FAST_PATH", "")
+    assert wasm.fast_path() is (switch != "0")
+    assert wasm.call_path() == {"": wasm.FAST_PATHS[0], "1": wasm.FAST_PATHS[0],
+                                "0": wasm.PUBLIC}.get(switch, switch)
 
 
 @pytest.mark.parametrize(("owner", "name"), [
@@ -185,37 +189,49 @@ def test_a_missing_internal_is_noticed(monkeypatch: pytest.MonkeyPatch, owner: o
     assert wasm._internals() is False
 
 
-@pytest.mark.parametrize(("switch", "version", "internals", "fast", "warning"), [
-    ("", VERIFIED, True, True, ""),
-    ("", NEWER, True, False, "verified against wasmtime-py"),
-    ("", OLDER, True, False, "verified against wasmtime-py"),
-    ("", VERIFIED, False, False, "lacks internals"),
-    ("0", VERIFIED, True, False, ""),  # asked for: no warning
-    ("0", NEWER, True, False, ""),
-    ("1", NEWER, True, True, ""),
-    ("1", NEWER, False, False, "lacks internals"),
+FIRST, SECOND = wasm.FAST_PATHS  # the default fast path, and the other one
+BOTH, NONE = set(wasm.FAST_PATHS), set()
+
+
+@pytest.mark.parametrize(("switch", "version", "available", "path", "warning"), [
+    ("", VERIFIED, BOTH, FIRST, ""),
+    ("", VERIFIED, {SECOND}, SECOND, ""),  # the default library missing: the other, silently
+    ("", NEWER, BOTH, wasm.PUBLIC, "verified against wasmtime-py"),
+    ("", OLDER, BOTH, wasm.PUBLIC, "verified against wasmtime-py"),
+    ("", VERIFIED, NONE, wasm.PUBLIC, "lacks internals"),
+    ("0", VERIFIED, BOTH, wasm.PUBLIC, ""),  # asked for: no warning
+    ("0", NEWER, BOTH, wasm.PUBLIC, ""),
+    ("1", NEWER, BOTH, FIRST, ""),
+    ("1", NEWER, NONE, wasm.PUBLIC, "lacks internals"),
+    ("cffi", VERIFIED, BOTH, "cffi", ""),
+    ("ctypes", VERIFIED, BOTH, "ctypes", ""),
+    ("ctypes", NEWER, BOTH, "ctypes", ""),  # a named path is tried on any version
+    ("cffi", VERIFIED, {"ctypes"}, "ctypes", "cffi call path is not available"),
+    ("ctypes", VERIFIED, {"cffi"}, "cffi", "ctypes call path is not available"),
+    ("cffi", VERIFIED, NONE, wasm.PUBLIC, "lacks internals"),
 ])
-def test_decision(switch: str, version: str, internals: bool, fast: bool, warning: str) -> None:
-    decided, text = wasm._decide(switch, version, lambda: internals)
-    assert decided is fast
+def test_decision(switch: str, version: str, available: set[str], path: str,
+                  warning: str) -> None:
+    decided, text = wasm._decide(switch, version, available.__contains__)
+    assert decided == path
     assert (warning in text) if warning else text == ""
-    if text:
+    if path == wasm.PUBLIC and text:
         assert version in text and "public API" in text
 
 
 def test_a_bad_switch_is_an_error() -> None:
-    with pytest.raises(ValueError, match="WASMCORE_FAST_PATH must be 0 or 1"):
-        wasm._decide("yes", VERIFIED, lambda: True)
+    with pytest.raises(ValueError, match="WASMCORE_FAST_PATH must be cffi, ctypes, 1 or 0"):
+        wasm._decide("yes", VERIFIED, lambda path: True)
 
 
 @pytest.fixture
 def redecide(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     """The process-wide decision taken again under the test's patches, and again after."""
     monkeypatch.delenv("WASMCORE_FAST_PATH", raising=False)
-    wasm.fast_path.cache_clear()
+    wasm.call_path.cache_clear()
     yield monkeypatch
     monkeypatch.undo()
-    wasm.fast_path.cache_clear()
+    wasm.call_path.cache_clear()
 
 
 def _fib(n: int) -> int:
@@ -255,6 +271,21 @@ def test_switch_0_forces_the_fallback_silently(redecide: pytest.MonkeyPatch) -> 
     assert core.fib(24) == plugin.fib(24) == _fib(24)
 
 
+@pytest.mark.parametrize("path", wasm.FAST_PATHS)
+def test_a_named_fast_path_is_taken_and_shown(redecide: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str],
+                                              path: str) -> None:
+    redecide.setenv("WASMCORE_FAST_PATH", path)
+    core = wasmcore.load()
+    plugin = wasmcore.Plugin(wasmcore.wasm_path())
+    assert core._impl.path == plugin._backend.path == path
+    assert core._impl.api.name == path
+    assert cli(["info", str(wasmcore.wasm_path())]) == 0
+    assert f"fast ({path}) call path" in capsys.readouterr().out
+    assert [core.fib(n) for n in range(25)] == [_fib(n) for n in range(25)]
+    assert plugin.fib(23) == _fib(23)
+
+
 def test_switch_1_forces_the_fast_path_on_an_unverified_wasmtime(
         redecide: pytest.MonkeyPatch) -> None:
     redecide.setattr(wasm, "FAST_PATH_VERIFIED", range(0))
@@ -280,10 +311,10 @@ RELAY = """(module
 """ + RUNTIME + ")"
 
 
-@pytest.mark.parametrize("switch", ["0", "1"])
-def test_a_failing_host_function_surfaces_on_either_path(redecide: pytest.MonkeyPatch,
-                                                         switch: str) -> None:
-    """A typed call whose host function raises gives that exception on both paths, and the
+@pytest.mark.parametrize("switch", ["0", "1", *wasm.FAST_PATHS])
+def test_a_failing_host_function_surfaces_on_every_path(redecide: pytest.MonkeyPatch,
+                                                        switch: str) -> None:
+    """A typed call whose host function raises gives that exception on every path, and the
     plugin works again on the next call."""
     redecide.setenv("WASMCORE_FAST_PATH", switch)
 
@@ -295,7 +326,8 @@ def test_a_failing_host_function_surfaces_on_either_path(redecide: pytest.Monkey
     manifest = {"abi_version": abi.ABI_VERSION, "module": "relay",
                 "functions": [fn("relay", [("n", "i32")], "i32")]}
     plugin = wasmcore.Plugin(module_with(manifest, RELAY), host={"twice": twice})
-    assert plugin._backend.fast is (switch == "1")
+    assert plugin._backend.fast is (switch != "0")
+    assert plugin._backend.path == {"0": wasm.PUBLIC, "1": FIRST}.get(switch, switch)
     assert plugin.relay(21) == 42
     with pytest.raises(KeyError, match="unlucky"):
         plugin.relay(13)

@@ -133,11 +133,14 @@ COLUMNS = {
     "python": "python",
     "ref": "reference",
     "wasm": "wasm",
+    "wasm_cffi": "wasm via cffi",
+    "wasm_ctypes": "wasm via ctypes",
     "wasm0": "wasm zero-copy",
     "native": "native",
     "bare": "bare ctypes",
     "empty": "empty ctypes call",
-    "unchecked": "unchecked call",
+    "unchecked_cffi": "unchecked call (cffi)",
+    "unchecked_ctypes": "unchecked call (ctypes)",
     "generic": "wasmtime Func()",
     "load": "load()",
     "load_first": "load(), then fib(1)",
@@ -150,6 +153,11 @@ COLUMNS = {
     "author": "wasmcore",
     "pyo3": "PyO3",
     "labs": "bare labs()",
+    # the plugins group (_bench_plugins.py)
+    "plugin": "wasmcore p.add()",
+    "plugin_call": "wasmcore p.call()",
+    "wasmtime_py": "wasmtime-py Func()",
+    "extism": "Extism",
     "serial": "one process, serial",
     "cluster": "2-worker cluster",
     "serial_cpu": "one process, CPU time",
@@ -168,6 +176,8 @@ GROUPS = {
             "the second column includes that)",
     "threads": "Threads (the same fib calls on one thread, and split over two)",
     "authors": "Author packages, the same Rust: `wasmcore build` vs maturin + PyO3 (per call)",
+    "plugins": "Plugins: a call into a sandboxed plugin, and one call whose wasm calls a host "
+               "function n times (time per call)",
     "dask": "Dask: a LocalCluster of 2 single-threaded worker processes against one process "
             "running the same chunks serially; per task, trivial tasks whose function ships "
             "nothing of wasmcore's (builtin), a core's kernel, or a plugin's function",
@@ -232,7 +242,7 @@ def targets(rows: list[Row]) -> list[Target]:
     out = []
     call = by.get(("call", "fib(1)"))
     out.append(Target("scalar call: wasm fib(1) ÷ one bare ctypes call",
-                      call.ratio_values().get("wasm/bare") if call else None, "<=", 1.5))
+                      call.ratio_values().get("wasm/bare") if call else None, "<=", 1.0))
     comp = {r.label: v for r in rows if r.group == "compute"
             if (v := r.ratio_values().get("wasm/native")) is not None}
     if comp:
@@ -258,7 +268,9 @@ def targets(rows: list[Row]) -> list[Target]:
     if dsk is not None:
         out.append(Target("dask: 2-worker process cluster ÷ one process, speed-up",
                           dsk.ratio_values().get("serial/cluster"), ">=", 1.7, dsk.label))
-    return out
+    from ._bench_plugins import targets as plugin_targets
+
+    return out + plugin_targets(rows)
 
 
 # ---- the rows --------------------------------------------------------------------------------
@@ -360,14 +372,25 @@ def build_rows(s: Sizes, cores: dict[str, Any], lib_path: Path | None,
         empty = ctypes.CDLL(str(lib_path)).wasmcore_take_panic
         empty.restype = ctypes.c_int32
         fib1["empty"] = empty
-    if (unchecked := _unchecked_call(wasm.fib)) is not None:
-        fib1["unchecked"] = unchecked
+    # each fast call path side by side (the "wasm" column is this process's default path)
+    from ._abi.manifest import read_module
+    from ._backends import wasm as wasm_backend
+
+    data, digest, manifest = read_module(wasmcore.wasm_path())
+    for path in wasm_backend.FAST_PATHS:
+        if wasm_backend._available(path):
+            core = wasmcore.Core("wasm", wasm_backend.WasmBackend(data, manifest, digest,
+                                                                  path=path))
+            fib1[f"wasm_{path}"] = lambda core=core: core.fib(1)
+            if (unchecked := _unchecked_call(core.fib)) is not None:
+                fib1[f"unchecked_{path}"] = unchecked
     inst = wasm._impl.instance()
     func, store, out = inst.exports["fib"], inst.store, inst.out
     fib1["generic"] = lambda: func(store, 1, out)
     rows.append(Row("call", "fib(1)", "", fib1,
-                    [(c, "bare") for c in ("wasm", "native", "python", "generic", "unchecked",
-                                           "empty")]))
+                    [(c, "bare") for c in ("wasm", "wasm_cffi", "wasm_ctypes", "native",
+                                           "python", "generic", "unchecked_cffi",
+                                           "unchecked_ctypes", "empty")]))
 
     # compute-bound
     x_sort = rng.random(s.sort)
@@ -987,12 +1010,16 @@ def to_markdown(rows: list[Row], tgts: list[Target], meta: dict[str, Any]) -> st
     out += ["", "Columns: *reference* is the library named after the kernel (numpy, hashlib, "
             "zlib, base64); *wasm* copies the input into linear memory on each call, *wasm "
             "zero-copy* passes arrays made by `core.asarray`; *bare ctypes* is one ctypes call of "
-            "the native `fib` export (argtypes preset, no checks); *unchecked call* is the "
-            "`wasmtime_func_call_unchecked` ctypes call inside a wasm callable alone; *empty "
-            "ctypes call* is a native export that does nothing; *wasmtime Func()* is "
-            "wasmtime-py's public `Func.__call__`; *wasmcore* and *PyO3* (authors) are the "
-            "packages built from `benches/authors` with `wasmcore build` and with maturin, *bare "
-            "labs()* one ctypes call of the C library's `labs`.", ""]
+            "the native `fib` export (argtypes preset, no checks); in the per-call row *wasm* is "
+            "this process's call path (`WASMCORE_FAST_PATH`), *wasm via cffi* and *wasm via "
+            "ctypes* each fast path; *unchecked call* is the `wasmtime_func_call_unchecked` call "
+            "inside a wasm callable alone, through that library; *empty ctypes call* is a native "
+            "export that does nothing; *wasmtime Func()* is wasmtime-py's public "
+            "`Func.__call__`. Plugins: *wasmcore p.add()* calls a plugin's export as an "
+            "attribute, *p.call()* by name; *wasmtime-py Func()* and *Extism* (its Python SDK) "
+            "run the same WAT module (`wasmcore/_bench_plugins.py`). Authors: *wasmcore* and "
+            "*PyO3* are the packages built from `benches/authors` with `wasmcore build` and with "
+            "maturin, *bare labs()* one ctypes call of the C library's `labs`.", ""]
     return "\n".join(out)
 
 
@@ -1008,7 +1035,7 @@ def plot(rows: list[Row], tgts: list[Target], meta: dict[str, Any], path: Path) 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    limits = {("call", "wasm/bare"): 1.5, ("compute", "wasm/native"): 1.4,
+    limits = {("call", "wasm/bare"): 1.0, ("compute", "wasm/native"): 1.4,
               ("buffer", "wasm0/native"): 1.2, ("buffer", "wasm/native"): 2.0,
               ("threads", "wasm1/wasm2"): 1.8, ("dask", "serial/cluster"): 1.7}
     panels = [(g, [r for r in rows if r.group == g and r.ratio_values()]) for g in GROUPS]
@@ -1108,6 +1135,12 @@ def run(args: argparse.Namespace) -> int:
         rows = [r for r in build_rows(s, cores, lib_path, worker) if r.group in only]
         if "authors" in only:
             rows += author_rows(s, notes)
+        if "plugins" in only:
+            from ._bench_plugins import rows as plugin_rows
+
+            prows, pnotes = plugin_rows(s)
+            rows += prows
+            notes += pnotes
         _check_results(rows)
         if "dask" in only:
             try:

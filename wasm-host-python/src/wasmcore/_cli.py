@@ -142,7 +142,8 @@ def module_info(path: Path) -> dict[str, Any]:
         }
     out["runtime"] = {"wasmcore": __version__, "abi_versions": [OLDEST_ABI, ABI_VERSION],
                       "wasmtime": wasm._wasmtime_version(),
-                      "call_path": "fast" if wasm.fast_path() else "public API"}
+                      "call_path": f"fast ({wasm.call_path()})" if wasm.fast_path()
+                      else wasm.PUBLIC}
     return out
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import keyword
 import math
 import operator
 import reprlib
@@ -26,6 +27,8 @@ INT_RANGES = {
     "i64": (-(2**63), 2**63 - 1),
     "u64": (0, 2**64 - 1),
 }
+# the values a raw i32 / i64 (a wasm integer, no sign) may take: signed or unsigned
+RAW_INT_RANGES = {"i32": (-(1 << 31), (1 << 32) - 1), "i64": (-(1 << 63), (1 << 64) - 1)}
 DTYPES = {"f64": np.dtype(np.float64), "f32": np.dtype(np.float32), "i64": np.dtype(np.int64),
           "u32": np.dtype(np.uint32), "u8": np.dtype(np.uint8)}
 # The range of each integer element type of the arrays.
@@ -266,6 +269,34 @@ def as_str(v: object, func: str, param: str) -> np.ndarray:
     return np.frombuffer(v.encode("utf-8"), dtype=np.uint8)
 
 
+def raw_int(v: object, t: str, func: str, k: int) -> int:
+    """Raw argument ``k`` (1-based) of wasm type ``t`` (i32 or i64): an int, not a bool, in
+    the signed or the unsigned range; returned as the signed value wasm gets."""
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TypeError(f"{func}(): argument {k} ({t}) must be an int, got {_type_name(v)}")
+    lo, hi = RAW_INT_RANGES[t]
+    if not lo <= v <= hi:
+        raise ValueError(f"{func}(): argument {k} ({t}) is out of range: {v}")
+    return signed(v, t)
+
+
+def signed(v: int, t: str) -> int:
+    """An int in the signed or unsigned range of ``t`` (i32 or i64) as the signed value."""
+    half = (RAW_INT_RANGES[t][1] + 1) // 2
+    return int(v) - 2 * half if v >= half else int(v)
+
+
+def raw_float(v: object, t: str, func: str, k: int) -> float:
+    """Raw argument ``k`` (1-based) of wasm type ``t`` (f32 or f64): an int or a float, not a
+    bool."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise TypeError(f"{func}(): argument {k} ({t}) must be a number, got {_type_name(v)}")
+    try:
+        return float(v)
+    except OverflowError:
+        raise ValueError(f"{func}(): argument {k} ({t}) is out of range: {v}") from None
+
+
 def arg_list(spec: FunctionSpec) -> str:
     """The parameter names of a callable, comma-separated (its forwarding calls)."""
     return ", ".join(p.name for p in spec.params)
@@ -303,8 +334,14 @@ def prologue(spec: FunctionSpec, ints: bool = True) -> list[str]:
     calls :func:`check_int` only to word the error)."""
     f = spec.label
     lines = []
-    for p in spec.params:
+    for k, p in enumerate(spec.params, 1):
         n, t = p.name, p.type
+        if t.kind == "raw":  # a wasm value type as it is (a plugin export without a manifest)
+            cls, check = ("int", "_w_raw_int") if t.name in RAW_INT_RANGES \
+                else ("float", "_w_raw_float")
+            lines.append(f"if {n}.__class__ is not {cls}: {n} = {check}({n}, {t.name!r}, "
+                         f"{f!r}, {k})")
+            continue
         if t.kind == "scalar" and t.scalar in INT_RANGES and not ints:
             continue
         if t.kind == "scalar" and t.scalar in INT_RANGES:
@@ -343,7 +380,8 @@ def prologue(spec: FunctionSpec, ints: bool = True) -> list[str]:
 _HELPERS = {"_w_may_share": np.may_share_memory, "_w_check_int": check_int, "_w_as_int": as_int,
             "_w_int_range_error": int_range_error, "_w_as_float": as_float,
             "_w_as_bool": as_bool, "_w_as_array": as_array,
-            "_w_as_inout_array": as_inout_array, "_w_as_bytes": as_bytes, "_w_as_str": as_str}
+            "_w_as_inout_array": as_inout_array, "_w_as_bytes": as_bytes, "_w_as_str": as_str,
+            "_w_raw_int": raw_int, "_w_raw_float": raw_float}
 
 
 def build(spec: FunctionSpec, body: list[str], env: dict[str, Any],
@@ -360,7 +398,10 @@ def build(spec: FunctionSpec, body: list[str], env: dict[str, Any],
     names = sorted(env)
     lines = ["    " + line for line in (head or []) + prologue(spec, ints) + body]
     params = def_list(spec)
-    inner = [f"def {spec.name}({params}):", *lines]
+    # an export's name, unless it is no Python name (a plugin's exports may be called anything)
+    name = spec.name if spec.name.isidentifier() and not keyword.iskeyword(spec.name) \
+        else "_w_export"
+    inner = [f"def {name}({params}):", *lines]
     # the same function with a leading positional-only parameter, which it ignores: the
     # function of a bound method (wasmcore._pickle.bind), over the same closure (a rebind
     # changes both). Not for the methods of exported classes (their objects call them).
@@ -373,9 +414,9 @@ def build(spec: FunctionSpec, body: list[str], env: dict[str, Any],
         inner += [f"    {r} = _w_new.pop({r!r}, {r})" for r in rebind]
     inner += ["    assert not _w_new, _w_new"]
     src = "\n".join([f"def _w_make({', '.join(names)}):"] + ["    " + line for line in inner]
-                    + [f"    return {spec.name}, {'_w_method' if twin else 'None'}, _w_rebind"])
+                    + [f"    return {name}, {'_w_method' if twin else 'None'}, _w_rebind"])
     ns: dict[str, Any] = {}
-    exec(_compile(src, spec.name), ns)
+    exec(_compile(src, name), ns)
     fn, method, rb = ns["_w_make"](**{k: env[k] for k in names})
     sig = signature(spec)
     for f in (fn, method) if twin else (fn,):
@@ -407,7 +448,20 @@ def signature(spec: FunctionSpec) -> inspect.Signature:
 
     params = [inspect.Parameter(p.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
                                 default=p.default if p.has_default else inspect.Parameter.empty,
-                                annotation=param_annotation(p.type))
+                                annotation=_raw_annotation((p.type.name,)) if p.type.kind == "raw"
+                                else param_annotation(p.type))
               for p in spec.params if p.type.kind != "handle"]
-    owner = spec.label.rpartition(".")[0] or None  # the class of a method
-    return inspect.Signature(params, return_annotation=return_annotation(spec.returns, owner))
+    if spec.returns.kind == "raw":
+        returns = _raw_annotation(spec.signature()[1])
+    else:
+        owner = spec.label.rpartition(".")[0] or None  # the class of a method
+        returns = return_annotation(spec.returns, owner)
+    return inspect.Signature(params, return_annotation=returns)
+
+
+def _raw_annotation(types: tuple[str, ...]) -> str:
+    """The annotation of raw wasm values: None, int or float, or a tuple of them."""
+    names = ["int" if t in RAW_INT_RANGES else "float" for t in types]
+    if not names:
+        return "None"
+    return names[0] if len(names) == 1 else f"tuple[{', '.join(names)}]"

@@ -1,15 +1,16 @@
 """The wasm backend: the bundled module under wasmtime-py, called through a fast path.
 
 The fast path (see DESIGN.md): each callable is bound once to its export — types checked at
-bind time against the manifest — and calls ``wasmtime_func_call_unchecked`` through an untyped
-ctypes function pointer with prebuilt arguments (store context, function, a preallocated raw
-value array, its length, a trap slot), so a call costs about one ctypes call. Arguments are
-written into the raw array through typed views; results are read back the same way. Traps and
-errors are still checked after every call.
+bind time against the manifest — and calls ``wasmtime_func_call_unchecked`` with prebuilt
+arguments (store context, function, a preallocated raw value array, its length, a trap slot),
+so a call costs about one foreign call. That call goes through cffi (ABI mode) or through
+ctypes (:mod:`wasmcore._backends.capi`). Arguments are written into the raw array through
+typed views; results are read back the same way. Traps and errors are still checked after
+every call.
 
 The fast path relies on wasmtime-py internals, so it is taken only on the wasmtime-py versions
 it is verified against (:data:`FAST_PATH_VERIFIED`; ``WASMCORE_FAST_PATH`` overrides, see
-:func:`fast_path`). Elsewhere the same generated callables call through wasmtime-py's public
+:func:`call_path`). Elsewhere the same generated callables call through wasmtime-py's public
 API instead (:func:`_public_call`): slower per call, the same results and errors.
 
 Each thread gets its own Store and instance. A callable bound in one thread, called from
@@ -51,33 +52,40 @@ from .._abi.manifest import (
 )
 from .._abi.objects import Context
 from .._errors import Error, ModuleRejected, Trap, status_error
-from . import reaper
+from . import capi, reaper
 from .reaper import StoreOwner
 
 # The wasmtime-py major versions the fast call path is verified against: `just test` passes on
-# them with it (requirements-dev.txt pins one) and without it (`just test-fallback`). Widen the
-# range only after both runs pass on the new version; elsewhere the public API is used.
+# them on every call path (requirements-dev.txt pins one). Widen the range only after that;
+# elsewhere the public API is used.
 FAST_PATH_VERIFIED = range(50, 51)
+# The fast paths (their foreign-function library), the first one available being the default:
+# ctypes, since its calls are the cheaper ones on CPython (docs/performance.md: with arguments
+# prebuilt, a ctypes call of wasmtime_func_call_unchecked costs ~175 ns, a cffi ABI-mode call
+# ~245 ns; a host callback ~0.45 µs against ~0.65 µs; CPython 3.11, cffi 2.1).
+FAST_PATHS = ("ctypes", "cffi")
+PUBLIC = "public API"  # the call path through wasmtime-py's public API
+_SWITCH = ("", "1", "0", *FAST_PATHS)
 _SLOT = 16  # bytes per value in the raw argument/result array (wasmtime_val_raw_t)
 
-try:  # the C bindings the fast path calls; _internals() checks the rest it needs
+try:  # the C bindings whose types the fast path uses; _internals() checks the rest it needs
     from wasmtime import _bindings
 
     _B: Any = _bindings
-    _UNCHECKED: Any = ctypes.CFUNCTYPE(ctypes.c_void_p)(
-        ctypes.cast(_B._wasmtime_func_call_unchecked, ctypes.c_void_p).value)
-except (ImportError, AttributeError):  # pragma: no cover - depends on the wasmtime-py version
-    _B = _UNCHECKED = None
+except ImportError:  # pragma: no cover - depends on the wasmtime-py version
+    _B = None
 
 
 def _internals() -> bool:
-    """Whether this wasmtime-py has every internal the fast path touches: the raw call of its
-    C bindings, a Store's context pointer, a Func's ``wasmtime_func_t`` and the wrappers of
-    raw errors and traps (a host function in a throwaway Store shows the per-object ones)."""
+    """Whether this wasmtime-py has every internal the fast path touches besides the C
+    functions (:mod:`capi` checks those): a Store's context pointer, a Func's
+    ``wasmtime_func_t``, the pointers of a Linker and a FuncType, and the wrappers of raw
+    errors and traps (a host function in a throwaway Store shows the per-object ones)."""
     needed = ((_B, "wasmtime_val_raw_t"), (_B, "wasmtime_func_t"), (_B, "wasmtime_error_t"),
               (_B, "wasm_trap_t"), (wasmtime.WasmtimeError, "_from_ptr"),
-              (wasmtime.Trap, "_from_ptr"), (wasmtime.Store, "_context"))
-    if _UNCHECKED is None or not all(hasattr(o, name) for o, name in needed) \
+              (wasmtime.Trap, "_from_ptr"), (wasmtime.Store, "_context"),
+              (wasmtime.Linker, "ptr"), (wasmtime.FuncType, "ptr"))
+    if _B is None or not all(hasattr(o, name) for o, name in needed) \
             or ctypes.sizeof(_B.wasmtime_val_raw_t) != _SLOT:
         return False
     try:
@@ -92,51 +100,72 @@ def _internals() -> bool:
         return False
 
 
-def _decide(switch: str, version: str, internals: Callable[[], bool]) -> tuple[bool, str]:
-    """Whether calls take the fast path, and the warning to give (empty: none), from
-    ``$WASMCORE_FAST_PATH`` (``switch``), the wasmtime-py version and its internals."""
+def _decide(switch: str, version: str, available: Callable[[str], bool]) -> tuple[str, str]:
+    """The call path (one of :data:`FAST_PATHS`, or :data:`PUBLIC`) and the warning to give
+    (empty: none), from ``$WASMCORE_FAST_PATH`` (``switch``), the wasmtime-py version and
+    which fast paths work here (``available(path)``: its library and wasmtime-py's
+    internals)."""
     if switch == "0":
-        return False, ""  # asked for: no warning
-    if switch not in ("", "1"):
-        raise ValueError(f"WASMCORE_FAST_PATH must be 0 or 1 (or unset), got {switch!r}")
+        return PUBLIC, ""  # asked for: no warning
+    if switch not in _SWITCH:
+        raise ValueError("WASMCORE_FAST_PATH must be cffi, ctypes, 1 or 0 (or unset), got "
+                         f"{switch!r}")
     span = ", ".join(f"{m}.x" for m in FAST_PATH_VERIFIED)
     major = version.partition(".")[0]
-    if switch != "1" and not (major.isdigit() and int(major) in FAST_PATH_VERIFIED):
-        return False, (f"wasmcore: the fast call path is verified against wasmtime-py {span}, "
-                       f"not {version}: calls use wasmtime-py's public API (slower per call; "
-                       "WASMCORE_FAST_PATH=1 tries the fast path, WASMCORE_FAST_PATH=0 "
-                       "silences this)")
-    if not internals():
-        return False, (f"wasmcore: wasmtime-py {version} lacks internals the fast call path "
-                       "needs: calls use wasmtime-py's public API (slower per call; "
-                       "WASMCORE_FAST_PATH=0 silences this)")
-    return True, ""
+    if not switch and not (major.isdigit() and int(major) in FAST_PATH_VERIFIED):
+        return PUBLIC, (f"wasmcore: the fast call path is verified against wasmtime-py {span}, "
+                        f"not {version}: calls use wasmtime-py's public API (slower per call; "
+                        "WASMCORE_FAST_PATH=1 tries the fast path, WASMCORE_FAST_PATH=0 "
+                        "silences this)")
+    wanted = (switch,) if switch in FAST_PATHS else FAST_PATHS
+    for path in (*wanted, *FAST_PATHS):
+        if available(path):
+            note = "" if path in wanted else (
+                f"wasmcore: the {switch} call path is not available here (is {switch} "
+                f"installed?): calls use the {path} fast path")
+            return path, note
+    return PUBLIC, (f"wasmcore: wasmtime-py {version} lacks internals the fast call path "
+                    "needs: calls use wasmtime-py's public API (slower per call; "
+                    "WASMCORE_FAST_PATH=0 silences this)")
 
 
 @functools.cache
-def fast_path() -> bool:
-    """Whether this process calls exports through the fast path (decided once, on first use;
-    the reason for a fallback that was not asked for is one ``RuntimeWarning``).
+def api(path: str) -> capi.CApi | None:
+    """The C API through fast path ``path`` (None when its library is not there)."""
+    return capi.load(path)
 
-    ``WASMCORE_FAST_PATH=0`` forces the public-API fallback; ``1`` tries the fast path on a
-    wasmtime-py outside :data:`FAST_PATH_VERIFIED` (its internals are still checked)."""
-    fast, warning = _decide(os.environ.get("WASMCORE_FAST_PATH", ""), _wasmtime_version(),
-                            _internals)
+
+def _available(path: str) -> bool:
+    """Whether fast path ``path`` works here: its library, and wasmtime-py's internals."""
+    return _internals() and api(path) is not None
+
+
+@functools.cache
+def call_path() -> str:
+    """The call path of this process: ``"cffi"`` or ``"ctypes"`` (the fast path through that
+    library), or ``"public API"`` (decided once, on first use; the reason for a fallback that
+    was not asked for is one ``RuntimeWarning``).
+
+    ``WASMCORE_FAST_PATH`` chooses: unset, the first of :data:`FAST_PATHS` available on a
+    wasmtime-py in :data:`FAST_PATH_VERIFIED`, else the public API; ``cffi`` or ``ctypes``,
+    that fast path (the other one if it is not available), on any wasmtime-py whose
+    internals it finds; ``1``, the default fast path on any such wasmtime-py; ``0``, the
+    public API."""
+    path, warning = _decide(os.environ.get("WASMCORE_FAST_PATH", ""), _wasmtime_version(),
+                            _available)
     if warning:
         warnings.warn(warning, RuntimeWarning, stacklevel=4)
-    return fast
+    return path
+
+
+def fast_path() -> bool:
+    """Whether this process calls exports through a fast path (see :func:`call_path`)."""
+    return call_path() != PUBLIC
 
 
 # whether an RLock tells its owner cheaply (CPython's C RLock); else callables compare idents
 _OWNED = hasattr(_thread.RLock(), "_is_owned")
 
-
-def _ptr_arg(address: int) -> Any:
-    """A prebuilt ctypes argument passing ``address`` as a pointer. ``c_void_p.from_param``
-    gives the converted form ctypes would build (and allocate) on every call; handing it over
-    ready-made skips that (about 25 ns per argument). It holds no reference: the caller keeps
-    the memory alive."""
-    return ctypes.c_void_p.from_param(address)
 
 # typed memoryviews over the raw value array (faster than ctypes arrays, and their integer
 # setitem checks type and range): logical type -> (struct format, elements per 16-byte slot)
@@ -333,9 +362,10 @@ class _Instance:
         self.exports = inst.exports(self.store)
         self.runtime = runtime
         if self.backend.fast:
-            self.ctx_ptr = _ptr_arg(ctypes.cast(self.store._context(), ctypes.c_void_p).value)
+            self.ctx_addr = ctypes.cast(self.store._context(), ctypes.c_void_p).value or 0
         self.scratch_ptr = self.scratch_cap = 0
         self.scratch: np.ndarray = np.empty(0, np.uint8)
+        self.out = 0  # the result slot (below), when the module has the runtime
         if not runtime:
             return
         mem = self.exports["memory"]
@@ -480,10 +510,13 @@ class _Instance:
         self.free(ptr, n * size, size)
         return out.reshape(rows, cols) if matrix else out
 
-    def failure(self, err: int | None, holder: ctypes.c_void_p, status: int, label: str,
-                error: Callable[[int], Exception]) -> BaseException:
-        """The exception for a failed fast call: a wasmtime error, a trap in ``holder`` (both
-        reset the instance) or a kernel's error status."""
+    def failure(self, err: int | BaseException | None, holder: ctypes.c_void_p, status: int,
+                label: str, error: Callable[[int], Exception]) -> BaseException:
+        """The exception for a failed call: a wasmtime error, a trap in ``holder`` (both
+        reset the instance), or a kernel's error status; ``err`` is already the exception
+        when the call went through the public API (:func:`_public_call`)."""
+        if isinstance(err, BaseException):
+            return err
         if err:
             e = wasmtime.WasmtimeError._from_ptr(
                 ctypes.cast(err, ctypes.POINTER(_B.wasmtime_error_t)))
@@ -508,8 +541,11 @@ class WasmBackend:
 
     instance_class: type[_Instance] = _Instance
 
-    def __init__(self, wasm: bytes, manifest: Manifest, digest: str | None = None) -> None:
-        """``digest``: the sha256 (hex) of ``wasm`` when the caller has it already."""
+    def __init__(self, wasm: bytes, manifest: Manifest, digest: str | None = None,
+                 path: str | None = None) -> None:
+        """``digest``: the sha256 (hex) of ``wasm`` when the caller has it already; ``path``:
+        the call path (default: the process's, :func:`call_path`; the benchmark compares
+        them in one process)."""
         self.manifest = manifest
         self.digest = digest or hashlib.sha256(wasm).hexdigest()
         if manifest.imports:
@@ -521,7 +557,15 @@ class WasmBackend:
             self._check_exports()
             _CHECKED.add(self.digest)
         self._local = threading.local()
-        self.fast = fast_path()
+        self.use_path(call_path() if path is None else path)
+
+    def use_path(self, path: str) -> None:
+        """Sets the call path of this backend's callables (before any is bound)."""
+        self.path = path
+        self.api = None if self.path == PUBLIC else api(self.path)
+        if self.path != PUBLIC and self.api is None:
+            raise ValueError(f"the {self.path} call path is not available here")
+        self.fast = self.api is not None
 
     def _check_exports(self) -> None:
         """Every export the manifest describes must exist with the wasm type it lowers to."""
@@ -603,6 +647,9 @@ class WasmBackend:
             elif kind == "handle":
                 body.append(f"_w_u32[{slot * 4}] = {p.name}")
                 slot += 1
+            elif kind == "raw":  # a wasm value as it is (a plugin export without a manifest)
+                body += _raw_write(p, slot, spec.label)
+                slot += 1
             elif kind == "matrix":
                 body += [f"_w_u32[{slot * 4}] = _w_p_{p.name}",
                          f"_w_u32[{(slot + 1) * 4}], _w_u32[{(slot + 2) * 4}] = {p.name}.shape"]
@@ -623,13 +670,17 @@ class WasmBackend:
             body.append("_w_u32[0] = _w_outp")
         call = "_w_e = _w_call()"
         fail = f"raise _w_inst.failure(_w_e, _w_trap, _w_i32[0], {spec.label!r}, _w_error)"
+        if ret.kind == "raw":  # a plugin's (see PluginInstance.failed)
+            fail = f"return _w_inst.failed(_w_e, _w_trap, {spec.label!r})"
         if spec.fallible:
             body += [call, f"if _w_e or _w_trapv[0] or _w_i32[0]: {fail}"]
         else:
             body += [call, f"if _w_e or _w_trapv[0]: {fail}"]
         body += [f"_w_inst.copy_back({p.name}, _w_p_{p.name})"
                  for p in buffers if p.type.inout]
-        if ret.kind == "unit":
+        if ret.kind == "raw":
+            body.append("return " + _raw_results(results))
+        elif ret.kind == "unit":
             body.append("return None")
         elif ret.kind in ("owned", "str", "matrix"):
             taken = f"_w_inst.take_owned({ret.elem!r}, {ret.kind == 'matrix'})"
@@ -651,18 +702,16 @@ class WasmBackend:
                 ).cast("B").cast(out_view)
             elif spec.result_pointer:
                 views["u32"][out_slot] = inst.out
-            # the call with every argument bound: a partial calls ctypes ~30 ns faster than
-            # passing the five arguments from closure variables
-            if self.fast:
-                values["_w_call"] = functools.partial(
-                    _UNCHECKED, inst.ctx_ptr, _ptr_arg(ctypes.addressof(func._func)), raw_arg,
-                    nslots_arg, trap_arg)
+            # the call with every argument bound: a partial calls ~30 ns faster than passing
+            # the five arguments from closure variables
+            if self.api is not None:
+                values["_w_call"] = self.api.call(inst.ctx_addr, ctypes.addressof(func._func),
+                                                  ctypes.addressof(raw), nslots,
+                                                  ctypes.addressof(trap))
             else:
                 values["_w_call"] = _public_call(inst, func, spec.label, params, results, views)
             return values
 
-        raw_arg, trap_arg = _ptr_arg(ctypes.addressof(raw)), _ptr_arg(ctypes.addressof(trap))
-        nslots_arg = ctypes.c_size_t.from_param(nslots)
         values = per_instance()
         env.update(values, _w_rawbuf=raw)
         fn, rebind = convert.build(spec, body, env, rebind=tuple(values), ints=False, head=head)
@@ -680,16 +729,44 @@ def _sig(params: tuple[str, ...], results: tuple[str, ...]) -> str:
     return f"({', '.join(params)}) -> ({', '.join(results)})"
 
 
+# wasm value type -> the raw array's view and its elements per slot (i32 slot k: _w_i32[4k])
+_RAW_VIEWS = {"i32": ("i32", 4), "i64": ("i64", 2), "f32": ("f32", 4), "f64": ("f64", 2)}
+
+
+def _raw_write(p: Param, slot: int, label: str) -> list[str]:
+    """Source writing raw parameter ``p`` (already checked by the prologue: an int, or a
+    float) into ``slot``. An integer may be given signed or unsigned (wasm's integers have no
+    sign): an unsigned one the view refuses is wrapped by ``raw_int``, which also words the
+    error for one out of both ranges. (A float beyond f32's range is stored by the view as
+    the infinity it rounds to.)"""
+    view, per = _RAW_VIEWS[p.type.name]
+    at = f"_w_{view}[{slot * per}]"
+    if view in ("i32", "i64"):
+        fix = f"_w_raw_int({p.name}, {p.type.name!r}, {label!r}, {slot + 1})"
+        return ["try:", f"    {at} = {p.name}", "except ValueError:", f"    {at} = {fix}"]
+    return [f"{at} = {p.name}"]
+
+
+def _raw_results(results: tuple[str, ...]) -> str:
+    """The return expression of a raw export: None, its one value, or a tuple of them."""
+    values = [f"_w_{_RAW_VIEWS[t][0]}[{k * _RAW_VIEWS[t][1]}]" for k, t in enumerate(results)]
+    if not values:
+        return "None"
+    return values[0] if len(values) == 1 else f"({', '.join(values)},)"
+
+
 # wasm value type -> (the raw array's view, its elements per slot, the public constructor)
 _PUBLIC_VALS = {"i32": ("i32", 4, wasmtime.Val.i32), "i64": ("i64", 2, wasmtime.Val.i64),
                 "f32": ("f32", 4, wasmtime.Val.f32), "f64": ("f64", 2, wasmtime.Val.f64)}
 
 
 def _public_call(inst: _Instance, func: wasmtime.Func, label: str, params: tuple[str, ...],
-                 results: tuple[str, ...], views: dict[str, Any]) -> Callable[[], None]:
+                 results: tuple[str, ...], views: dict[str, Any]
+                 ) -> Callable[[], BaseException | None]:
     """Stands in for ``wasmtime_func_call_unchecked`` through wasmtime-py's public API (the
     fallback): reads the arguments from the raw array, calls, writes the results back. A
-    failure raises what the fast path's :meth:`_Instance.failure` would return.
+    failure returns (in place of the C call's error pointer) the exception the fast path's
+    :meth:`_Instance.failure` would make.
 
     Arguments go in as ``wasmtime.Val``s, which wasmtime-py converts with fewer type checks
     than plain numbers; integer ones (pointers, lengths, handles: a few values recurring)
@@ -699,7 +776,7 @@ def _public_call(inst: _Instance, func: wasmtime.Func, label: str, params: tuple
                for k, (t, (v, n, new)) in enumerate((t, _PUBLIC_VALS[t]) for t in params)]
     writers = [(views[_PUBLIC_VALS[t][0]], k * _PUBLIC_VALS[t][1]) for k, t in enumerate(results)]
 
-    def call() -> None:
+    def call() -> BaseException | None:
         args = []
         for view, at, new, made in readers:
             x = view[at]
@@ -715,9 +792,10 @@ def _public_call(inst: _Instance, func: wasmtime.Func, label: str, params: tuple
         try:
             r = func(inst.store, *args)
         except Exception as e:
-            raise inst.raised(e, label) from None
+            return inst.raised(e, label)
         for (view, at), x in zip(writers, r if isinstance(r, list) else (r,) if writers else (),
                                  strict=True):
             view[at] = x
+        return None
 
     return call

@@ -3,11 +3,11 @@ functions, and how each failure becomes its exception."""
 
 from __future__ import annotations
 
-import contextlib
+import ctypes
+import functools
 import math
 import os
 import threading
-import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -23,38 +23,26 @@ from .._errors import (
     Timeout,
     Trap,
 )
+from . import host
 from .limits import CREATOR, NO_DEADLINE, TICK, Limits
+from .raw import raw_spec
 from .wasi import Output, Wasi, stdin_file
 
 if TYPE_CHECKING:
     from .plugin import Plugin
 
 
-
-# -- one sandboxed instance per thread --------------------------------------------------------
-
-# the values a raw i32 / i64 argument or result may take (signed or unsigned)
-RAW_INT_RANGES = {"i32": (-(1 << 31), (1 << 32) - 1), "i64": (-(1 << 63), (1 << 64) - 1)}
-
-
-class HostFailed(Exception):
-    """Raised through wasmtime-py when a host function failed; the real exception waits in
-    the instance (wasmtime-py keeps only one, process-wide)."""
-
-
-def func_signature(ty: wasmtime.FuncType) -> str:
-    return wasm._sig(tuple(str(p) for p in ty.params), tuple(str(r) for r in ty.results))
-
-
 class PluginInstance(wasm._Instance):
-    """One Store + instance of a plugin, for one thread, under the plugin's limits."""
+    """One Store + instance of a plugin, for one thread, under the plugin's limits.
+
+    Every call arms the limits first (:meth:`arm`): a fresh epoch deadline and fuel, each one
+    C call bound once per Store (on the public-API path, wasmtime-py's setters)."""
 
     backend: PluginBackend
 
     def __init__(self, backend: PluginBackend) -> None:  # type: ignore[override]
         self.dead = False
-        self.host_error: BaseException | None = None
-        self.in_host = 0  # host functions of this instance running now (on its thread)
+        self.host = host.HostCalls()  # its host functions running now, and their failure
         cap = min(backend.plugin.max_memory, 16 << 20)
         self.stdout, self.stderr = Output(cap), Output(cap)
         super().__init__(backend)
@@ -64,23 +52,27 @@ class PluginInstance(wasm._Instance):
         p = self.backend.plugin
         # a fresh budget: the old instance's memories are charged to the old one until freed
         self.limits = Limits(p.max_memory)
+        self._deadline: Callable[[], Any] | None = None
+        self._fuel: Callable[[], Any] | None = None
         store = self._new_store(p._engine)
         cap = p.max_memory
         store.set_limits(table_elements=max(cap // 8, 1), instances=10, tables=100,
                          memories=10, **({} if CREATOR else {"memory_size": cap}))
         linker = wasmtime.Linker(p._engine)
-        for (mod, name), (fn, ty) in p._host.items():
-            linker.define_func(mod, name, ty, self._host_call(f"{mod}.{name}", fn, ty))
+        self.host_functions = host.define(linker, p._host, self.host, self.backend.api)
         if p.wasi is not None:
             linker.define_wasi()
             store.set_wasi(self._wasi_config(p.wasi))
-        self._arm_limits()
+        # the start function runs under the limits too
+        store.set_epoch_deadline(self.backend.ticks)
+        if p.fuel is not None:
+            store.set_fuel(p.fuel)
         if CREATOR is not None:
             CREATOR.current.limits = self.limits
         try:
             inst = linker.instantiate(store, p._module)
-        except HostFailed:  # a host function called by the start function raised
-            raise self._host_failure() from None
+        except host.HostFailed:  # a host function called by the start function raised
+            raise self.host.take() from None
         except wasmtime.Trap as e:
             raise self.trap_error(e, "instantiation") from None
         except wasmtime.WasmtimeError as e:
@@ -89,9 +81,28 @@ class PluginInstance(wasm._Instance):
             if CREATOR is not None:
                 CREATOR.current.limits = None
         self._attach(inst, runtime=p._typed)
+        self._bind_limits()
         # only now: until an instantiation succeeds, every call first tries again (the
         # callables still point at the old store)
         self.dead = False
+
+    def _bind_limits(self) -> None:
+        """The per-call setters of the limits: the epoch deadline when there is a timeout
+        (without one, the deadline set at instantiation is never reached), fuel when metered;
+        each a bound C call (its result: an error pointer, or None)."""
+        p, b = self.backend.plugin, self.backend
+        if b.api is None:
+            if p.timeout is not None:
+                self._deadline = functools.partial(self.store.set_epoch_deadline, b.ticks)
+            if p.fuel is not None:
+                self._fuel = functools.partial(self.store.set_fuel, p.fuel)
+            return
+        if p.timeout is not None:
+            self._deadline = b.api.bind("wasmtime_context_set_epoch_deadline",
+                                        ("ptr", self.ctx_addr), ("u64", b.ticks))
+        if p.fuel is not None:
+            self._fuel = b.api.bind("wasmtime_context_set_fuel", ("ptr", self.ctx_addr),
+                                    ("u64", p.fuel))
 
     def _instantiate_error(self, e: wasmtime.WasmtimeError) -> Error:
         p = self.backend.plugin
@@ -102,8 +113,8 @@ class PluginInstance(wasm._Instance):
                 or "exceeds table limits" in text:
             return MemoryLimitExceeded(f"{p.name}: the module needs more memory than its "
                                        f"max_memory of {p.max_memory} bytes allows: {text}")
-        if self.host_error is not None:
-            return self._host_failure()
+        if self.host.error is not None:
+            return self.host.take()  # type: ignore[return-value]
         return ModuleRejected(f"{p.name}: module does not instantiate: {text}")
 
     def _wasi_config(self, w: Wasi) -> wasmtime.WasiConfig:
@@ -115,58 +126,36 @@ class PluginInstance(wasm._Instance):
         if w.stdin:  # wasmtime opens the file at once; it need not outlive this call
             with stdin_file(w.stdin) as path:
                 cfg.stdin_file = path
-        for guest, host in w.dirs.items():
-            cfg.preopen_dir(os.fspath(host), guest, w.writable)
+        for guest, host_dir in w.dirs.items():
+            cfg.preopen_dir(os.fspath(host_dir), guest, w.writable)
         return cfg
-
-    def _host_call(self, key: str, fn: Callable[..., Any],
-                   ty: wasmtime.FuncType) -> Callable[..., Any]:
-        results = [str(r) for r in ty.results]
-        ref = weakref.ref(self)
-
-        def call(*args: Any) -> Any:
-            inst = ref()
-            if inst is not None:
-                inst.in_host += 1
-            reaper.enter_callback()
-            try:
-                return check_results(key, fn(*args), results)
-            except BaseException as e:
-                if inst is not None:
-                    inst.host_error = e
-                raise HostFailed(key) from None
-            finally:
-                reaper.exit_callback()
-                if inst is not None:
-                    inst.in_host -= 1
-
-        return call
 
     # -- limits ---------------------------------------------------------------------------
 
-    def _arm_limits(self) -> None:
-        p = self.backend.plugin
-        self.limits.denied = 0
-        self.host_error = None
-        ticks = NO_DEADLINE if p.timeout is None else math.ceil(p.timeout / TICK) + 1
-        self.store.set_epoch_deadline(ticks)
-        if p.fuel is not None:
-            self.store.set_fuel(p.fuel)
-
     def arm(self) -> None:
-        """Before every call: a fresh instance after a failure, then the call's limits."""
+        """Before every call: a fresh instance after a failure (or a closed plugin's error),
+        then the call's limits."""
+        if self.dead or reaper._GRAVE:
+            self._recover()
+        self.limits.denied = 0
+        self.host.error = None
+        if self._deadline is not None:
+            self._deadline()
+        if self._fuel is not None and self._fuel():
+            raise Error(f"{self.backend.plugin.name}: cannot set the fuel of a call")
+
+    def _recover(self) -> None:
         p = self.backend.plugin
         if p.closed:
             raise ValueError(f"{p.name}: the plugin is closed")
         if self.dead:
-            if self.in_host:  # its Store is still running the call that made this one
+            if self.host.depth:  # its Store is still running the call that made this one
                 raise Error(f"{p.name}: the plugin failed during a call that is still running "
                             "(this call comes from one of its host functions); it is "
                             "re-created when that call has returned")
             super().reset()
-        elif reaper._GRAVE:
+        else:
             reaper.reap()
-        self._arm_limits()
 
     def reset(self) -> None:
         """After a failure the instance is replaced at the start of the next call (so a
@@ -176,20 +165,10 @@ class PluginInstance(wasm._Instance):
 
     # -- failures -------------------------------------------------------------------------
 
-    def _host_failure(self) -> BaseException:
-        e, self.host_error = self.host_error, None
-        with contextlib.suppress(AttributeError):  # wasmtime-py's process-wide copy
-            from wasmtime import _func
-
-            if isinstance(_func.LAST_EXCEPTION, HostFailed):
-                _func.LAST_EXCEPTION = None
-        assert e is not None
-        return e
-
     def trap_error(self, trap: wasmtime.Trap, label: str) -> Any:
         p = self.backend.plugin
-        if self.host_error is not None:
-            return self._host_failure()
+        if self.host.error is not None:
+            return self.host.take()
         code = trap.trap_code
         name = code.name if code is not None else ""
         where = f"{p.name}: {label}()" if label != "instantiation" else f"{p.name}: instantiation"
@@ -204,32 +183,26 @@ class PluginInstance(wasm._Instance):
         t = wasm._trap_error(trap)
         return Trap(f"{where} trapped: {reason(trap.message)}", t.code)
 
-    def raw_call(self, name: str, args: list[Any]) -> Any:
-        """A call through wasmtime-py's public API (the numeric ``Plugin.call`` path)."""
-        self.arm()  # first: it may re-create the instance
-        func = self.exports[name]
-        assert isinstance(func, wasmtime.Func)
-        try:
-            return func(self.store, *args)
-        except wasmtime.ExitTrap as e:
-            if e.code == 0:
-                self.reset()
-                return None
-            raise self.raised(e, name) from None
-        except (HostFailed, wasmtime.Trap, wasmtime.WasmtimeError) as e:
-            raise self.raised(e, name) from None
+    def failed(self, err: Any, holder: ctypes.c_void_p, label: str) -> None:
+        """A raw export's call failed: raises its exception, except for a WASI program's
+        exit with status 0, a normal end (the call returns None)."""
+        e = self.failure(err, holder, 0, label, lambda status: AssertionError(status))
+        if getattr(e, "exit_status", None) != 0:
+            raise e
 
     def raised(self, e: Exception, label: str) -> BaseException:
-        if isinstance(e, HostFailed):  # wasmtime-py raises it in place of the call's trap
+        if isinstance(e, host.HostFailed):  # wasmtime-py raises it in place of the call's trap
             self.reset()
-            return self._host_failure()
+            return self.host.take()
         return super().raised(e, label)
 
     def call_error(self, e: wasmtime.WasmtimeError, label: str) -> BaseException:
-        if self.host_error is not None:
-            return self._host_failure()
+        if self.host.error is not None:
+            return self.host.take()
         if isinstance(e, wasmtime.ExitTrap):
-            return Error(f"{self.backend.plugin.name}: {label}() exited with status {e.code}")
+            err = Error(f"{self.backend.plugin.name}: {label}() exited with status {e.code}")
+            err.exit_status = e.code  # type: ignore[attr-defined]  # see failed()
+            return err
         return Error(f"{self.backend.plugin.name}: {label}(): {reason(str(e))}")
 
 
@@ -242,34 +215,10 @@ def reason(message: str) -> str:
     return lines[-1] if lines else "trap"
 
 
-def check_results(key: str, out: Any, results: list[str]) -> Any:
-    """A host function's return value checked against the import's result types."""
-    def bad() -> TypeError:
-        want = "nothing (None)" if not results else ", ".join(results)
-        return TypeError(f"host function '{key}' returned {out!r}; the import expects {want}")
-
-    if not results:
-        if out is not None:
-            raise bad()
-        return None
-    values = [out] if len(results) == 1 else out
-    if not isinstance(values, (list, tuple)) or len(values) != len(results):
-        raise bad()
-    for v, t in zip(values, results, strict=True):
-        if t in RAW_INT_RANGES:
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise bad()
-        elif t in ("f32", "f64"):
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise bad()
-        else:
-            raise bad()
-    return out
-
-
 class PluginBackend(wasm.WasmBackend):
-    """A plugin's module behind the core's call machinery (typed callables from its manifest),
-    with sandboxed instances."""
+    """A plugin's module behind the core's call machinery: typed callables from its manifest,
+    raw ones from the wasm types of its other numeric exports (:mod:`.raw`), sandboxed
+    instances."""
 
     instance_class = PluginInstance
 
@@ -277,10 +226,17 @@ class PluginBackend(wasm.WasmBackend):
         self.plugin = plugin
         self.manifest = manifest
         self.module = plugin._module
-        self.specs = {wasm._FREE.name: wasm._FREE, **wasm.export_specs(manifest)} \
-            if plugin._typed else {}
+        # (wasmcore_free is bound for the instance's own use; called by a user, it is raw)
+        typed = wasm.export_specs(manifest) if plugin._typed else {}
+        self.specs = {name: spec for name, ty in plugin._exports.items()
+                      if isinstance(ty, wasmtime.FuncType) and name not in typed
+                      and (spec := raw_spec(name, ty, plugin.name)) is not None}
+        self.specs.update(typed)
+        # the epoch deadline of every call, in ticks of the shared ticker
+        self.ticks = NO_DEADLINE if plugin.timeout is None \
+            else math.ceil(plugin.timeout / TICK) + 1
         self._local = threading.local()
-        self.fast = wasm.fast_path()  # the core's switch (WASMCORE_FAST_PATH)
+        self.use_path(wasm.call_path())  # the core's switch (WASMCORE_FAST_PATH)
         if plugin._typed:
             try:
                 self._check_exports()
@@ -288,6 +244,10 @@ class PluginBackend(wasm.WasmBackend):
                 raise ModuleRejected(f"{plugin.name}: {e}") from None
 
     def instance(self) -> PluginInstance:
+        """The calling thread's instance; none for a closed plugin (its callables forward
+        other threads' calls here, where a new one would otherwise be made)."""
+        if self.plugin.closed:
+            raise ValueError(f"{self.plugin.name}: the plugin is closed")
         inst = super().instance()
         assert isinstance(inst, PluginInstance)
         return inst

@@ -23,8 +23,9 @@ from .._errors import (
     Error,
     ModuleRejected,
 )
-from .instance import RAW_INT_RANGES, PluginBackend, PluginInstance, func_signature
+from .instance import PluginBackend, PluginInstance
 from .limits import DEFAULT_MAX_MEMORY, TICKER, engine, engine_config
+from .raw import NUMERIC, RawSpec, func_signature, wasm_types
 from .wasi import WASI_MODULES, Wasi
 
 # -- the public class -------------------------------------------------------------------------
@@ -46,9 +47,11 @@ class Plugin:
     bytes. A trap is a :class:`wasmcore.Trap` (``.code`` names it); after any failure the
     instance is re-created, so the next call works. Each thread gets its own instance.
 
-    ``p.call(name, *args)`` calls any export with numeric parameters. A plugin built with
-    ``wasmcore-abi`` carries a manifest, and its functions are also attributes with typed
-    arguments (``p.count_words(b"...")``) and are listed in ``p.functions``.
+    ``p.call(name, *args)`` calls any export whose parameters and results are numbers, and
+    each such export is also an attribute (``p.add(1, 2)``; unless the name is taken), with
+    the signature of its wasm type. A plugin built with ``wasmcore-abi`` carries a manifest,
+    and its functions are attributes with typed arguments (``p.count_words(b"...")``),
+    listed in ``p.functions``.
 
     A plugin and its functions pickle (module bytes or path, sha256, limits, WASI, host
     functions that pickle themselves), and are made once per process where they are
@@ -102,9 +105,16 @@ class Plugin:
             self._ticking = True
         self.functions: dict[str, Callable[..., Any]] = {}
         self._backend.instance()  # instantiate now: a module that cannot start fails here
+        taken = set(dir(type(self))) | set(vars(self)) | {"_raw"}
+        # every numeric export the manifest does not describe, bound from its wasm type (with
+        # its arity); attributes too, but for the runtime's own exports
+        self._raw = {name: (self._backend.callable(name), len(spec.params))
+                     for name, spec in self._backend.specs.items() if isinstance(spec, RawSpec)}
+        for name, (fn, _) in self._raw.items():
+            if name not in taken and not (self._typed and name in RUNTIME_EXPORTS):
+                setattr(self, name, _pickle.bind(fn, self._anchor))
         if self._typed:
             assert self.manifest is not None
-            taken = set(dir(type(self))) | set(vars(self))
             for f in self.manifest.functions:
                 fn = _pickle.bind(self._backend.callable(f.name), self._anchor)
                 self.functions[f.name] = fn
@@ -161,19 +171,30 @@ class Plugin:
 
     def call(self, name: str, *args: Any) -> Any:
         """Calls export ``name``: with typed arguments when the manifest describes it, else
-        with numbers (ints for i32/i64, numbers for f32/f64; checked against the export's
-        type). Returns ``None``, a number, or a tuple for several results."""
-        if not isinstance(name, str):
+        with numbers (ints for i32/i64, given signed or unsigned; ints or floats for f32/f64;
+        checked against the export's type). Returns ``None``, a number, or a tuple for several
+        results."""
+        if name.__class__ is not str and not isinstance(name, str):
             raise TypeError(f"call(): parameter 'name' must be a str, got {type(name).__name__}")
-        if name in self.functions and not isinstance(self.functions[name], type):
-            return self.functions[name](*args)
-        inst = self._instance()
+        raw = self._raw.get(name)
+        if raw is not None:
+            if len(args) != raw[1]:
+                ty = self._exports[name]
+                raise TypeError(f"call(): {name}() takes {raw[1]} argument"
+                                f"{'s' if raw[1] != 1 else ''} ({func_signature(ty)}), "
+                                f"got {len(args)}")
+            return raw[0](*args)
+        typed = self.functions.get(name)
+        if typed is not None and not isinstance(typed, type):
+            return typed(*args)
         ty = self._exports.get(name)
         if not isinstance(ty, wasmtime.FuncType):
             funcs = [n for n, t in self._exports.items() if isinstance(t, wasmtime.FuncType)]
             raise ValueError(f"call(): parameter 'name': {self.name} exports no function "
                              f"{name!r} (its functions: {', '.join(sorted(funcs)) or 'none'})")
-        return inst.raw_call(name, _check_args(name, ty, args))
+        other = next(t for t in (*wasm_types(ty)[0], *wasm_types(ty)[1]) if t not in NUMERIC)
+        raise TypeError(f"call(): {name}() has a {other} parameter or result; only exports of "
+                        f"numbers ({', '.join(NUMERIC)}) can be called")
 
     def _instance(self) -> PluginInstance:
         if self.closed:
@@ -247,7 +268,7 @@ class Plugin:
         # when they are collected
         mine = getattr(self._backend._local, "inst", None)
         self._backend._local = threading.local()
-        if mine is not None and not mine.in_host:
+        if mine is not None and not mine.host.depth:
             mine.store_owner = None  # type: ignore[assignment]  # its last owner: queued
             reaper.reap()
 
@@ -347,30 +368,3 @@ def _check_arity(key: str, fn: Callable[..., Any], ty: wasmtime.FuncType) -> Non
         raise TypeError(f"Plugin(): host function {key!r} must take {n} positional "
                         f"argument{'s' if n != 1 else ''}: the module imports it as "
                         f"{func_signature(ty)}, got {fn!r} with signature {sig}") from None
-
-
-def _check_args(name: str, ty: wasmtime.FuncType, args: tuple[Any, ...]) -> list[Any]:
-    params = [str(p) for p in ty.params]
-    if len(args) != len(params):
-        raise TypeError(f"call(): {name}() takes {len(params)} argument"
-                        f"{'s' if len(params) != 1 else ''} ({func_signature(ty)}), "
-                        f"got {len(args)}")
-    out: list[Any] = []
-    for k, (v, t) in enumerate(zip(args, params, strict=True)):
-        where = f"call(): {name}() argument {k + 1} ({t})"
-        if t in RAW_INT_RANGES:
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise TypeError(f"{where} must be an int, got {type(v).__name__}")
-            lo, hi = RAW_INT_RANGES[t]
-            if not lo <= v <= hi:
-                raise ValueError(f"{where} is out of range: {v}")
-            bits = 32 if t == "i32" else 64
-            out.append(v - (1 << bits) if v >= 1 << (bits - 1) else v)
-        elif t in ("f32", "f64"):
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise TypeError(f"{where} must be a number, got {type(v).__name__}")
-            out.append(float(v))
-        else:
-            raise TypeError(f"call(): {name}() takes a {t} parameter; only numeric "
-                            "parameters can be passed")
-    return out

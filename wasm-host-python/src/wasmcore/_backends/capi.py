@@ -1,0 +1,178 @@
+"""The few functions of wasmtime's C API that the fast call path calls itself, through cffi
+or through ctypes, behind one interface (:class:`CApi`).
+
+Both bind to the library wasmtime-py ships and has loaded (cffi opens the same file, so the
+same copy: checked by comparing the functions' addresses). Nothing here needs a C compiler:
+cffi runs in ABI mode. Every per-call argument is converted once, when a call is bound
+(:meth:`CApi.bind`): a bound call is a ``functools.partial`` over the C function with
+prebuilt arguments, and costs what one foreign call costs. Pointers come back as plain ints
+(0 or None: none).
+
+A host function is a C callback (:meth:`CApi.callback`) of wasmtime's unchecked signature,
+``(env, caller, args_and_results, nargs) -> wasm_trap_t*``, here with the pointers passed as
+ints. It must never raise: the handler catches everything and returns a trap instead.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+from collections.abc import Callable
+from typing import Any
+
+# name -> (result, parameters), C types spelled for cffi; every pointer is passed and
+# returned as an integer of pointer size (size_t on the 64-bit platforms wasmtime supports)
+_FUNCS = {
+    "wasmtime_func_call_unchecked": ("size_t", ("void *", "void *", "void *", "size_t",
+                                                "void *")),
+    "wasmtime_context_set_epoch_deadline": ("void", ("void *", "uint64_t")),
+    "wasmtime_context_set_fuel": ("size_t", ("void *", "uint64_t")),
+    "wasmtime_linker_define_func_unchecked": ("size_t", (
+        "void *", "const char *", "size_t", "const char *", "size_t", "void *", "void *",
+        "void *", "void *")),
+    "wasmtime_trap_new": ("size_t", ("const char *", "size_t")),
+}
+# the host-function callback: (env, caller, args_and_results, nargs) -> trap (0: none)
+CALLBACK = "size_t(size_t, size_t, size_t, size_t)"
+Handler = Callable[[Any, Any, int, int], int]
+
+
+class CApi:
+    """wasmtime's C API through one foreign-function library (see the subclasses)."""
+
+    name = ""
+
+    def fn(self, name: str) -> Any:
+        """The C function ``name``, callable with the arguments :meth:`ptr` and :meth:`u64`
+        prepare."""
+        raise NotImplementedError
+
+    def ptr(self, address: int) -> Any:
+        """``address`` as a prebuilt pointer argument."""
+        raise NotImplementedError
+
+    def u64(self, value: int) -> Any:
+        """``value`` as a prebuilt 64-bit integer argument (also a ``size_t``)."""
+        raise NotImplementedError
+
+    def callback(self, handler: Handler) -> tuple[Any, int]:
+        """A C callback calling ``handler(env, caller, args_and_results, nargs)``: the object
+        to keep alive while wasmtime may call it, and its address."""
+        raise NotImplementedError
+
+    def bind(self, name: str, *args: tuple[str, int]) -> Callable[[], Any]:
+        """C function ``name`` with every argument bound: ``("ptr", address)`` or
+        ``("u64", value)``."""
+        prepared = [self.ptr(v) if kind == "ptr" else self.u64(v) for kind, v in args]
+        return functools.partial(self.fn(name), *prepared)
+
+    def call(self, ctx: int, func: int, raw: int, nslots: int, trap: int) -> Callable[[], Any]:
+        """``wasmtime_func_call_unchecked`` of ``func`` (a ``wasmtime_func_t *``) in store
+        context ``ctx``, on the raw value array ``raw`` of ``nslots`` slots, the trap going to
+        ``*trap``; returns the ``wasmtime_error_t *`` (0 or None when there is none)."""
+        return self.bind("wasmtime_func_call_unchecked", ("ptr", ctx), ("ptr", func),
+                         ("ptr", raw), ("u64", nslots), ("ptr", trap))
+
+    def define(self, linker: int, module: str, name: str, functype: int,
+               callback: int) -> int:
+        """Defines ``module.name`` in ``linker`` as the host function at address ``callback``
+        (of type ``functype``); returns the ``wasmtime_error_t *`` (0: none). No finalizer:
+        the caller keeps the callback alive as long as the Stores that may call it."""
+        m, n = module.encode(), name.encode()
+        err = self.fn("wasmtime_linker_define_func_unchecked")(
+            self.ptr(linker), m, self.u64(len(m)), n, self.u64(len(n)), self.ptr(functype),
+            self.ptr(callback), self.ptr(0), self.ptr(0))
+        return int(err or 0)
+
+    def trap(self, message: bytes) -> int:
+        """A new ``wasm_trap_t *`` with ``message`` (what a failed host function returns;
+        wasmtime takes ownership)."""
+        return int(self.fn("wasmtime_trap_new")(message, self.u64(len(message))))
+
+
+class CtypesApi(CApi):
+    """Through ctypes: each function without argtypes (so prebuilt arguments pass as they
+    are, without a conversion per call; a converted argument is built, and allocated, on
+    every call otherwise)."""
+
+    name = "ctypes"
+
+    def __init__(self, bindings: Any) -> None:
+        self._fns = {}
+        for name, (result, _) in _FUNCS.items():
+            address = ctypes.cast(getattr(bindings, "_" + name), ctypes.c_void_p).value
+            if not address:
+                raise AttributeError(f"{name} is not in wasmtime-py's library")
+            # results: pointers come back as ints (None for NULL)
+            restype = None if result == "void" else ctypes.c_void_p
+            self._fns[name] = ctypes.CFUNCTYPE(restype)(address)
+        self._cb_type = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p,
+                                         ctypes.c_size_t, ctypes.c_size_t)
+
+    def fn(self, name: str) -> Any:
+        return self._fns[name]
+
+    def ptr(self, address: int) -> Any:
+        # c_void_p.from_param gives the converted form ctypes would otherwise build on every
+        # call (about 25 ns per argument). It holds no reference: the caller keeps the memory
+        return ctypes.c_void_p.from_param(address) if address else None
+
+    def u64(self, value: int) -> Any:
+        return ctypes.c_uint64.from_param(value)
+
+    def callback(self, handler: Handler) -> tuple[Any, int]:
+        cb = self._cb_type(handler)
+        return cb, ctypes.cast(cb, ctypes.c_void_p).value or 0
+
+
+class CffiApi(CApi):
+    """Through cffi in ABI mode (``ffi.dlopen`` of wasmtime-py's library; no compiler)."""
+
+    name = "cffi"
+
+    def __init__(self, bindings: Any, path: str) -> None:
+        import cffi
+
+        self.ffi = ffi = cffi.FFI()
+        ffi.cdef("\n".join(f"{res} {name}({', '.join(params)});"
+                           for name, (res, params) in _FUNCS.items()))
+        self.lib = lib = ffi.dlopen(path)
+        for name in _FUNCS:  # the same copy of the library as wasmtime-py's
+            mine = int(ffi.cast("uintptr_t", getattr(lib, name)))
+            if mine != ctypes.cast(getattr(bindings, "_" + name), ctypes.c_void_p).value:
+                raise ImportError(f"cffi opened another copy of {path}")
+        self._fns = {name: getattr(lib, name) for name in _FUNCS}
+
+    def fn(self, name: str) -> Any:
+        return self._fns[name]
+
+    def ptr(self, address: int) -> Any:
+        return self.ffi.cast("void *", address)
+
+    def u64(self, value: int) -> Any:
+        return value  # cffi converts an int argument in C, without building an object
+
+    def callback(self, handler: Handler) -> tuple[Any, int]:
+        ffi = self.ffi
+        trap = self.trap
+
+        def onerror(*_: Any) -> int:  # what escaped the handler: still a trap, never 0
+            return trap(b"wasmcore: a host function failed")
+
+        cb = ffi.callback(CALLBACK, handler, onerror=onerror)
+        return cb, int(ffi.cast("uintptr_t", cb))
+
+
+def load(name: str) -> CApi | None:
+    """The C API through ``name`` (``"cffi"`` or ``"ctypes"``), or None when that library,
+    or a function or the library file it needs, is not there."""
+    if name not in ("cffi", "ctypes"):
+        raise ValueError(f"unknown C API binding {name!r}")
+    try:
+        from wasmtime import _bindings, _ffi
+
+        if name == "ctypes":
+            return CtypesApi(_bindings)
+        return CffiApi(_bindings, str(_ffi.filename))
+    except Exception:  # cffi missing or unusable here (its own errors included), a name gone
+        return None

@@ -1,0 +1,242 @@
+"""Host functions: the Python callables a plugin imports, called from wasm.
+
+On a fast call path each import is defined through wasmtime's unchecked C API
+(``wasmtime_linker_define_func_unchecked``) as a cffi or ctypes callback
+(:meth:`wasmcore._backends.capi.CApi.callback`) generated for the import's signature: it reads
+its arguments straight from the raw value array and writes its results there, so a callback
+costs about one foreign callback plus the Python function. On the public-API path
+(``WASMCORE_FAST_PATH=0``) they are wasmtime-py's own host functions (``Linker.define_func``).
+
+On both: while a host function runs, the reaper closes no Store
+(:func:`wasmcore._backends.reaper.enter_callback`); its result is checked against the import's
+result types (a wrong one is a ``TypeError``); an exception it raises makes the call trap, and
+waits in the instance's :class:`HostCalls` until the failing call raises it, as itself. It is
+never left in wasmtime-py's process-wide ``LAST_EXCEPTION`` (the fast path never sets it; the
+public path clears it), so it cannot leak into another plugin's or thread's call.
+
+What wasmtime may call is kept alive by the instance (:func:`define` returns it), not by a
+global table: a host function that refers to its own plugin (``lambda ptr, n:
+p.read(ptr, n)``) makes a cycle the collector frees, never a leak. wasmtime calls into a Store
+only through its instance, which lives while a call runs (and is never replaced during one:
+see ``PluginInstance.arm``). Nothing here takes a lock or is reached by a finalizer.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import wasmtime
+
+from .._abi.convert import RAW_INT_RANGES, signed
+from .._backends import capi, reaper
+
+
+class HostFailed(Exception):
+    """Raised through wasmtime-py (the public-API path) when a host function failed; the
+    real exception waits in :class:`HostCalls`."""
+
+
+class HostCalls:
+    """The host functions of one instance: how many run now (on its thread), and the
+    exception one of them raised, until the call it failed reports it (:meth:`take`)."""
+
+    __slots__ = ("__weakref__", "depth", "error")
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.error: BaseException | None = None
+
+    def take(self) -> BaseException:
+        """The exception a host function raised (cleared here, and in wasmtime-py)."""
+        e, self.error = self.error, None
+        try:  # wasmtime-py's process-wide copy (the public-API path)
+            from wasmtime import _func
+
+            if isinstance(_func.LAST_EXCEPTION, HostFailed):
+                _func.LAST_EXCEPTION = None
+        except (ImportError, AttributeError):  # pragma: no cover - wasmtime-py's internals
+            pass
+        assert e is not None
+        return e
+
+
+def result_value(key: str, results: tuple[str, ...], out: Any) -> Any:
+    """A host function's return value checked against the import's result types: the value
+    to hand to wasm (integers signed, floats as float), a tuple of them for several results,
+    None for none. Anything else is a ``TypeError`` naming the function."""
+    def bad() -> TypeError:
+        want = "nothing (None)" if not results else ", ".join(results)
+        return TypeError(f"host function '{key}' returned {out!r}; the import expects {want}")
+
+    if not results:
+        if out is not None:
+            raise bad()
+        return None
+    values = [out] if len(results) == 1 else out
+    if not isinstance(values, (list, tuple)) or len(values) != len(results):
+        raise bad()
+    checked: list[Any] = []
+    for v, t in zip(values, results, strict=True):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise bad()
+        if t in RAW_INT_RANGES:
+            lo, hi = RAW_INT_RANGES[t]
+            if not isinstance(v, int) or not lo <= v <= hi:
+                raise bad()
+            checked.append(signed(v, t))
+        else:
+            checked.append(float(v))
+    return checked[0] if len(results) == 1 else tuple(checked)
+
+
+def define(linker: wasmtime.Linker,
+           imports: dict[tuple[str, str], tuple[Callable[..., Any], wasmtime.FuncType]],
+           calls: HostCalls, api: capi.CApi | None) -> list[Any]:
+    """Defines every host function of ``imports`` in ``linker``: as unchecked callbacks
+    through ``api``, or (``api`` None) as wasmtime-py host functions. Returns what the
+    instance must keep alive while its Store may call them."""
+    keep: list[Any] = []
+    if api is None:
+        for (mod, name), (fn, ty) in imports.items():
+            held = _Held(fn)  # wasmtime-py's global table gets a weak reference to it
+            keep.append(held)
+            linker.define_func(mod, name, ty, _public(f"{mod}.{name}", held, ty, calls))
+        return keep
+    at = _address(linker.ptr())
+    for (mod, name), (fn, ty) in imports.items():
+        cb, address = api.callback(_callback(f"{mod}.{name}", fn, ty, calls, api))
+        keep.append(cb)
+        err = api.define(at, mod, name, _address(ty.ptr()), address)
+        if err:
+            raise wasmtime.WasmtimeError._from_ptr(
+                ctypes.cast(err, ctypes.POINTER(wasmtime._bindings.wasmtime_error_t)))
+    return keep
+
+
+class _Held:
+    """A host function, held by its instance."""
+
+    __slots__ = ("__weakref__", "fn")
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+
+
+def _address(ptr: Any) -> int:
+    return ctypes.cast(ptr, ctypes.c_void_p).value or 0
+
+
+def _types(ty: wasmtime.FuncType) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return tuple(str(p) for p in ty.params), tuple(str(r) for r in ty.results)
+
+
+def _public(key: str, held: _Held, ty: wasmtime.FuncType,
+            calls: HostCalls) -> Callable[..., Any]:
+    """The host function for wasmtime-py's ``Linker.define_func`` (which keeps it in a
+    process-wide table until the Store goes: so it refers to the function weakly)."""
+    results = _types(ty)[1]
+    ref = weakref.ref(held)
+    state = weakref.ref(calls)
+
+    def call(*args: Any) -> Any:
+        h, calls = ref(), state()
+        if h is None or calls is None:  # its instance is gone: nothing runs in its Store
+            raise HostFailed(key)
+        calls.depth += 1
+        reaper.enter_callback()
+        try:
+            return result_value(key, results, h.fn(*args))
+        except BaseException as e:
+            calls.error = e
+            raise HostFailed(key) from None
+        finally:
+            reaper.exit_callback()
+            calls.depth -= 1
+
+    return call
+
+
+# wasm value type -> (view format, elements per 16-byte slot) of the raw value array
+_VIEWS = {"i32": ("i", 4), "i64": ("q", 2), "f32": ("f", 4), "f64": ("d", 2)}
+_CACHED = 64  # raw arrays (one per stack depth a callback is called at) whose views are kept
+
+
+def _callback(key: str, fn: Callable[..., Any], ty: wasmtime.FuncType, calls: HostCalls,
+              api: capi.CApi) -> capi.Handler:
+    """The unchecked callback of one host function: generated for its signature, with its
+    views of the raw value array cached by the array's address (wasmtime passes an array on
+    its stack, at the same address for calls from the same depth)."""
+    params, results = _types(ty)
+    used = sorted({_VIEWS[t][0] for t in (*params, *results)})
+    size = 16 * max(len(params), len(results), 1)
+    cache: dict[int, Any] = {}
+
+    def views(raw: int) -> Any:
+        m = memoryview((ctypes.c_uint8 * size).from_address(raw)).cast("B")
+        v = m.cast(used[0]) if len(used) == 1 else tuple(m.cast(f) for f in used)
+        if len(cache) >= _CACHED:
+            cache.clear()
+        cache[raw] = v
+        return v
+
+    make = _compile(params, results, tuple(used))
+    return make(_w_fn=fn, _w_calls=calls, _w_enter=reaper.enter_callback,  # type: ignore[no-any-return]
+                _w_exit=reaper.exit_callback, _w_cache=cache, _w_views=views,
+                _w_trap=functools.partial(api.trap, f"host function '{key}' failed".encode()),
+                _w_result=functools.partial(result_value, key, results))
+
+
+@functools.lru_cache(maxsize=256)
+def _compile(params: tuple[str, ...], results: tuple[str, ...],
+             used: tuple[str, ...]) -> Callable[..., Any]:
+    """The maker of a callback for one signature (the source names only closure variables,
+    so every host function of that signature shares one compilation)."""
+    def at(t: str, k: int) -> str:
+        fmt, per = _VIEWS[t]
+        return f"_w_{fmt}[{k * per}]"
+
+    body = []
+    if used:
+        # one view, or a tuple of them (see _callback's views())
+        body += ["v = _w_cache.get(raw)", "if v is None:", "    v = _w_views(raw)",
+                 f"{', '.join(f'_w_{f}' for f in used)} = v"]
+    body.append(f"out = _w_fn({', '.join(at(t, k) for k, t in enumerate(params))})")
+    if not results:
+        body.append("if out is not None: _w_result(out)")
+    elif len(results) == 1:
+        t, slot = results[0], at(results[0], 0)
+        cls = "int" if t in RAW_INT_RANGES else "float"
+        body.append(f"if out.__class__ is not {cls}: out = _w_result(out)")
+        if t in RAW_INT_RANGES:  # an unsigned value the view refuses: wrapped by _w_result
+            body += ["try:", f"    {slot} = out", "except ValueError:",
+                     f"    {slot} = _w_result(out)"]
+        else:  # (a float beyond f32's range: the view stores the infinity it rounds to)
+            body.append(f"{slot} = out")
+    else:
+        body.append("out = _w_result(out)")
+        body += [f"{at(t, k)} = out[{k}]" for k, t in enumerate(results)]
+    body.append("return 0")
+    names = ("_w_fn", "_w_calls", "_w_enter", "_w_exit", "_w_cache", "_w_views", "_w_trap",
+             "_w_result")
+    src = "\n".join([
+        f"def _w_make(*, {', '.join(names)}):",
+        "    def host_function(env, caller, raw, n):",
+        "        _w_calls.depth += 1",
+        "        _w_enter()",
+        "        try:",
+        *(f"            {line}" for line in body),
+        "        except BaseException as e:",
+        "            _w_calls.error = e",
+        "            return _w_trap()",
+        "        finally:",
+        "            _w_exit()",
+        "            _w_calls.depth -= 1",
+        "    return host_function",
+    ])
+    ns: dict[str, Any] = {}
+    exec(compile(src, f"<wasmcore host function {params} -> {results}>", "exec"), ns)
+    return ns["_w_make"]  # type: ignore[no-any-return]
