@@ -40,6 +40,8 @@ def encode(v: Any) -> Any:
         return {"bytes": v.hex()}
     if isinstance(v, (list, tuple)):
         return [encode(x) for x in v]
+    if isinstance(v, dict):  # encoded already
+        return v
     if isinstance(v, BaseException):
         return {"error": type(v).__name__, "message": str(v)}
     if isinstance(v, array.array):

@@ -142,7 +142,6 @@ _RUNTIME: Any = run_js(r"""
     compile: (bytes) => new WebAssembly.Module(bytes),
     compileAsync: (bytes) => WebAssembly.compile(bytes),
     instantiate: (module, imports) => new Runtime(new WebAssembly.Instance(module, imports)),
-    object: () => ({}),
   };
 })()
 """)
@@ -158,8 +157,9 @@ _TRAP_CODES = (("unreachable", "unreachable"), ("out of bounds", "memory_out_of_
                ("remainder by zero", "integer_divide_by_zero"),
                ("divide result unrepresentable", "integer_overflow"),
                ("integer overflow", "integer_overflow"),
-               ("float unrepresentable", "bad_conversion_to_integer"),
-               ("invalid conversion to integer", "bad_conversion_to_integer"),
+               # (V8 says so of NaN too, which wasmtime calls bad_conversion_to_integer)
+               ("float unrepresentable", "integer_overflow"),
+               ("invalid conversion to integer", "integer_overflow"),
                ("table index", "table_out_of_bounds"),
                ("null function", "indirect_call_to_null"),
                ("signature mismatch", "bad_signature"),
@@ -204,7 +204,8 @@ def trap(e: JsException, where: str) -> Trap | None:
                                              or "recursion" in message)):
         return None
     code = next((c for words, c in _TRAP_CODES if words in message), None)
-    return Trap(f"{where}: wasm trap: {message}", code)
+    return Trap(f"{where}{'()' if where != 'instantiation' else ''} trapped: wasm trap: "
+                f"{message}", code)
 
 
 class JsBytes:
@@ -264,7 +265,7 @@ class JsInstance(ScratchArea):
 
     def imports(self) -> Any:
         """The import object (the core imports nothing; see the plugin sandbox's)."""
-        return _RUNTIME.object()
+        return js.Object.new()
 
     def _instantiate(self) -> None:
         try:
@@ -386,6 +387,13 @@ class JsBackend:
         """The callable of export ``spec``: the checks of its arguments, the copies of its
         buffers, one call of its JavaScript function, the conversion of its result."""
         body: list[str] = []
+        for k, p in enumerate(spec.params, 1):
+            if p.type.kind == "raw" and p.type.name in convert.RAW_INT_RANGES:
+                # an int beyond both the signed and the unsigned range (JavaScript would wrap
+                # it); within them the engine takes it as wasm does
+                lo, hi = convert.RAW_INT_RANGES[p.type.name]
+                body.append(f"if not {lo} <= {p.name} <= {hi}: {p.name} = _w_raw_int("
+                            f"{p.name}, {p.type.name!r}, {spec.label!r}, {k})")
         buffers = [p for p in spec.params if p.type.kind in ("buffer", "matrix", "bytes", "str")]
         if buffers:
             names = ", ".join(f"_w_p_{p.name}" for p in buffers)

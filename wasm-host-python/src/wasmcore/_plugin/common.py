@@ -185,3 +185,76 @@ def expose(plugin: Any, backend: Any) -> None:
             plugin.functions[c.name] = cls
             if c.name not in taken:
                 setattr(plugin, c.name, cls)
+
+
+def check_span(func: str, ptr: int, size: int, n: int) -> None:
+    """``size`` bytes at ``ptr`` must be inside a memory of ``n`` bytes (for read/write)."""
+    for param, v in (("ptr", ptr), ("size", size)):
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise TypeError(f"{func}(): parameter '{param}' must be an int, got "
+                            f"{type(v).__name__}")
+    if not (ptr >= 0 and size >= 0 and ptr + size <= n):
+        raise ValueError(f"{func}(): bytes {ptr}..{ptr + size} are outside the plugin's "
+                         f"memory of {n} bytes")
+
+
+class PluginBase:
+    """What ``wasmcore.Plugin`` does the same on both engines: :meth:`call`, ``with``, repr.
+    A subclass has ``name``, ``closed``, ``functions``, ``_raw`` (see :func:`expose`), and
+    the wasm types of its exports (:meth:`_export_types`)."""
+
+    name: str
+    closed: bool
+    functions: dict[str, Any]
+    _raw: dict[str, tuple[Callable[..., Any], int]]
+
+    def _export_types(self) -> Mapping[str, tuple[str, Signature | None]]:
+        """Export name -> ("func", its wasm types), or (another kind, None)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def call(self, name: str, *args: Any) -> Any:
+        """Calls export ``name``: with typed arguments when the manifest describes it, else
+        with numbers (ints for i32/i64, given signed or unsigned; ints or floats for f32/f64;
+        checked against the export's type). Returns ``None``, a number, or a tuple for several
+        results."""
+        from .raw import NUMERIC
+
+        if name.__class__ is not str and not isinstance(name, str):
+            raise TypeError(f"call(): parameter 'name' must be a str, got {type(name).__name__}")
+        raw = self._raw.get(name)
+        if raw is not None:
+            if len(args) != raw[1]:
+                sig = self._export_types()[name][1]
+                assert sig is not None
+                raise TypeError(f"call(): {name}() takes {raw[1]} argument"
+                                f"{'s' if raw[1] != 1 else ''} ({_sig(*sig)}), "
+                                f"got {len(args)}")
+            return raw[0](*args)
+        typed = self.functions.get(name)
+        if typed is not None and not isinstance(typed, type):
+            return typed(*args)
+        types = self._export_types()
+        kind, sig = types.get(name, ("", None))
+        if kind != "func" or sig is None:
+            funcs = [n for n, (k, _) in types.items() if k == "func"]
+            raise ValueError(f"call(): parameter 'name': {self.name} exports no function "
+                             f"{name!r} (its functions: {', '.join(sorted(funcs)) or 'none'})")
+        other = next(t for t in (*sig[0], *sig[1]) if t not in NUMERIC)
+        raise TypeError(f"call(): {name}() has a {other} parameter or result; only exports of "
+                        f"numbers ({', '.join(NUMERIC)}) can be called")
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"{len(self.functions)} typed functions"
+        return f"<wasmcore.Plugin {self.name!r} {state}>"
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(self.functions))

@@ -18,8 +18,10 @@ from .._errors import (
 )
 from .common import (
     DEFAULT_MAX_MEMORY,
+    PluginBase,
     check_limit,
     check_sha256,
+    check_span,
     expose,
     plugin_manifest,
     read_source,
@@ -27,12 +29,12 @@ from .common import (
 )
 from .instance import PluginBackend, PluginInstance
 from .limits import TICKER, engine, engine_config
-from .raw import NUMERIC, func_signature, wasm_types
+from .raw import func_signature, wasm_types
 from .wasi import Wasi
 
 # -- the public class -------------------------------------------------------------------------
 
-class Plugin:
+class Plugin(PluginBase):
     """A third-party wasm module run in a sandbox.
 
     ``source`` is a path or the module's bytes (binary or text format). Limits hold for
@@ -110,32 +112,9 @@ class Plugin:
 
     # -- calls ----------------------------------------------------------------------------
 
-    def call(self, name: str, *args: Any) -> Any:
-        """Calls export ``name``: with typed arguments when the manifest describes it, else
-        with numbers (ints for i32/i64, given signed or unsigned; ints or floats for f32/f64;
-        checked against the export's type). Returns ``None``, a number, or a tuple for several
-        results."""
-        if name.__class__ is not str and not isinstance(name, str):
-            raise TypeError(f"call(): parameter 'name' must be a str, got {type(name).__name__}")
-        raw = self._raw.get(name)
-        if raw is not None:
-            if len(args) != raw[1]:
-                ty = self._exports[name]
-                raise TypeError(f"call(): {name}() takes {raw[1]} argument"
-                                f"{'s' if raw[1] != 1 else ''} ({func_signature(ty)}), "
-                                f"got {len(args)}")
-            return raw[0](*args)
-        typed = self.functions.get(name)
-        if typed is not None and not isinstance(typed, type):
-            return typed(*args)
-        ty = self._exports.get(name)
-        if not isinstance(ty, wasmtime.FuncType):
-            funcs = [n for n, t in self._exports.items() if isinstance(t, wasmtime.FuncType)]
-            raise ValueError(f"call(): parameter 'name': {self.name} exports no function "
-                             f"{name!r} (its functions: {', '.join(sorted(funcs)) or 'none'})")
-        other = next(t for t in (*wasm_types(ty)[0], *wasm_types(ty)[1]) if t not in NUMERIC)
-        raise TypeError(f"call(): {name}() has a {other} parameter or result; only exports of "
-                        f"numbers ({', '.join(NUMERIC)}) can be called")
+    def _export_types(self) -> dict[str, tuple[str, Any]]:
+        return {n: ("func", wasm_types(t)) if isinstance(t, wasmtime.FuncType) else ("", None)
+                for n, t in self._exports.items()}
 
     def _instance(self) -> PluginInstance:
         if self.closed:
@@ -150,14 +129,7 @@ class Plugin:
             if isinstance(self._exports.get("memory"), wasmtime.MemoryType) else None
         if not isinstance(mem, wasmtime.Memory):
             raise Error(f"{func}(): {self.name} exports no memory named 'memory'")
-        n = mem.data_len(inst.store)
-        for param, v in (("ptr", ptr), ("size", size)):
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise TypeError(f"{func}(): parameter '{param}' must be an int, got "
-                                f"{type(v).__name__}")
-        if not (ptr >= 0 and size >= 0 and ptr + size <= n):
-            raise ValueError(f"{func}(): bytes {ptr}..{ptr + size} are outside the plugin's "
-                             f"memory of {n} bytes")
+        check_span(func, ptr, size, mem.data_len(inst.store))
         return inst, mem
 
     def read(self, ptr: int, size: int) -> bytes:
@@ -213,24 +185,11 @@ class Plugin:
             mine.store_owner = None  # type: ignore[assignment]  # its last owner: queued
             reaper.reap()
 
-    def __enter__(self) -> Plugin:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def __del__(self) -> None:
         with contextlib.suppress(Exception):
             if getattr(self, "_ticking", False):
                 TICKER.release()
                 self._ticking = False
-
-    def __repr__(self) -> str:
-        state = "closed" if self.closed else f"{len(self.functions)} typed functions"
-        return f"<wasmcore.Plugin {self.name!r} {state}>"
-
-    def __dir__(self) -> list[str]:
-        return sorted(set(super().__dir__()) | set(self.functions))
 
 
 
