@@ -38,8 +38,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import wasmtime
-
 from ._errors import Error, ModuleRejected
 
 if TYPE_CHECKING:
@@ -435,10 +433,13 @@ def _reduce_engine_error(e: BaseException) -> tuple[Any, ...]:
     return engine_error, (type(e).__name__, str(e))
 
 
-# A wasmcore exception raised while handling one of wasmtime's keeps it as its (suppressed)
-# __context__, which Dask pickles with the exception (tblib): wasmtime's exceptions hold ctypes
-# pointers, so without a reduction of their own the exception would reach the client as a
-# plain Exception. (A __reduce__, not a copyreg entry: tblib registers its own copyreg
-# reducer for every class in the chain, which calls __reduce__.)
-for _cls in (wasmtime.Trap, wasmtime.WasmtimeError, wasmtime.ExitTrap):
-    _cls.__reduce__ = _reduce_engine_error  # type: ignore[assignment,method-assign]
+def reduce_engine_errors(wasmtime: Any) -> None:
+    """Gives wasmtime's exceptions a reduction (called where wasmtime is imported: under
+    Pyodide there is none). A wasmcore exception raised while handling one of them keeps it
+    as its (suppressed) __context__, which Dask pickles with the exception (tblib):
+    wasmtime's exceptions hold ctypes pointers, so without a reduction of their own the
+    exception would reach the client as a plain Exception. (A __reduce__, not a copyreg
+    entry: tblib registers its own copyreg reducer for every class in the chain, which calls
+    __reduce__.)"""
+    for cls in (wasmtime.Trap, wasmtime.WasmtimeError, wasmtime.ExitTrap):
+        cls.__reduce__ = _reduce_engine_error

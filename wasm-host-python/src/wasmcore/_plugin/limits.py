@@ -15,7 +15,6 @@ import wasmtime
 
 from .._backends import reaper
 
-DEFAULT_MAX_MEMORY = 64 << 20
 TICK = 0.005  # seconds per epoch tick of the shared ticker thread
 NO_DEADLINE = 1 << 62
 
