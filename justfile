@@ -17,8 +17,8 @@ build: setup
     cargo xtask dist
     {{py}} -m wasmcore.build.stubs target/dist/wasmcore.wasm --kind core -o wasm-host-python/src/wasmcore/_kernels.pyi
 
-# Run every test: Rust (units, xtask, dist wasm vs native under wasmtime), pytest (all backends, the wheel, the author workflow, the examples) once per call path (the default, ctypes; cffi; the public-API fallback, as test-fallback does), then the browser test
-test: build wheel examples && test-web
+# Run every test: Rust (units, xtask, dist wasm vs native under wasmtime), pytest (all backends, the wheel, the author workflow, the examples) once per call path (the default, ctypes; cffi; the public-API fallback, as test-fallback does), then the browser test and the Pyodide test
+test: build wheel examples && test-web test-pyodide
     cargo test --workspace
     {{py}} -m pytest
     WASMCORE_FAST_PATH=cffi {{py}} -m pytest
@@ -43,6 +43,14 @@ serve-web: web
 # The demo page in headless Chromium: no console errors, results equal to the Python host's and the oracles', screenshot target/web/page.png
 test-web: build web
     {{py}} -m pytest tests/web
+
+# Install what the Pyodide test needs (idempotent): the pyodide npm package pinned in tests/pyodide/package-lock.json, micropip's wheel from PyPI (target/pyodide/cache)
+setup-pyodide: setup
+    scripts/setup-pyodide.sh
+
+# The runtime's wheel and the similarity example's in Pyodide under Node, offline and without numpy: every kernel, class, plugin fixture and the example against the CPython host, and the numbers (wasmcore vs pure Python in Pyodide) -> target/pyodide/report.json
+test-pyodide: setup-pyodide wheel examples
+    {{py}} tests/pyodide/run.py
 
 # Write the runtime's py3-none-any wheel to target/wheels/: the package, the dist .wasm, and what the author workflow needs (the post-processor as wasm, the packaged wasmcore crates)
 wheel: build crates
@@ -78,4 +86,4 @@ lint: setup
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
     cargo clippy --target wasm32-unknown-unknown --features web --lib --target-dir target/web/build -- -D warnings
-    {{py}} -m ruff check wasm-host-python tests/python tests/web scripts
+    {{py}} -m ruff check wasm-host-python tests/python tests/web tests/pyodide scripts

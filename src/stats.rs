@@ -398,8 +398,56 @@ pub struct RunningStats {
     max: f64,
 }
 
+/// Length of a [`RunningStats::state`]: count, total, shift, resid, m2, m2_comp, min, max.
+pub const STATE_LEN: usize = 8;
+/// The largest count a state holds exactly (an f64 holds every integer up to 2**53).
+const STATE_MAX_COUNT: f64 = 9_007_199_254_740_992.0;
+
+/// The statistics of values to merge into a [`RunningStats`] (a batch, or another
+/// accumulator), with their mean relative to the receiver's shift.
+struct Part {
+    count: u64,
+    total: f64,
+    resid: f64,
+    m2: f64,
+    m2_comp: f64,
+    min: f64,
+    max: f64,
+}
+
+impl RunningStats {
+    /// Merges `p` into a non-empty accumulator (Chan et al.: n = na + nb,
+    /// delta = mean_b - mean_a, mean += delta * nb / n, M2 = M2_a + M2_b + delta^2 * na * nb / n).
+    fn merge(&mut self, p: Part) {
+        let count = self.count.saturating_add(p.count);
+        let na = self.count as f64;
+        let w = p.count as f64 / count as f64;
+        let delta = p.resid - self.resid;
+        self.resid += delta * w;
+        add_compensated(&mut self.m2, &mut self.m2_comp, p.m2);
+        add_compensated(&mut self.m2, &mut self.m2_comp, delta * delta * na * w);
+        self.m2_comp += p.m2_comp;
+        self.total += p.total;
+        self.min = min2(self.min, p.min);
+        self.max = max2(self.max, p.max);
+        self.count = count;
+    }
+
+    /// Keeps `shift + resid` a normalized double-double (shift = the mean rounded).
+    fn normalize(&mut self) {
+        let (s, r) = two_sum(self.shift, self.resid);
+        if s.is_finite() && r.is_finite() {
+            (self.shift, self.resid) = (s, r);
+        }
+    }
+}
+
 /// Streaming count, mean, variance, min and max over batches of values pushed with `push`;
 /// the statistics match numpy's on the concatenated batches.
+///
+/// Its state (`state()`, 8 numbers) can be carried elsewhere and merged there
+/// (`merge_state`, `from_state`): partial statistics of the chunks of a large array, computed
+/// in several processes, combine into those of the whole array in one pass.
 #[export]
 impl RunningStats {
     /// An empty accumulator (count 0).
@@ -425,32 +473,112 @@ impl RunningStats {
             let d = (v - k) - bres;
             d * d
         });
-        let count = self.count.saturating_add(x.len() as u64);
+        let part = Part {
+            count: x.len() as u64,
+            total: bsum,
+            resid: bres,
+            m2: bm2,
+            m2_comp: 0.0,
+            min: bmin,
+            max: bmax,
+        };
         if self.count == 0 {
-            self.total = bsum;
-            self.resid = bres;
-            self.m2 = bm2;
-            self.m2_comp = 0.0;
-            self.min = bmin;
-            self.max = bmax;
+            *self = RunningStats {
+                count: part.count,
+                total: part.total,
+                shift: k,
+                resid: part.resid,
+                m2: part.m2,
+                m2_comp: 0.0,
+                min: part.min,
+                max: part.max,
+            };
         } else {
-            // Chan et al.: n = na + nb, delta = mean_b - mean_a, mean += delta * nb / n,
-            // M2 = M2_a + M2_b + delta^2 * na * nb / n.
-            let na = self.count as f64;
-            let w = nb / count as f64;
-            let delta = bres - self.resid;
-            self.resid += delta * w;
-            add_compensated(&mut self.m2, &mut self.m2_comp, bm2);
-            add_compensated(&mut self.m2, &mut self.m2_comp, delta * delta * na * w);
-            self.total += bsum;
-            self.min = min2(self.min, bmin);
-            self.max = max2(self.max, bmax);
+            self.merge(part);
         }
-        self.count = count;
-        let (s, r) = two_sum(self.shift, self.resid);
-        if s.is_finite() && r.is_finite() {
-            (self.shift, self.resid) = (s, r);
+        self.normalize();
+    }
+
+    /// The accumulator's internal state: 8 numbers (count, sum, the mean as shift + resid,
+    /// the sum of squared deviations as m2 + m2_comp, min, max) that `from_state` and
+    /// `merge_state` take back, e.g. in another process. Exact for counts up to 2**53.
+    pub fn state(&self) -> Vec<f64> {
+        vec![
+            self.count as f64,
+            self.total,
+            self.shift,
+            self.resid,
+            self.m2,
+            self.m2_comp,
+            self.min,
+            self.max,
+        ]
+    }
+
+    /// An accumulator with the given `state()` (as if the same values had been pushed).
+    /// Anything but a state is a ValueError.
+    pub fn from_state(state: &[f64]) -> Result<RunningStats, Error> {
+        let &[count, total, shift, resid, m2, m2_comp, min, max] = state else {
+            return Err(Error::value(
+                "state",
+                format!(
+                    "must hold {STATE_LEN} numbers (a RunningStats.state()), got {}",
+                    state.len()
+                ),
+            ));
+        };
+        if !((0.0..=STATE_MAX_COUNT).contains(&count) && count.fract() == 0.0) {
+            return Err(Error::value(
+                "state",
+                format!("must start with a count (a whole number from 0 to 2**53), got {count}"),
+            ));
         }
+        if count == 0.0 {
+            return Ok(RunningStats::default());
+        }
+        if !shift.is_finite() {
+            return Err(Error::value(
+                "state",
+                format!("is not a RunningStats.state(): its shift (state[2]) is {shift}"),
+            ));
+        }
+        Ok(RunningStats {
+            count: count as u64,
+            total,
+            shift,
+            resid,
+            m2,
+            m2_comp,
+            min,
+            max,
+        })
+    }
+
+    /// Adds the values another accumulator summarizes, given its `state()` (Chan et al.'s
+    /// merge): afterwards this one is as if they had been pushed here, after its own.
+    pub fn merge_state(&mut self, state: &[f64]) -> Result<(), Error> {
+        let other = RunningStats::from_state(state)?;
+        if other.count == 0 {
+            return Ok(());
+        }
+        if self.count == 0 {
+            *self = other;
+            return Ok(());
+        }
+        // The other mean relative to this shift: (other.shift - shift) + other.resid, with the
+        // rounding error of the difference of the shifts kept.
+        let (d, e) = two_sum(other.shift, -self.shift);
+        self.merge(Part {
+            count: other.count,
+            total: other.total,
+            resid: d + (e + other.resid),
+            m2: other.m2,
+            m2_comp: other.m2_comp,
+            min: other.min,
+            max: other.max,
+        });
+        self.normalize();
+        Ok(())
     }
 
     /// Number of values pushed so far.
@@ -502,6 +630,12 @@ impl RunningStats {
         } else {
             Ok((self.m2 + self.m2_comp) / dof as f64)
         }
+    }
+
+    /// Standard deviation of the values pushed so far with `ddof` delta degrees of freedom:
+    /// sqrt(var(ddof)), like numpy.std on their concatenation. Needs count > ddof.
+    pub fn std(&self, #[default(0)] ddof: u32) -> Result<f64, Error> {
+        self.var(ddof).map(f64::sqrt)
     }
 
     /// Smallest value pushed so far; NaN if any was NaN.
@@ -960,6 +1094,101 @@ mod tests {
         );
     }
 
+    #[test]
+    fn running_stats_state_round_trips_and_merges() {
+        let mut a = RunningStats::new();
+        a.push(&[1.5, 2.5]);
+        a.push(&[-3.0, 4.0, 1e-3]);
+        let back = RunningStats::from_state(&a.state()).unwrap();
+        assert_eq!(format!("{back:?}"), format!("{a:?}"));
+        // The batches of the first test, split between two accumulators and merged.
+        let mut b = RunningStats::new();
+        b.push(&[100.0]);
+        let tail: Vec<f64> = (0..50).map(|i| f64::from(i) * 0.25 - 3.0).collect();
+        b.push(&tail);
+        a.merge_state(&b.state()).unwrap();
+        // (numpy values of the concatenation: see running_stats_matches_numpy_on_concatenation)
+        assert_eq!(a.count(), 56);
+        assert_rel(a.mean().unwrap(), 4.665196428571428, 1e-14);
+        assert_rel(a.var(0).unwrap(), 177.74598694355862, 1e-13);
+        assert_rel(a.var(1).unwrap(), 180.97773216071423, 1e-13);
+        assert_rel(a.std(1).unwrap(), 180.97773216071423f64.sqrt(), 1e-13);
+        assert_eq!((a.min().unwrap(), a.max().unwrap()), (-3.0, 100.0));
+        // Large offset, partial accumulators of 7 values each merged one by one.
+        let c: Vec<f64> = (0..1000).map(|i| 1e9 + f64::from(i) * 1e-3).collect();
+        let mut total = RunningStats::new();
+        for chunk in c.chunks(7) {
+            let mut part = RunningStats::new();
+            part.push(chunk);
+            total.merge_state(&part.state()).unwrap();
+        }
+        assert_rel(total.mean().unwrap(), 1000000000.4995, 1e-15);
+        assert_rel(total.var(0).unwrap(), 0.08333325000190984, 1e-12);
+        // Empty states change nothing; merging into an empty accumulator copies.
+        let before = format!("{total:?}");
+        total.merge_state(&RunningStats::new().state()).unwrap();
+        assert_eq!(format!("{total:?}"), before);
+        let mut empty = RunningStats::new();
+        empty.merge_state(&total.state()).unwrap();
+        assert_eq!(format!("{empty:?}"), before);
+    }
+
+    #[test]
+    fn running_stats_state_merges_nan_and_inf_like_numpy() {
+        let merged = |parts: &[&[f64]]| {
+            let mut rs = RunningStats::new();
+            for p in parts {
+                let mut one = RunningStats::new();
+                one.push(p);
+                rs.merge_state(&one.state()).unwrap();
+            }
+            rs
+        };
+        let rs = merged(&[&[1.0, 2.0], &[NAN], &[3.0]]);
+        assert!(rs.mean().unwrap().is_nan() && rs.var(0).unwrap().is_nan());
+        assert!(rs.min().unwrap().is_nan() && rs.max().unwrap().is_nan());
+        let rs = merged(&[&[INF], &[1.0, 2.0]]);
+        assert_eq!(rs.mean().unwrap(), INF);
+        assert!(rs.var(0).unwrap().is_nan());
+        // python -W ignore -c "import numpy as np; a=np.array([1e308, 1e308, 1.0]); print(np.mean(a), np.var(a))"
+        let rs = merged(&[&[1e308], &[1e308, 1.0]]);
+        assert_eq!((rs.mean().unwrap(), rs.var(0).unwrap()), (INF, INF));
+    }
+
+    #[test]
+    fn running_stats_state_errors() {
+        let e = |s: &[f64]| msg(RunningStats::from_state(s));
+        assert_eq!(
+            e(&[1.0; 7]),
+            "parameter 'state' must hold 8 numbers (a RunningStats.state()), got 7"
+        );
+        assert_eq!(
+            e(&[]),
+            "parameter 'state' must hold 8 numbers (a RunningStats.state()), got 0"
+        );
+        for bad in [-1.0, 0.5, NAN, INF, 9007199254740994.0] {
+            let mut s = [0.0; STATE_LEN];
+            s[0] = bad;
+            assert!(
+                e(&s).starts_with("parameter 'state' must start with a count"),
+                "{bad}"
+            );
+        }
+        let mut s = [1.0; STATE_LEN];
+        s[2] = INF;
+        assert_eq!(
+            e(&s),
+            "parameter 'state' is not a RunningStats.state(): its shift (state[2]) is inf"
+        );
+        // A refused merge changes nothing.
+        let mut rs = RunningStats::new();
+        rs.push(&[1.0, 2.0]);
+        let before = format!("{rs:?}");
+        assert!(rs.merge_state(&[1.0; 3]).is_err());
+        assert!(rs.merge_state(&s).is_err());
+        assert_eq!(format!("{rs:?}"), before);
+    }
+
     // ---- properties ----
 
     fn finite() -> impl Strategy<Value = f64> {
@@ -1108,13 +1337,28 @@ mod tests {
         }
 
         #[test]
-        fn running_stats_equals_one_shot(x in prop::collection::vec(finite(), 1..500), cuts in prop::collection::vec(0usize..500, 0..6)) {
+        fn running_stats_equals_one_shot(
+            x in prop::collection::vec(finite(), 1..500),
+            cuts in prop::collection::vec(0usize..500, 0..8),
+            merged: bool,
+        ) {
+            // The pieces pushed one by one, or (merged) each in its own accumulator, pushed in
+            // two batches, whose states are merged in order.
             let mut rs = RunningStats::new();
             let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (x.len() + 1)).collect();
             cuts.sort_unstable();
             let mut start = 0;
             for c in cuts.into_iter().chain([x.len()]) {
-                rs.push(&x[start..c]);
+                let piece = &x[start..c];
+                if merged {
+                    let mut part = RunningStats::new();
+                    let (a, b) = piece.split_at(piece.len() / 2);
+                    part.push(a);
+                    part.push(b);
+                    rs.merge_state(&part.state()).unwrap();
+                } else {
+                    rs.push(piece);
+                }
                 start = c;
             }
             prop_assert_eq!(rs.count(), x.len() as u64);

@@ -549,6 +549,36 @@ impl JsRunningStats {
         self.0.var(ddof).map_err(throw("RunningStats.var"))
     }
 
+    /// Standard deviation with `ddof` delta degrees of freedom (default 0).
+    pub fn std(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "number | bigint")] ddof: &JsValue,
+    ) -> Result<f64, JsValue> {
+        let ddof = uint_or("RunningStats.std", "ddof", ddof, 0)?;
+        self.0.std(ddof).map_err(throw("RunningStats.std"))
+    }
+
+    /// The statistics as 8 numbers, to carry elsewhere (`fromState`, `mergeState`).
+    pub fn state(&self) -> Vec<f64> {
+        self.0.state()
+    }
+
+    /// Statistics from a `state()`.
+    #[wasm_bindgen(js_name = fromState)]
+    pub fn from_state(state: &[f64]) -> Result<JsRunningStats, JsError> {
+        stats::RunningStats::from_state(state)
+            .map(JsRunningStats)
+            .map_err(throw("RunningStats.from_state"))
+    }
+
+    /// Merges the statistics of a `state()` into these (Chan et al.'s formula).
+    #[wasm_bindgen(js_name = mergeState)]
+    pub fn merge_state(&mut self, state: &[f64]) -> Result<(), JsError> {
+        self.0
+            .merge_state(state)
+            .map_err(throw("RunningStats.merge_state"))
+    }
+
     /// Smallest value pushed (NaN propagates); an error before any.
     #[wasm_bindgen(getter)]
     pub fn min(&self) -> Result<f64, JsError> {

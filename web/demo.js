@@ -111,16 +111,17 @@ const BAD_SCALARS_JS_ONLY = [true, false];
 const CARDS = new Uint32Array([4, 4, 4, 4, 4, 4, 4, 4, 4, 16]);
 const SMALL = seeded(12, 5);
 
-/** `RunningStats.var(ddof)` of SMALL, or no `ddof` when called with no argument. */
-function runningVar(...ddof) {
+/** `RunningStats.<method>(ddof)` (`var` or `std`) of SMALL, or no `ddof` when called with no
+ * argument. */
+const runningStat = (method) => (...ddof) => {
   const rs = new core.RunningStats();
   try {
     rs.push(SMALL);
-    return rs.var(...ddof);
+    return rs[method](...ddof);
   } finally {
     rs.free();
   }
-}
+};
 
 /**
  * Every integer scalar parameter of the JS API: the function (named as in its messages), the
@@ -143,7 +144,8 @@ const INTEGER_PARAMS = [
   ["matmul", "n", (v) => core.matmul(seeded(6, 1), 2, 3, seeded(6, 2), v), [2, 2n, 2.0]],
   ["crc32", "value", (...v) => core.crc32(utf8("abc"), ...v),
     [undefined, 0, 12345, 4294967295, 4294967295n, 0n, -0]],
-  ["RunningStats.var", "ddof", runningVar, [undefined, 0, 1n, 3.0]],
+  ["RunningStats.var", "ddof", runningStat("var"), [undefined, 0, 1n, 3.0]],
+  ["RunningStats.std", "ddof", runningStat("std"), [undefined, 0, 1n, 3.0]],
 ];
 
 /** A value's JS type (`null` and arrays apart) and `String(value)`, for the test. */

@@ -58,6 +58,10 @@ def test_json_has_the_expected_rows(report: tuple[Path, dict[str, Any]]) -> None
     assert "python" in rows["python", "sum"]["times"]
     assert "load" in rows["load", "wasmcore.load()"]["times"]
     assert {"wasm1", "wasm2"} <= set(rows["threads", "fib"]["times"])
+    assert {"serial", "cluster"} <= set(rows["dask", "gamma"]["times"])
+    assert {"serial_cpu", "cluster_cpu"} <= set(rows["dask", "gamma, CPU time"]["times"])
+    assert {"task_builtin", "task_core", "task_plugin", "task_plugin_bytes"} <= \
+        set(rows["dask", "per task"]["times"])
     authors = [r for r in report[1]["rows"] if r["group"] == "authors"]
     assert [r["name"] for r in authors] == ["gcd", "adler32", "adler32", "cumsum", "cumsum",
                                             "levenshtein"]
@@ -69,7 +73,21 @@ def test_json_has_the_expected_rows(report: tuple[Path, dict[str, Any]]) -> None
         assert {"plugin", "wasmtime_py", "extism"} <= set(rows["plugins", name]["times"])
     assert "plugin_call" in rows["plugins", "add(1, 2)"]["times"]
     names = {t["name"] for t in report[1]["targets"]}
-    assert len(names) == 11 and all(t["pass"] in (True, False) for t in report[1]["targets"])
+    assert len(names) == 12 and all(t["pass"] in (True, False) for t in report[1]["targets"])
+
+
+def test_dask_counts_module_bytes(report: tuple[Path, dict[str, Any]]) -> None:
+    """Registered, a plugin's module reaches each of the 2 workers and the scheduler once;
+    otherwise every task carries it to its worker (the graph reaches the scheduler once)."""
+    info = report[1]["meta"]["dask"]
+    size, n = info["module_bytes"], info["tasks"]
+    assert info["registered"]["worker_bytes"] == 2 * size
+    assert info["registered"]["scheduler_bytes"] == size
+    assert info["registered"]["pickled_function"] < size
+    assert info["not registered"]["worker_bytes"] >= n * size
+    assert info["not registered"]["scheduler_bytes"] == size
+    assert info["not registered"]["pickled_function"] > size
+    assert "made arrive in the worker processes" in (report[0] / "report.md").read_text()
 
 
 def test_ratios_are_consistent_with_times(report: tuple[Path, dict[str, Any]]) -> None:

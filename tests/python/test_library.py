@@ -776,10 +776,12 @@ def test_axpy_converts_x_only(core: wasmcore.Core) -> None:
     lambda: np.ones(3, dtype=np.float32),
     lambda: np.ones(3, dtype=np.int64),
     lambda: np.ones(6)[::2],
-    lambda: array.array("d", [1.0, 2.0, 3.0]),
-    lambda: memoryview(np.ones(3)),
+    lambda: array.array("f", [1.0, 2.0, 3.0]),
+    lambda: memoryview(np.ones(6))[::2],
+    lambda: memoryview(bytes(np.ones(3))).cast("d"),
     lambda: (1.0, 2.0, 3.0),
-], ids=["list", "float32", "int64", "strided", "array.array", "memoryview", "tuple"])
+], ids=["list", "float32", "int64", "strided", "array.array-f", "memoryview-strided",
+        "memoryview-read-only", "tuple"])
 def test_axpy_y_must_be_writable_contiguous_float64(core: wasmcore.Core,
                                                     make_y: Callable[[], Any]) -> None:
     y = make_y()
@@ -787,6 +789,22 @@ def test_axpy_y_must_be_writable_contiguous_float64(core: wasmcore.Core,
     with pytest.raises(TypeError, match=r"^axpy\(\): parameter 'y'"):
         core.axpy(1.0, [1.0, 1.0, 1.0], y)
     assert np.array_equal(np.asarray(y, dtype=np.float64), before)
+
+
+@pytest.mark.parametrize("make_y", [
+    lambda v: array.array("d", v),
+    lambda v: memoryview(array.array("d", v)),
+    lambda v: memoryview(bytearray(np.array(v).tobytes())).cast("d"),
+], ids=["array.array", "memoryview", "memoryview-bytearray"])
+def test_axpy_writes_float64_buffers_in_place(core: wasmcore.Core,
+                                               make_y: Callable[[list[float]], Any]) -> None:
+    """An array.array('d') or a writable memoryview of format 'd' is written in place as a
+    float64 numpy array is (numpy is optional: without it these are the arrays there are)."""
+    values = [1.0, -2.5, 3.0, 0.0]
+    y = make_y(values)
+    x = [0.5, 1.0, -1.0, 7.0]
+    core.axpy(2.0, x, y)
+    assert identical(np.array(memoryview(y).tolist()), axpy_oracle(2.0, f64(x), f64(values)))
 
 
 def test_axpy_read_only_y_is_type_error(core: wasmcore.Core) -> None:

@@ -25,7 +25,7 @@ import subprocess
 import tempfile
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
@@ -473,10 +473,12 @@ def host_calls(core: wasmcore.Core) -> dict[tuple[str, str], Any]:
         m, k, n = u32("matmul", "m", m), u32("matmul", "k", k), u32("matmul", "n", n)
         return core.matmul(a.reshape(m, k), b.reshape(k, n)).ravel()
 
-    def running_var(*v: Any) -> float:
-        rs = core.RunningStats()
-        rs.push(small)
-        return rs.var(*v)
+    def running(method: str) -> Callable[..., float]:
+        def stat(*v: Any) -> float:
+            rs = core.RunningStats()
+            rs.push(small)
+            return float(getattr(rs, method)(*v))
+        return stat
 
     def image(m: np.ndarray) -> np.ndarray:
         return m.ravel().astype(np.uint32)
@@ -495,7 +497,8 @@ def host_calls(core: wasmcore.Core) -> dict[tuple[str, str], Any]:
         ("matmul", "k"): lambda v: matmul(2, v, 2),
         ("matmul", "n"): lambda v: matmul(2, 3, v),
         ("crc32", "value"): lambda *v: core.crc32(b"abc", *v),
-        ("RunningStats.var", "ddof"): running_var,
+        ("RunningStats.var", "ddof"): running("var"),
+        ("RunningStats.std", "ddof"): running("std"),
     }
 
 
@@ -581,7 +584,8 @@ def test_integer_scalars_refuse_js_only_values(page: dict[str, Any]) -> None:
     missing argument in Python) are not integers to the JS API."""
     cases = [c for c in page["integer scalars"]["bad"]
              if c["value"]["type"] in ("boolean", "undefined")]
-    optional = {("var", "ddof"), ("std", "ddof"), ("crc32", "value"), ("RunningStats.var", "ddof")}
+    optional = {("var", "ddof"), ("std", "ddof"), ("crc32", "value"), ("RunningStats.var", "ddof"),
+                ("RunningStats.std", "ddof")}
     assert {(c["func"], c["param"]) for c in cases if c["value"]["type"] == "undefined"} == (
         set(host_calls(wasmcore.load("wasm"))) - optional
     )

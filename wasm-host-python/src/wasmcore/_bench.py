@@ -10,6 +10,12 @@ order), so noise from a shared machine hits them alike. Ratios are what to read.
 checkout, the ``authors`` group also times the crate of ``benches/authors`` shipped two ways, as
 a wasmcore author package and as a maturin + PyO3 extension (built once, cached).
 
+The ``dask`` group (``wasmcore bench --only dask``; needs ``pip install 'wasmcore[dask]'``)
+starts a ``distributed.LocalCluster`` of two single-threaded worker processes: ``gamma`` over
+chunks of float64 there against one process running the same chunks serially, the time per
+task of trivial tasks that ship a core or plugin reference against tasks that ship nothing of
+wasmcore's, and the module bytes a graph of many plugin tasks makes cross to the workers.
+
 The report goes to ``target/bench/`` of a source checkout (``./target/bench`` elsewhere, or
 ``--out``): ``report.json`` (every median, sample and ratio), ``report.md`` (the tables and the
 targets) and ``report.png`` (a chart of the ratios; needs matplotlib). The progress bar needs
@@ -24,6 +30,7 @@ import ctypes
 import datetime
 import functools
 import json
+import logging
 import math
 import os
 import platform
@@ -103,13 +110,19 @@ class Sizes:
     bytes: int  # bytes of crc32 / base64
     small: int  # elements of the python-comparison rows
     threads_work: float  # seconds of work per thread in the threads row
+    dask_values: int  # float64 values of the dask gamma row
+    dask_chunk: int  # values per chunk (per task)
+    dask_tasks: int  # tasks per measurement of the per-task row
+    dask_graph: int  # tasks of the graph whose module bytes are counted
 
 
 SIZES = {
-    "full": Sizes("full", 9, 0.2, 37, 10**6, 256, 64 << 20, 10**8, 10**6, 8 << 20, 10**4, 0.25),
+    "full": Sizes("full", 9, 0.2, 37, 10**6, 256, 64 << 20, 10**8, 10**6, 8 << 20, 10**4, 0.25,
+                  10**7, 10**6, 200, 10_000),
     "quick": Sizes("quick", 3, 0.03, 30, 10**5, 128, 4 << 20, 10**7, 10**6, 1 << 20, 10**3,
-                   0.05),
-    "tiny": Sizes("tiny", 2, 0.0005, 12, 1000, 8, 4096, 10**4, 1000, 4096, 50, 0.002),
+                   0.05, 10**6, 10**5, 50, 1000),
+    "tiny": Sizes("tiny", 2, 0.0005, 12, 1000, 8, 4096, 10**4, 1000, 4096, 50, 0.002,
+                  10**4, 2500, 4, 20),
 }
 
 
@@ -145,6 +158,14 @@ COLUMNS = {
     "plugin_call": "wasmcore p.call()",
     "wasmtime_py": "wasmtime-py Func()",
     "extism": "Extism",
+    "serial": "one process, serial",
+    "cluster": "2-worker cluster",
+    "serial_cpu": "one process, CPU time",
+    "cluster_cpu": "workers' CPU time",
+    "task_builtin": "builtin",
+    "task_core": "core kernel",
+    "task_plugin": "plugin, registered",
+    "task_plugin_bytes": "plugin, bytes in each task",
 }
 GROUPS = {
     "call": "Per call: fib(1) (time per call, ratios to one bare ctypes call)",
@@ -157,7 +178,14 @@ GROUPS = {
     "authors": "Author packages, the same Rust: `wasmcore build` vs maturin + PyO3 (per call)",
     "plugins": "Plugins: a call into a sandboxed plugin, and one call whose wasm calls a host "
                "function n times (time per call)",
+    "dask": "Dask: a LocalCluster of 2 single-threaded worker processes against one process "
+            "running the same chunks serially; per task, trivial tasks whose function ships "
+            "nothing of wasmcore's (builtin), a core's kernel, or a plugin's function",
 }
+# groups timed by the wall clock whatever --timer says (other threads or processes work)
+WALL_GROUPS = ("threads", "load", "dask")
+# groups whose ratios are speed-ups (a target is a lower bound)
+SPEEDUP_GROUPS = ("threads", "dask")
 
 
 @dataclass
@@ -169,6 +197,7 @@ class Row:
     ratios: list[tuple[str, str]]  # (numerator column, denominator column)
     ref: str = ""  # the reference library of the "ref" column
     self_timed: bool = False  # thunks return their own duration (seconds)
+    once: bool = False  # one call per measurement (each call runs long enough by itself)
     wall: frozenset[str] = frozenset()  # columns always timed by the wall clock (see _timer)
     number: dict[str, int] = field(default_factory=dict)
     samples: dict[str, list[float]] = field(default_factory=dict)
@@ -235,6 +264,10 @@ def targets(rows: list[Row]) -> list[Target]:
     thr = by.get(("threads", "fib"))
     out.append(Target("two threads ÷ one, wasm throughput",
                       thr.ratio_values().get("wasm1/wasm2") if thr else None, ">=", 1.8))
+    dsk = next((r for r in rows if r.group == "dask" and r.name == "gamma"), None)
+    if dsk is not None:
+        out.append(Target("dask: 2-worker process cluster ÷ one process, speed-up",
+                          dsk.ratio_values().get("serial/cluster"), ">=", 1.7, dsk.label))
     from ._bench_plugins import targets as plugin_targets
 
     return out + plugin_targets(rows)
@@ -475,6 +508,150 @@ def build_rows(s: Sizes, cores: dict[str, Any], lib_path: Path | None,
     return rows
 
 
+# ---- the dask group -------------------------------------------------------------------------
+
+def _log(ptr: int, n: int) -> None:
+    """The textstats plugin's ``env.log``, as a module-level function (it pickles by
+    reference, so the plugin does): does nothing."""
+
+
+def _with_nonce(wasm: bytes) -> bytes:
+    """``wasm`` with a custom section of random bytes appended: a module with a sha256 no
+    process has seen yet."""
+    body = b"\x05nonce" + os.urandom(16)
+    return wasm + b"\x00" + bytes([len(body)]) + body
+
+
+class DaskBench:
+    """The cluster of the dask group (two single-threaded worker processes), its rows, and the
+    module bytes a graph of ``dask_graph`` plugin tasks makes cross, without and with
+    ``wasmcore.dask.register``."""
+
+    def __init__(self, s: Sizes, core: Any, notes: list[str]) -> None:
+        import dask.array as da
+        from distributed import Client, LocalCluster, wait
+
+        import wasmcore.dask as wd
+
+        from . import _repo_root
+
+        self.cluster = LocalCluster(processes=True, n_workers=2, threads_per_worker=1,
+                                    dashboard_address=":0", silence_logs=logging.ERROR)
+        self.client = Client(self.cluster)
+        client = self.client
+        rng = np.random.default_rng(1)
+        values = rng.uniform(0.5, 20.0, s.dask_values)
+        chunks = np.split(values, range(s.dask_chunk, s.dask_values, s.dask_chunk))
+        x = client.persist(da.from_array(values, chunks=s.dask_chunk))  # on the workers
+        wait(x)
+
+        def serial() -> float:
+            return sum(float(core.gamma(c).sum()) for c in chunks)
+
+        def on_cluster() -> float:
+            return float(wd.elementwise(core.gamma, x).sum().compute(scheduler=client))
+
+        want, got = serial(), on_cluster()
+        if not math.isclose(got, want, rel_tol=1e-12):
+            raise AssertionError(f"bench dask: the cluster's sum {got} is not the serial {want}")
+        def serial_cpu() -> float:
+            t0 = time.thread_time()
+            serial()
+            return time.thread_time() - t0
+
+        def cluster_cpu() -> float:
+            before = client.run(time.process_time)
+            on_cluster()
+            after = client.run(time.process_time)
+            return float(sum(after[w] - before[w] for w in after))
+
+        exp = round(math.log10(s.dask_values))
+        size = f"10^{exp} f64, {len(chunks)} chunks"
+        self.rows = [Row("dask", "gamma", size, {"serial": serial, "cluster": on_cluster},
+                         [("serial", "cluster")], once=True),
+                     # the work the cluster path adds (what a busy machine's wall clock hides)
+                     Row("dask", "gamma, CPU time", size,
+                         {"serial_cpu": serial_cpu, "cluster_cpu": cluster_cpu},
+                         [("cluster_cpu", "serial_cpu")], self_timed=True, once=True)]
+
+        n = s.dask_tasks
+
+        def per_task(fn: Callable[..., Any], *args: Any) -> Callable[[], float]:
+            def run() -> float:
+                t0 = time.perf_counter()
+                client.gather(client.map(fn, *args, pure=False))
+                return (time.perf_counter() - t0) / n
+            return run
+
+        tasks = {"task_builtin": per_task(abs, range(n)),
+                 "task_core": per_task(core.fib, [1] * n)}
+        self.info: dict[str, Any] = {"tasks": s.dask_graph}
+        repo = _repo_root()
+        textstats = repo / "target" / "dist" / "plugins" / "textstats.wasm" \
+            if repo is not None else None
+        if textstats is not None and textstats.is_file():
+            import wasmcore
+
+            module = textstats.read_bytes()
+            texts = [b"to be or not to be"] * n
+            registered = wasmcore.Plugin(_with_nonce(module), host={"log": _log})
+            unregistered = wasmcore.Plugin(_with_nonce(module), host={"log": _log})
+            self.info["module_bytes"] = len(registered._source)
+            self.info["registered"] = self._graph_bytes(
+                registered, s.dask_graph, lambda: wd.register(client, registered))
+            self.info["not registered"] = self._graph_bytes(unregistered, s.dask_graph)
+            tasks["task_plugin"] = per_task(registered.count_words, texts)
+            tasks["task_plugin_bytes"] = per_task(unregistered.count_words, texts)
+        else:
+            notes.append("dask: no target/dist/plugins/textstats.wasm (`just build`): the plugin "
+                         "columns are empty")
+        self.rows.append(Row("dask", "per task", f"({n} trivial tasks)", tasks,
+                             [(c, "task_builtin") for c in tasks if c != "task_builtin"],
+                             self_timed=True, once=True))
+
+    def _graph_bytes(self, p: Any, n: int, first: Callable[[], object] | None = None
+                     ) -> dict[str, int]:
+        """What ``first()`` (e.g. registering ``p``) and then ``n`` tasks of ``p.count_words``
+        made arrive: module bytes in the workers (and the scheduler), and the size of one
+        task's pickled function."""
+        import pickle
+
+        from . import _pickle
+
+        def arrived() -> tuple[int, int]:
+            s = self.client.run(_pickle.stats).values()
+            sched = self.client.run_on_scheduler(_pickle.stats)
+            return (sum(x["module_bytes_arrived"] for x in s), sched["module_bytes_arrived"])
+
+        before = arrived()
+        if first is not None:
+            first()
+        self.client.gather(self.client.map(p.count_words, [b"x"] * n, pure=False))
+        after = arrived()
+        return {"worker_bytes": after[0] - before[0], "scheduler_bytes": after[1] - before[1],
+                "pickled_function": len(pickle.dumps(p.count_words))}
+
+    def close(self) -> None:
+        self.client.close()
+        self.cluster.close()
+
+
+def dask_markdown(info: dict[str, Any]) -> list[str]:
+    """The module bytes table of the dask group."""
+    if "module_bytes" not in info:
+        return []
+    out = ["", f"Module bytes that a graph of {info['tasks']} plugin tasks made arrive in the "
+           f"worker processes and the scheduler (the plugin's module is {info['module_bytes']} "
+           "bytes; registered: `wasmcore.dask.register(client, plugin)` first):", "",
+           "| plugin | into the workers | into the scheduler | one task's pickled function |",
+           "|---|---:|---:|---:|"]
+    for key in ("registered", "not registered"):
+        v = info[key]
+        out.append(f"| {key} | {v['worker_bytes']:,} | {v['scheduler_bytes']:,} | "
+                   f"{v['pickled_function']:,} |")
+    return out
+
+
 def _axpy_np(a: float, x: np.ndarray, y: np.ndarray) -> None:
     y += a * x
 
@@ -692,7 +869,7 @@ def _timer(row: Row, col: str, cpu: bool) -> Callable[[], float]:
     wasm and native calls run on the calling thread, GIL released or not). The wall clock for
     the rows that involve other threads and for the columns flagged ``wall`` (numpy functions
     that may hand work to BLAS threads)."""
-    if not cpu or row.group in ("threads", "load") or col in row.wall:
+    if not cpu or row.group in WALL_GROUPS or col in row.wall:
         return time.perf_counter
     return time.thread_time
 
@@ -711,6 +888,9 @@ def calibrate(row: Row, min_time: float) -> None:
     """Warms every column up and picks how many calls fill one measurement."""
     for c, f in row.thunks.items():
         _time(f, 1, row.self_timed)
+        if row.once:
+            row.number[c] = 1
+            continue
         t = max(_time(f, 1, row.self_timed), 1e-7)
         number = 1
         while t * number < min_time / 4:  # a second, larger probe for very fast calls
@@ -825,6 +1005,8 @@ def to_markdown(rows: list[Row], tgts: list[Target], meta: dict[str, Any]) -> st
             cells = [fmt_short(t[c]) if c in t else "" for c in cols]
             cells += [f"{rv[k]:.2f}x" if k in rv else "" for k in ratios]
             out.append("| " + " | ".join([name, *cells]) + " |")
+        if group == "dask":
+            out += dask_markdown(meta.get("dask", {}))
     out += ["", "Columns: *reference* is the library named after the kernel (numpy, hashlib, "
             "zlib, base64); *wasm* copies the input into linear memory on each call, *wasm "
             "zero-copy* passes arrays made by `core.asarray`; *bare ctypes* is one ctypes call of "
@@ -855,7 +1037,7 @@ def plot(rows: list[Row], tgts: list[Target], meta: dict[str, Any], path: Path) 
 
     limits = {("call", "wasm/bare"): 1.0, ("compute", "wasm/native"): 1.4,
               ("buffer", "wasm0/native"): 1.2, ("buffer", "wasm/native"): 2.0,
-              ("threads", "wasm1/wasm2"): 1.8}
+              ("threads", "wasm1/wasm2"): 1.8, ("dask", "serial/cluster"): 1.7}
     panels = [(g, [r for r in rows if r.group == g and r.ratio_values()]) for g in GROUPS]
     panels = [(g, rs) for g, rs in panels if rs]
     if not panels:
@@ -881,7 +1063,7 @@ def plot(rows: list[Row], tgts: list[Target], meta: dict[str, Any], path: Path) 
         for y, v, lim in zip(ys, values, marks, strict=True):
             ax.text(v, y, f" {v:.2f}x", va="center", fontsize=7)
             if lim is not None:
-                ok = v >= lim if group == "threads" else v <= lim
+                ok = v >= lim if group in SPEEDUP_GROUPS else v <= lim
                 ax.plot([lim, lim], [y - 0.4, y + 0.4], color="green" if ok else "red",
                         linewidth=2)
         ax.set_yticks(ys, labels, fontsize=7)
@@ -948,6 +1130,7 @@ def run(args: argparse.Namespace) -> int:
     except wasmcore.Error as e:
         notes.append(f"native backend unavailable, its columns are empty ({e})")
     worker = _Worker()
+    dask_bench: DaskBench | None = None
     try:
         rows = [r for r in build_rows(s, cores, lib_path, worker) if r.group in only]
         if "authors" in only:
@@ -959,6 +1142,16 @@ def run(args: argparse.Namespace) -> int:
             rows += prows
             notes += pnotes
         _check_results(rows)
+        if "dask" in only:
+            try:
+                dask_bench = DaskBench(s, cores["wasm"], notes)
+            except ImportError as e:
+                notes.append(f"dask is not installed: no dask rows (pip install "
+                             f"'wasmcore[dask]'; {e})")
+                print(f"wasmcore bench: {notes[-1]}", file=sys.stderr)
+            else:
+                rows += dask_bench.rows
+                meta["dask"] = dask_bench.info
         progress, note = _progress(sum(len(r.thunks) * repeat for r in rows))
         if note:
             notes.append(note)
@@ -971,6 +1164,8 @@ def run(args: argparse.Namespace) -> int:
             progress.close()
     finally:
         worker.close()
+        if dask_bench is not None:
+            dask_bench.close()
     meta["loadavg_after"] = machine()["loadavg"]
 
     tgts = targets(rows)

@@ -17,15 +17,18 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._abi.manifest import Manifest, read_manifest
 from ._abi.objects import make_class
 from ._errors import ModuleRejected
-from ._plugin import Plugin
-from ._plugin.limits import DEFAULT_MAX_MEMORY
+from ._plugin.common import DEFAULT_MAX_MEMORY
 from ._plugin.wasi import Wasi
+
+if TYPE_CHECKING:
+    from ._plugin.plugin import Plugin
 
 
 def bind(namespace: dict[str, Any], wasm: str, *, sha256: str | None = None,
@@ -63,9 +66,12 @@ def bind(namespace: dict[str, Any], wasm: str, *, sha256: str | None = None,
 
 def _bind_module(namespace: dict[str, Any], module: str, data: bytes, digest: str,
                  manifest: Manifest) -> list[str]:
-    from ._backends.wasm import WasmBackend
+    if sys.platform == "emscripten":  # Pyodide: the JavaScript engine's WebAssembly
+        from ._backends.js import JsBackend as Engine
+    else:
+        from ._backends.wasm import WasmBackend as Engine  # type: ignore[assignment]
 
-    backend = WasmBackend(data, manifest, digest)
+    backend = Engine(data, manifest, digest)
     names = []
     for f in manifest.functions:
         fn = backend.callable(f.name)
@@ -83,6 +89,7 @@ def _bind_module(namespace: dict[str, Any], module: str, data: bytes, digest: st
 
 def _plugin_class(module: str, path: Path, digest: str, manifest: Manifest) -> type[Plugin]:
     """A :class:`wasmcore.Plugin` subclass running this package's module."""
+    from ._plugin import Plugin
 
     def __init__(self: Plugin, *, timeout: float | None = None, fuel: int | None = None,
                  max_memory: int = DEFAULT_MAX_MEMORY, host: Any = None,

@@ -89,13 +89,41 @@ class Context:
                 self._run(free, what)
 
 
-def make_class(spec: ClassSpec, context: Callable[[], Context]) -> type:
-    """The Python class of an exported type; ``context()`` gives the calling thread's."""
+def class_owner(obj: object) -> Any:
+    """The owner (a ``wasmcore._pickle.Anchor``) of a class made by :func:`make_class` with
+    one, else None."""
+    return vars(obj).get("_w_owner") if isinstance(obj, type) else None
+
+
+def make_class(spec: ClassSpec, context: Callable[[], Context], owner: Any = None) -> type:
+    """The Python class of an exported type; ``context()`` gives the calling thread's.
+
+    A type with a ``state()`` method and a ``from_state()`` constructor pickles as its state:
+    with ``owner`` (the :class:`wasmcore._pickle.Anchor` of its core or plugin) when given,
+    else with the class itself, which must then be importable by name. An unpickled object is
+    made from its state in the first thread that uses it (``_w_state`` holds it until then).
+    """
     ns: dict[str, Any] = {"__doc__": spec.doc or None, "__module__": "wasmcore",
-                          "__slots__": ("_h", "_ctx", "__weakref__")}
+                          "__slots__": ("_h", "_ctx", "_w_state", "__weakref__")}
     ctor = next(m for m in spec.methods if m.role == "constructor" and m.name == "new") \
         if any(m.name == "new" for m in spec.methods) else None
     label = spec.name
+    state_of = next((m.func.name for m in spec.methods
+                     if m.name == "state" and m.role == "method"), None)
+    from_state = next((m.func.name for m in spec.methods
+                       if m.name == "from_state" and m.role == "constructor"), None)
+    carries_state = state_of is not None and from_state is not None
+
+    def revive(self: Any, mlabel: str) -> Any:
+        """The handle of an object unpickled but not used yet: made now, in this thread."""
+        state = getattr(self, "_w_state", None)
+        if state is None:
+            raise ValueError(f"{mlabel}(): the object is closed")
+        assert from_state is not None
+        ctx = context()
+        ctx.drain()
+        self._h, self._ctx, self._w_state = ctx.funcs(from_state)(state), ctx, None
+        return self._h
 
     def adopt(cls: type, ctx: Context, handle: Any) -> Any:
         obj = object.__new__(cls)
@@ -117,7 +145,7 @@ def make_class(spec: ClassSpec, context: Callable[[], Context]) -> type:
         def method(self: Any, *args: Any, **kwargs: Any) -> Any:
             h = self._h
             if h is None:
-                raise ValueError(f"{mlabel}(): the object is closed")
+                h = revive(self, mlabel)
             ctx = self._ctx
             ctx.check(mlabel)
             r = ctx.funcs(export)(h, *args, **kwargs)
@@ -160,7 +188,7 @@ def make_class(spec: ClassSpec, context: Callable[[], Context]) -> type:
 
     def close(self: Any) -> None:
         """Frees the object now; using it afterwards is a ``ValueError``. Idempotent."""
-        h, self._h = self._h, None
+        h, self._h, self._w_state = self._h, None, None
         if h is not None:
             self._ctx.release(drop, h)
 
@@ -179,12 +207,31 @@ def make_class(spec: ClassSpec, context: Callable[[], Context]) -> type:
         close(self)
 
     def __repr__(self: Any) -> str:
-        state = "closed" if self._h is None else "open"
-        return f"<wasmcore.{label} ({state}) at {id(self):#x}>"
+        closed = self._h is None and getattr(self, "_w_state", None) is None
+        return f"<wasmcore.{label} ({'closed' if closed else 'open'}) at {id(self):#x}>"
 
     def __reduce__(self: Any) -> Any:
-        raise TypeError(f"{label} objects cannot be pickled")
+        if not carries_state:
+            raise TypeError(f"{label} objects cannot be pickled: the type exports no state() "
+                            "and from_state() to carry its state")
+        state = getattr(self, "_w_state", None)
+        if state is None:
+            if self._h is None:
+                raise ValueError(f"{label}: a closed object cannot be pickled")
+            state = tuple(self.state().tolist())
+        from .._pickle import restore_object
+
+        return restore_object, (owner, label, state) if owner is not None \
+            else (type(self), None, state)
+
+    def pending(cls: type, state: tuple[float, ...]) -> Any:
+        """An unpickled object: made from ``state`` when first used (see ``revive``)."""
+        obj: Any = object.__new__(cls)
+        obj._h = obj._ctx = None
+        obj._w_state = state
+        return obj
 
     ns.update(close=close, __del__=__del__, __enter__=__enter__, __exit__=__exit__,
-              __repr__=__repr__, __reduce__=__reduce__)
+              __repr__=__repr__, __reduce__=__reduce__, _w_pending=classmethod(pending),
+              _w_owner=owner)
     return type(spec.name, (), ns)

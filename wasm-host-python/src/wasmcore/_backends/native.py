@@ -15,8 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .._abi import convert
 from .._abi.manifest import ELEMS, FunctionSpec, Manifest, export_specs, parse_manifest
 from .._abi.objects import Context
@@ -118,8 +116,9 @@ class NativeBackend:
         if ret.kind == "unit":
             body.append("return None")
         elif ret.result_pointer:
-            taken = f"_w_take_owned(_w_o, {ret.elem!r}, {ret.kind == 'matrix'})"
-            body.append("return " + convert.owned_result(ret, taken))
+            assert ret.elem is not None
+            body.append(f"return _w_take_owned(_w_o, _w_make, {ELEMS[ret.elem]}, "
+                        f"{ret.kind == 'matrix'})")
         elif spec.fallible:
             body.append("return _w_o.value" + (" != 0" if ret.name == "bool" else ""))
         else:
@@ -128,13 +127,15 @@ class NativeBackend:
         env.update(_w_fn=fn, _w_addressof=ctypes.addressof, _w_size_t=ctypes.c_size_t,
                    _w_take_panic=self.lib.wasmcore_take_panic, _w_take_owned=self._take_owned,
                    _w_error=lambda st: status_error(spec.label, st, self.last_error()))
+        if ret.result_pointer:
+            env["_w_make"] = convert.owned_result(ret)
         return convert.build(spec, body, env)[0]
 
-    def _take_owned(self, slot: Any, elem: str, matrix: bool) -> np.ndarray:
+    def _take_owned(self, slot: Any, make: Callable[[Any, Any], Any], itemsize: int,
+                    matrix: bool) -> Any:
         ptr, n, rows, cols = slot
-        size = ELEMS[elem]
-        out = np.frombuffer(ctypes.string_at(ptr, n * size) if n else b"",
-                            dtype=convert.DTYPES[elem]).copy()
-        self.lib.wasmcore_free(ptr, n * size, size)
-        return out.reshape(rows, cols) if matrix else out
-
+        size = n * itemsize
+        out = make((ctypes.c_char * size).from_address(ptr) if n else b"",
+                   (rows, cols) if matrix else None)
+        self.lib.wasmcore_free(ptr, size, itemsize)
+        return out

@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
 
-import numpy as np
-
+from .._abi.arrays import from_values
 from .._errors import STATUS_VALUE_ERROR, KernelError, value_error
 
 FIB_MAX = 93
@@ -30,7 +31,7 @@ def fib(n: int) -> int:
     return rec(n)
 
 
-def partitions(cards: np.ndarray, subtotal: int) -> int:
+def partitions(cards: Any, subtotal: int) -> int:
     if len(cards) != 10:
         raise value_error("cards", f"must hold 10 counts, got {len(cards)}")
     if subtotal > 21:
@@ -80,7 +81,7 @@ def _pairwise(x: Sequence[float], lo: int, hi: int) -> float:
     return _pairwise(x, lo, mid) + _pairwise(x, mid, hi)
 
 
-def sum(x: np.ndarray) -> float:
+def sum(x: Any) -> float:
     return _pairwise(x.tolist(), 0, len(x))
 
 
@@ -98,11 +99,13 @@ def _alloc_error(param: str, length: int) -> KernelError:
     return value_error(param, f"asks for {length} elements, more memory than is available")
 
 
-def _floats(x: np.ndarray) -> list[float]:
+def _floats(x: Any) -> list[float]:
+    """The values of a converted 1-D array argument (a numpy array, ``array.array`` or
+    ``memoryview``)."""
     return list(x.tolist())
 
 
-def _nonempty(x: np.ndarray, param: str = "x") -> list[float]:
+def _nonempty(x: Any, param: str = "x") -> list[float]:
     v = _floats(x)
     if not v:
         raise value_error(param, "must not be empty")
@@ -113,9 +116,9 @@ def _has_nan(v: Sequence[float]) -> bool:
     return any(t != t for t in v)
 
 
-def _as_bytes(data: np.ndarray | bytes | bytearray | memoryview) -> bytes:
-    if isinstance(data, np.ndarray):
-        return data.tobytes()
+def _as_bytes(data: Any) -> bytes:
+    """The bytes of a converted bytes argument (a uint8 numpy array, ``bytes`` or a
+    ``memoryview``)."""
     return bytes(data)
 
 
@@ -159,7 +162,7 @@ def count_primes(n: int) -> int:
 
 def mandelbrot(
     width: int, height: int, x0: float, y0: float, x1: float, y1: float, max_iter: int
-) -> np.ndarray:
+) -> Any:
     if width * height > MANDELBROT_MAX_PIXELS:
         raise value_error(
             "height",
@@ -184,7 +187,7 @@ def mandelbrot(
                 zr = zr2 - zi2 + cx
                 n += 1
             out.append(n)
-    return np.array(out, dtype=np.uint32).reshape(height, width)
+    return from_values("u32", out, (height, width))
 
 
 # ---------------------------------------------------------------- stats
@@ -221,12 +224,12 @@ def _max_of(v: Sequence[float]) -> float:
     return best
 
 
-def mean(x: np.ndarray) -> float:
+def mean(x: Any) -> float:
     v = _nonempty(x)
     return _pairwise(v, 0, len(v)) / len(v)
 
 
-def var(x: np.ndarray, ddof: int = 0) -> float:
+def var(x: Any, ddof: int = 0) -> float:
     v = _nonempty(x)
     n = len(v)
     if n <= ddof:
@@ -234,19 +237,19 @@ def var(x: np.ndarray, ddof: int = 0) -> float:
     return _mean_m2(v)[1] / (n - ddof)
 
 
-def std(x: np.ndarray, ddof: int = 0) -> float:
+def std(x: Any, ddof: int = 0) -> float:
     return math.sqrt(var(x, ddof))
 
 
-def min(x: np.ndarray) -> float:
+def min(x: Any) -> float:
     return _min_of(_nonempty(x))
 
 
-def max(x: np.ndarray) -> float:
+def max(x: Any) -> float:
     return _max_of(_nonempty(x))
 
 
-def _arg_extreme(x: np.ndarray, better: Callable[[float, float], bool]) -> int:
+def _arg_extreme(x: Any, better: Callable[[float, float], bool]) -> int:
     """The first index of the extreme under ``better``; the first NaN wins (numpy)."""
     v = _nonempty(x)
     best = 0
@@ -258,15 +261,15 @@ def _arg_extreme(x: np.ndarray, better: Callable[[float, float], bool]) -> int:
     return best
 
 
-def argmin(x: np.ndarray) -> int:
+def argmin(x: Any) -> int:
     return _arg_extreme(x, operator.lt)
 
 
-def argmax(x: np.ndarray) -> int:
+def argmax(x: Any) -> int:
     return _arg_extreme(x, operator.gt)
 
 
-def cumsum(x: np.ndarray) -> np.ndarray:
+def cumsum(x: Any) -> Any:
     v = _floats(x)
     out: list[float] = []
     if v:
@@ -275,7 +278,7 @@ def cumsum(x: np.ndarray) -> np.ndarray:
         for t in v[1:]:
             acc = acc + t
             out.append(acc)
-    return np.array(out, dtype=np.float64)
+    return from_values("f64", out)
 
 
 def _lerp(a: float, b: float, t: float) -> float:
@@ -286,7 +289,7 @@ def _lerp(a: float, b: float, t: float) -> float:
     return a + d * t
 
 
-def median(x: np.ndarray) -> float:
+def median(x: Any) -> float:
     v = _nonempty(x)
     if _has_nan(v):
         return math.nan
@@ -297,7 +300,7 @@ def median(x: np.ndarray) -> float:
     return (s[n // 2 - 1] + s[n // 2]) / 2.0
 
 
-def quantile(x: np.ndarray, q: float) -> float:
+def quantile(x: Any, q: float) -> float:
     v = _nonempty(x)
     if not 0.0 <= q <= 1.0:  # also rejects NaN
         raise value_error("q", "must be between 0 and 1")
@@ -313,7 +316,7 @@ def quantile(x: np.ndarray, q: float) -> float:
     return _lerp(s[lo], s[lo + 1], virtual - lo)
 
 
-def histogram(x: np.ndarray, bins: int, lo: float, hi: float) -> np.ndarray:
+def histogram(x: Any, bins: int, lo: float, hi: float) -> Any:
     if bins == 0:
         raise value_error("bins", "must be >= 1, got 0")
     if not math.isfinite(lo):
@@ -348,43 +351,132 @@ def histogram(x: np.ndarray, bins: int, lo: float, hi: float) -> np.ndarray:
         elif idx != last and v >= (idx + 1) * step + lo:
             idx += 1
         counts[idx] += 1
-    return np.array(counts, dtype=np.int64)
+    return from_values("i64", counts)
+
+
+STATE_LEN = 8  # mirrors wasmcore::stats::STATE_LEN
+STATE_MAX_COUNT = 2.0**53
+
+
+def _two_sum(a: float, b: float) -> tuple[float, float]:
+    """``a + b`` rounded and its rounding error (Knuth's TwoSum)."""
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def _add_compensated(s: float, c: float, v: float) -> tuple[float, float]:
+    """Neumaier's compensated addition of ``v`` to ``(s, c)``."""
+    t = s + v
+    c += (s - t) + v if abs(s) >= abs(v) else (v - t) + s
+    return t, c
+
+
+def _min2(acc: float, v: float) -> float:
+    """numpy's minimum with NaN propagation (a NaN accumulator sticks)."""
+    return acc if acc != acc or acc < v else v
+
+
+def _max2(acc: float, v: float) -> float:
+    return acc if acc != acc or acc > v else v
 
 
 class RunningStats:
-    """Count, mean, M2, min and max of every value pushed (Chan et al. merge of batches)."""
+    """Count, mean, M2, min and max of every value pushed: the Rust type's fields and order of
+    operations (Chan et al.'s merge of per-batch two-pass statistics, the mean as a
+    double-double ``shift + resid``, a compensated M2), so its ``state()`` is the same."""
 
     def __init__(self) -> None:
         self._count = 0
-        self._mean = 0.0
+        self._total = 0.0
+        self._shift = 0.0
+        self._resid = 0.0
         self._m2 = 0.0
-        self._min = math.inf
-        self._max = -math.inf
+        self._m2_comp = 0.0
+        self._min = 0.0
+        self._max = 0.0
 
-    def push(self, x: np.ndarray) -> None:
-        v = _floats(x) if isinstance(x, np.ndarray) else [float(t) for t in np.atleast_1d(x)]
+    def push(self, x: Any) -> None:
+        v = _floats(x)
         nb = len(v)
         if nb == 0:
             return
-        mb, m2b = _mean_m2(v)
-        lo = _min_of(v)
-        hi = _max_of(v)
-        na = self._count
-        if na == 0:
-            self._mean = mb
-            self._m2 = m2b
-            self._min = lo
-            self._max = hi
+        bsum = _pairwise(v, 0, nb)
+        if self._count == 0:
+            m = bsum / nb
+            self._shift = m if math.isfinite(m) else 0.0
+        k = self._shift
+        bres = _pairwise([t - k for t in v], 0, nb) / nb
+        sq = []
+        for t in v:
+            d = (t - k) - bres
+            sq.append(d * d)
+        bm2 = _pairwise(sq, 0, nb)
+        if self._count == 0:
+            self._count, self._total, self._resid = nb, bsum, bres
+            self._m2, self._m2_comp = bm2, 0.0
+            self._min, self._max = _min_of(v), _max_of(v)
         else:
-            n = na + nb
-            delta = mb - self._mean
-            self._mean = self._mean + delta * (nb / n)
-            self._m2 = self._m2 + m2b + delta * delta * (na * nb / n)
-            if lo != lo or lo < self._min:
-                self._min = lo
-            if hi != hi or hi > self._max:
-                self._max = hi
-        self._count = na + nb
+            self._merge(nb, bsum, bres, bm2, 0.0, _min_of(v), _max_of(v))
+        self._normalize()
+
+    def _merge(self, nb: int, total: float, resid: float, m2: float, m2_comp: float,
+               lo: float, hi: float) -> None:
+        """Chan et al.'s merge into a non-empty accumulator (``resid`` relative to its shift)."""
+        na = self._count
+        n = na + nb if na + nb < 2**64 else 2**64 - 1  # saturating, as the Rust u64
+        w = nb / n
+        delta = resid - self._resid
+        self._resid += delta * w
+        self._m2, self._m2_comp = _add_compensated(self._m2, self._m2_comp, m2)
+        self._m2, self._m2_comp = _add_compensated(self._m2, self._m2_comp,
+                                                   delta * delta * na * w)
+        self._m2_comp += m2_comp
+        self._total += total
+        self._min = _min2(self._min, lo)
+        self._max = _max2(self._max, hi)
+        self._count = n
+
+    def _normalize(self) -> None:
+        s, r = _two_sum(self._shift, self._resid)
+        if math.isfinite(s) and math.isfinite(r):
+            self._shift, self._resid = s, r
+
+    def state(self) -> Any:
+        return from_values("f64", [float(self._count), self._total, self._shift, self._resid,
+                                   self._m2, self._m2_comp, self._min, self._max])
+
+    @staticmethod
+    def from_state(state: Any) -> RunningStats:
+        v = _floats(state)
+        if len(v) != STATE_LEN:
+            raise value_error("state", f"must hold {STATE_LEN} numbers (a RunningStats.state()), "
+                                       f"got {len(v)}")
+        count, total, shift, resid, m2, m2_comp, lo, hi = v
+        if not (0.0 <= count <= STATE_MAX_COUNT and count == math.floor(count)):
+            raise value_error("state", "must start with a count (a whole number from 0 to "
+                                       f"2**53), got {_rust_float(count)}")
+        rs = RunningStats()
+        if count == 0.0:
+            return rs
+        if not math.isfinite(shift):
+            raise value_error("state", "is not a RunningStats.state(): its shift (state[2]) "
+                                       f"is {_rust_float(shift)}")
+        rs._count, rs._total, rs._shift, rs._resid = int(count), total, shift, resid
+        rs._m2, rs._m2_comp, rs._min, rs._max = m2, m2_comp, lo, hi
+        return rs
+
+    def merge_state(self, state: Any) -> None:
+        other = RunningStats.from_state(state)
+        if other._count == 0:
+            return
+        if self._count == 0:
+            self.__dict__.update(other.__dict__)
+            return
+        d, e = _two_sum(other._shift, -self._shift)
+        self._merge(other._count, other._total, d + (e + other._resid), other._m2,
+                    other._m2_comp, other._min, other._max)
+        self._normalize()
 
     def _check(self) -> None:
         if self._count == 0:
@@ -395,13 +487,24 @@ class RunningStats:
 
     def mean(self) -> float:
         self._check()
-        return self._mean
+        m = self._shift + self._resid
+        if math.isfinite(self._total) and math.isfinite(m):
+            return m
+        return self._total / self._count
 
     def var(self, ddof: int = 0) -> float:
         self._check()
         if self._count <= ddof:
             raise value_error("ddof", f"must be less than the count ({self._count}), got {ddof}")
-        return self._m2 / (self._count - ddof)
+        if not (math.isfinite(self._min) and math.isfinite(self._max)) \
+                or self._total != self._total:
+            return math.nan
+        if math.isinf(self._total) or not math.isfinite(self._m2):
+            return math.inf
+        return (self._m2 + self._m2_comp) / (self._count - ddof)
+
+    def std(self, ddof: int = 0) -> float:
+        return math.sqrt(self.var(ddof))
 
     def min(self) -> float:
         self._check()
@@ -412,24 +515,35 @@ class RunningStats:
         return self._max
 
 
+def _rust_float(v: float) -> str:
+    """``v`` as Rust's ``{}`` formats an f64: the shortest digits that round-trip, never an
+    exponent, no ``.0`` (``inf``, ``NaN``, ``0.5``, ``-1``, ``0.000001``)."""
+    if v != v:
+        return "NaN"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    text = format(Decimal(repr(v)), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 # ---------------------------------------------------------------- sort
 
 
-def sort(x: np.ndarray) -> np.ndarray:
+def sort(x: Any) -> Any:
     v = _floats(x)
     # list.sort is stable and -0.0 == 0.0 under <, so they keep their input order; NaN last
     out = [t for t in v if t == t]
     out.sort()
     out.extend(t for t in v if t != t)
-    return np.array(out, dtype=np.float64)
+    return from_values("f64", out)
 
 
-def argsort(x: np.ndarray) -> np.ndarray:
+def argsort(x: Any) -> Any:
     v = _floats(x)
     order = [i for i, t in enumerate(v) if t == t]
     order.sort(key=v.__getitem__)  # stable
     order.extend(i for i, t in enumerate(v) if t != t)
-    return np.array(order, dtype=np.int64)
+    return from_values("i64", order)
 
 
 # ---------------------------------------------------------------- linalg
@@ -440,14 +554,14 @@ def _same_length(n: int, m: int) -> None:
         raise value_error("y", f"must have the same length as 'x' ({n}), got {m}")
 
 
-def dot(x: np.ndarray, y: np.ndarray) -> float:
+def dot(x: Any, y: Any) -> float:
     xv = _floats(x)
     yv = _floats(y)
     _same_length(len(xv), len(yv))
     return _pairwise([a * b for a, b in zip(xv, yv, strict=True)], 0, len(xv))
 
 
-def norm(x: np.ndarray) -> float:
+def norm(x: Any) -> float:
     v = _floats(x)
     s = _pairwise([t * t for t in v], 0, len(v))
     if s == math.inf or s < 2.2250738585072014e-308:  # overflow, or underflow to 0/subnormal
@@ -462,14 +576,15 @@ def norm(x: np.ndarray) -> float:
     return math.sqrt(s)
 
 
-def axpy(a: float, x: np.ndarray, y: np.ndarray) -> None:
+def axpy(a: float, x: Any, y: Any) -> None:
     xv = _floats(x)
     yv = _floats(y)
     _same_length(len(xv), len(yv))
-    y[:] = [yi + a * xi for xi, yi in zip(xv, yv, strict=True)]
+    for i, (xi, yi) in enumerate(zip(xv, yv, strict=True)):  # y: any writable array
+        y[i] = yi + a * xi
 
 
-def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def matmul(a: Any, b: Any) -> Any:
     m, k = a.shape
     r, n = b.shape
     if r != k:
@@ -489,19 +604,19 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
                 for j in range(n):
                     row[j] += aip * bp[j]
             out.extend(row)
-        return np.array(out, dtype=np.float64).reshape(m, n)
+        return from_values("f64", out, (m, n))
     except MemoryError:
         raise _alloc_error("b", m * n) from None
 
 
-def convolve(x: np.ndarray, k: np.ndarray) -> np.ndarray:
+def convolve(x: Any, k: Any) -> Any:
     xv = _nonempty(x, "x")
     kv = _nonempty(k, "k")
     out = [0.0] * (len(xv) + len(kv) - 1)
     for i, xi in enumerate(xv):
         for j, kj in enumerate(kv):
             out[i + j] += xi * kj
-    return np.array(out, dtype=np.float64)
+    return from_values("f64", out)
 
 
 # ---------------------------------------------------------------- bytes
@@ -520,7 +635,7 @@ def _crc_table() -> list[int]:
 CRC_TABLE = _crc_table()
 
 
-def crc32(data: np.ndarray, value: int = 0) -> int:
+def crc32(data: Any, value: int = 0) -> int:
     table = CRC_TABLE
     crc = value ^ 0xFFFFFFFF
     for byte in _as_bytes(data):
@@ -533,7 +648,7 @@ FNV_PRIME = 0x100000001B3
 MASK64 = 0xFFFFFFFFFFFFFFFF
 
 
-def fnv1a64(data: np.ndarray) -> int:
+def fnv1a64(data: Any) -> int:
     h = FNV_OFFSET
     for byte in _as_bytes(data):
         h = ((h ^ byte) * FNV_PRIME) & MASK64
@@ -594,7 +709,7 @@ class Sha256:
         self._pending = bytearray()  # < 64 bytes not yet compressed
         self._length = 0  # bytes fed so far
 
-    def update(self, data: np.ndarray) -> None:
+    def update(self, data: Any) -> None:
         chunk = _as_bytes(data)
         self._length += len(chunk)
         buf = self._pending + chunk
@@ -623,7 +738,7 @@ class Sha256:
         return other
 
 
-def sha256(data: np.ndarray) -> bytes:
+def sha256(data: Any) -> bytes:
     h = Sha256()
     h.update(data)
     return h.digest()
@@ -636,7 +751,7 @@ for _i, _c in enumerate(B64_ALPHABET):
 del _i, _c
 
 
-def base64_encode(data: np.ndarray) -> bytes:
+def base64_encode(data: Any) -> bytes:
     d = _as_bytes(data)
     abc = B64_ALPHABET
     out = bytearray()
@@ -654,7 +769,7 @@ def base64_encode(data: np.ndarray) -> bytes:
     return bytes(out)
 
 
-def base64_decode(data: np.ndarray) -> bytes:
+def base64_decode(data: Any) -> bytes:
     # canonical padding only (what Python >= 3.13's b64decode(validate=True) accepts)
     d = _as_bytes(data)
     end = len(d)
@@ -742,13 +857,13 @@ def _lgamma1(t: float) -> float:
         return math.inf
 
 
-def gamma(x: np.ndarray) -> np.ndarray:
-    return np.array([_gamma1(t) for t in _floats(x)], dtype=np.float64)
+def gamma(x: Any) -> Any:
+    return from_values("f64", [_gamma1(t) for t in _floats(x)])
 
 
-def lgamma(x: np.ndarray) -> np.ndarray:
-    return np.array([_lgamma1(t) for t in _floats(x)], dtype=np.float64)
+def lgamma(x: Any) -> Any:
+    return from_values("f64", [_lgamma1(t) for t in _floats(x)])
 
 
-def erf(x: np.ndarray) -> np.ndarray:
-    return np.array([math.erf(t) for t in _floats(x)], dtype=np.float64)
+def erf(x: Any) -> Any:
+    return from_values("f64", [math.erf(t) for t in _floats(x)])

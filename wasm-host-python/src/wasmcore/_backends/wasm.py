@@ -36,13 +36,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import wasmtime
 
+from .. import _pickle
 from .._abi import convert
+from .._abi.arrays import np
+from .._abi.binary import check_exports
 from .._abi.manifest import (
     ELEMS,
-    RUNTIME_EXPORTS,
     FunctionSpec,
     Manifest,
     Param,
@@ -54,6 +55,7 @@ from .._abi.objects import Context
 from .._errors import Error, ModuleRejected, Trap, status_error
 from . import capi, reaper
 from .reaper import StoreOwner
+from .scratch import ScratchArea
 
 # The wasmtime-py major versions the fast call path is verified against: `just test` passes on
 # them on every call path (requirements-dev.txt pins one). Widen the range only after that;
@@ -74,6 +76,8 @@ try:  # the C bindings whose types the fast path uses; _internals() checks the r
     _B: Any = _bindings
 except ImportError:  # pragma: no cover - depends on the wasmtime-py version
     _B = None
+
+_pickle.reduce_engine_errors(wasmtime)  # so that exceptions chained to them pickle
 
 
 def _internals() -> bool:
@@ -314,7 +318,7 @@ class _Block:
             self.ctx.defer(self.inst.free_block, self)
 
 
-class _Instance:
+class _Instance(ScratchArea):
     """One Store + instance of the module, used by a single thread."""
 
     # Called before every call when set (the plugin sandbox arms its limits there).
@@ -364,7 +368,8 @@ class _Instance:
         if self.backend.fast:
             self.ctx_addr = ctypes.cast(self.store._context(), ctypes.c_void_p).value or 0
         self.scratch_ptr = self.scratch_cap = 0
-        self.scratch: np.ndarray = np.empty(0, np.uint8)
+        self.scratch = memoryview(bytearray())  # bytes of the scratch area (see place())
+        self.view = memoryview(bytearray())  # bytes of linear memory (see read())
         self.out = 0  # the result slot (below), when the module has the runtime
         if not runtime:
             return
@@ -374,6 +379,7 @@ class _Instance:
         self.base = ctypes.addressof(mem.data_ptr(self.store).contents)
         self._alloc = self._func("wasmcore_alloc")
         self.out = self.alloc(16, 16)  # result slot of fallible scalars and owned buffers
+        self.slot = self.read(self.out, 16).cast("I")  # (pointer, length, rows, columns)
 
     def _func(self, name: str) -> wasmtime.Func:
         f = self.exports[name]
@@ -452,10 +458,12 @@ class _Instance:
         if block.store_owner is self.store_owner:
             self.free(block.ptr, block.size, 16)
 
-    def address(self, a: np.ndarray) -> int:
-        """The wasm address of ``a`` if it lives in this instance's memory, else 0."""
-        b = a.base
-        while b.__class__ is np.ndarray:  # a view of a view of ... the block's array
+    def address(self, a: Any) -> int:
+        """The wasm address of ``a`` if it is a numpy array living in this instance's memory,
+        else 0."""
+        b = getattr(a, "base", None)
+        # a view of a view of ... the block's array
+        while np is not None and b.__class__ is np.ndarray:
             b = b.base
         if b.__class__ is _Block and b.store_owner is self.store_owner:
             return b.ptr + (a.__array_interface__["data"][0] - b.addr)
@@ -463,52 +471,27 @@ class _Instance:
 
     # -- buffers for calls ------------------------------------------------------------------
 
-    def place(self, *arrays: np.ndarray) -> tuple[int, ...]:
-        """The wasm addresses of the arrays: their own for arrays already in linear memory,
-        else of copies in the scratch area (16-byte aligned each)."""
-        offsets, total = [], 0
-        for a in arrays:
-            if a.base is not None and (ptr := self.address(a)):
-                offsets.append(-ptr)
-                continue
-            offsets.append(total)
-            total += (a.nbytes + 15) & ~15
-        if total > self.scratch_cap:
-            if self.scratch_ptr:
-                self.free(self.scratch_ptr, self.scratch_cap, 16)
-                self.scratch_ptr = self.scratch_cap = 0
-            cap = max(total, 2 * self.scratch_cap, 1 << 16)
-            self.scratch_ptr = self.alloc(cap, 16)
-            self.scratch_cap = cap
-            self.scratch = np.ctypeslib.as_array(
-                (ctypes.c_uint8 * cap).from_address(self.base + self.scratch_ptr))
-        out = []
-        for a, off in zip(arrays, offsets, strict=True):
-            if off < 0:
-                out.append(-off)
-                continue
-            n = a.nbytes
-            self.scratch[off:off + n] = a.reshape(-1).view(np.uint8)
-            self.bytes_copied += n
-            out.append(self.scratch_ptr + off)
-        return tuple(out)
+    def scratch_at(self, ptr: int, size: int) -> memoryview:
+        return self.read(ptr, size)
 
-    def copy_back(self, a: np.ndarray, ptr: int) -> None:
-        """Copies an in/out buffer back from the scratch area into the caller's array (not
-        needed when the array lives in linear memory itself)."""
-        off = ptr - self.scratch_ptr
-        if 0 <= off < self.scratch_cap and not self.address(a):
-            a.reshape(-1).view(np.uint8)[:] = self.scratch[off:off + a.nbytes]
+    def read(self, ptr: int, size: int) -> memoryview:
+        """A view of ``size`` bytes of linear memory at ``ptr`` (memory never moves, so a view
+        stays valid; one made before the memory grew covers only what it had then)."""
+        if ptr + size > len(self.view):
+            n = self.memory.data_len(self.store)
+            self.view = memoryview((ctypes.c_uint8 * n).from_address(self.base)).cast("B")
+        return self.view[ptr:ptr + size]
 
-    def take_owned(self, elem: str, matrix: bool = False) -> np.ndarray:
-        """Reads (pointer, length[, rows, columns]) from the result slot, copies the buffer
-        out, frees it."""
-        ptr, n, rows, cols = (ctypes.c_uint32 * 4).from_address(self.base + self.out)
-        size = ELEMS[elem]
-        src = (ctypes.c_char * (n * size)).from_address(self.base + ptr)
-        out = np.frombuffer(src, dtype=convert.DTYPES[elem]).copy()  # the one copy out
-        self.free(ptr, n * size, size)
-        return out.reshape(rows, cols) if matrix else out
+    def take_owned(self, make: Callable[[Any, Any], Any], itemsize: int,
+                   matrix: bool = False) -> Any:
+        """Reads (pointer, length[, rows, columns]) from the result slot, makes the result
+        from the buffer's bytes (``make``, see :func:`convert.owned_result`: the one copy
+        out), frees it."""
+        ptr, n, rows, cols = self.slot
+        size = n * itemsize
+        out = make(self.read(ptr, size), (rows, cols) if matrix else None)
+        self.free(ptr, size, itemsize)
+        return out
 
     def failure(self, err: int | BaseException | None, holder: ctypes.c_void_p, status: int,
                 label: str, error: Callable[[int], Exception]) -> BaseException:
@@ -569,23 +552,10 @@ class WasmBackend:
 
     def _check_exports(self) -> None:
         """Every export the manifest describes must exist with the wasm type it lowers to."""
-        exported: dict[str, Any] = {e.name: e.type for e in self.module.exports}
-        problems = []
-        if not isinstance(exported.get("memory"), wasmtime.MemoryType):
-            problems.append("it exports no memory named 'memory'")
-        wanted = self.manifest.signatures()
-        wanted.update(RUNTIME_EXPORTS)
-        for name, (params, results) in wanted.items():
-            ty = exported.get(name)
-            if not isinstance(ty, wasmtime.FuncType):
-                problems.append(f"{name!r} is in the manifest but not exported as a function")
-                continue
-            actual = (tuple(str(p) for p in ty.params), tuple(str(r) for r in ty.results))
-            if actual != (params, results):
-                problems.append(f"{name!r}: manifest lowers to {_sig(params, results)} but the "
-                                f"export is {_sig(*actual)}")
-        if problems:
-            raise ModuleRejected("module disagrees with its manifest: " + "; ".join(problems))
+        exported = {e.name: ("func", _types(e.type)) if isinstance(e.type, wasmtime.FuncType)
+                    else ("memory" if isinstance(e.type, wasmtime.MemoryType) else "other", None)
+                    for e in self.module.exports}
+        check_exports(self.manifest, exported)
 
     def instance(self) -> _Instance:
         """The calling thread's instance (created on first use)."""
@@ -620,7 +590,11 @@ class WasmBackend:
                    _w_error=self._error(inst, spec.label),
                    _w_other=lambda *a: self.callable(spec.name)(*a))
         mine = "_w_owner._is_owned()" if _OWNED else "_w_ident() == _w_tid"
-        body, slot = [f"if not {mine}: return _w_other({convert.arg_list(spec)})"], 0
+        # another thread's call goes to its own callable with the arguments as given (before
+        # the checks convert them: a str would arrive as bytes)
+        head = [f"if not {mine}: return _w_other({convert.arg_list(spec)})"]
+        body: list[str] = []
+        slot = 0
         if inst.arm is not None and spec is not _FREE:  # a sandbox arms its limits
             body.append("_w_inst.arm()")
         buffers = [p for p in spec.params if p.type.kind in ("buffer", "matrix", "bytes", "str")]
@@ -679,8 +653,10 @@ class WasmBackend:
         elif ret.kind == "unit":
             body.append("return None")
         elif ret.kind in ("owned", "str", "matrix"):
-            taken = f"_w_inst.take_owned({ret.elem!r}, {ret.kind == 'matrix'})"
-            body.append("return " + convert.owned_result(ret, taken))
+            assert ret.elem is not None
+            body.append(f"return _w_inst.take_owned(_w_make, {ELEMS[ret.elem]}, "
+                        f"{ret.kind == 'matrix'})")
+            env["_w_make"] = convert.owned_result(ret)
         elif out_view is not None:
             body.append("return _w_out[0]" + (" != 0" if ret.name == "bool" else ""))
         else:
@@ -710,7 +686,7 @@ class WasmBackend:
 
         values = per_instance()
         env.update(values, _w_rawbuf=raw)
-        fn, rebind = convert.build(spec, body, env, rebind=tuple(values), ints=False)
+        fn, rebind = convert.build(spec, body, env, rebind=tuple(values), ints=False, head=head)
         inst.rebinders.append(lambda: rebind(**per_instance()))
         return fn
 
@@ -721,8 +697,8 @@ class WasmBackend:
         return error
 
 
-def _sig(params: tuple[str, ...], results: tuple[str, ...]) -> str:
-    return f"({', '.join(params)}) -> ({', '.join(results)})"
+def _types(ty: wasmtime.FuncType) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return tuple(str(p) for p in ty.params), tuple(str(r) for r in ty.results)
 
 
 # wasm value type -> the raw array's view and its elements per slot (i32 slot k: _w_i32[4k])

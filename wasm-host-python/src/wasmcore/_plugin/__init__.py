@@ -15,7 +15,31 @@ recorded*. Where that is not available (no POSIX ``mmap``) the store limiter enf
 alone and only an initial size over the cap is reported as such.
 """
 
-from .plugin import Plugin
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
 from .wasi import Wasi
 
+if TYPE_CHECKING:
+    from .plugin import Plugin
+
 __all__ = ["Plugin", "Wasi"]
+
+
+def __getattr__(name: str) -> Any:
+    """``Plugin``, imported on first use: wasmtime's sandbox (:mod:`.plugin`), or under Pyodide
+    the JavaScript engine's (:mod:`.js`)."""
+    if name != "Plugin":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if sys.platform == "emscripten":
+        from .js import Plugin
+    else:
+        try:
+            from .plugin import Plugin
+        except ImportError as e:
+            raise ImportError(f"wasmcore.Plugin runs modules under wasmtime-py, which cannot be "
+                              f"imported here ({e}): pip install wasmtime") from None
+    globals()["Plugin"] = Plugin
+    return Plugin

@@ -31,8 +31,9 @@ from typing import Any
 
 import wasmtime
 
-from .._abi.convert import RAW_INT_RANGES, signed
+from .._abi.convert import RAW_INT_RANGES
 from .._backends import capi, reaper
+from .common import result_value
 
 
 class HostFailed(Exception):
@@ -62,35 +63,6 @@ class HostCalls:
             pass
         assert e is not None
         return e
-
-
-def result_value(key: str, results: tuple[str, ...], out: Any) -> Any:
-    """A host function's return value checked against the import's result types: the value
-    to hand to wasm (integers signed, floats as float), a tuple of them for several results,
-    None for none. Anything else is a ``TypeError`` naming the function."""
-    def bad() -> TypeError:
-        want = "nothing (None)" if not results else ", ".join(results)
-        return TypeError(f"host function '{key}' returned {out!r}; the import expects {want}")
-
-    if not results:
-        if out is not None:
-            raise bad()
-        return None
-    values = [out] if len(results) == 1 else out
-    if not isinstance(values, (list, tuple)) or len(values) != len(results):
-        raise bad()
-    checked: list[Any] = []
-    for v, t in zip(values, results, strict=True):
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise bad()
-        if t in RAW_INT_RANGES:
-            lo, hi = RAW_INT_RANGES[t]
-            if not isinstance(v, int) or not lo <= v <= hi:
-                raise bad()
-            checked.append(signed(v, t))
-        else:
-            checked.append(float(v))
-    return checked[0] if len(results) == 1 else tuple(checked)
 
 
 def define(linker: wasmtime.Linker,

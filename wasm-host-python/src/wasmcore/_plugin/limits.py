@@ -17,7 +17,6 @@ from wasmtime import _bindings
 
 from .._backends import reaper
 
-DEFAULT_MAX_MEMORY = 64 << 20
 TICK = 0.005  # seconds per epoch tick of the shared ticker thread
 SLOW = 10  # ticks per wake-up while no plugin has a timeout (the ticker only watches signals)
 # The furthest epoch deadline a Store is ever given, in ticks (see cancel.py): so this many

@@ -3,34 +3,40 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import inspect
-import math
 import os
 import threading
 import weakref
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import wasmtime
 
-from .._abi.manifest import RUNTIME_EXPORTS, Manifest, custom_sections, read_manifest
-from .._abi.objects import make_class
+from .. import _pickle
+from .._abi.manifest import RUNTIME_EXPORTS, Manifest
 from .._backends import reaper, wasm
 from .._errors import (
     Error,
-    ModuleRejected,
+)
+from .common import (
+    DEFAULT_MAX_MEMORY,
+    PluginBase,
+    check_limit,
+    check_sha256,
+    check_span,
+    expose,
+    plugin_manifest,
+    read_source,
+    resolve_imports,
 )
 from .cancel import CancelHandle, handle
 from .instance import PluginBackend, PluginInstance
-from .limits import DEFAULT_MAX_MEMORY, TICKER, engine, engine_config
-from .raw import NUMERIC, RawSpec, func_signature, wasm_types
-from .wasi import WASI_MODULES, Wasi
+from .limits import TICKER, engine, engine_config
+from .raw import func_signature, wasm_types
+from .wasi import Wasi
 
 # -- the public class -------------------------------------------------------------------------
 
-class Plugin:
+class Plugin(PluginBase):
     """A third-party wasm module run in a sandbox.
 
     ``source`` is a path or the module's bytes (binary or text format). Limits hold for
@@ -52,6 +58,10 @@ class Plugin:
     the signature of its wasm type. A plugin built with ``wasmcore-abi`` carries a manifest,
     and its functions are attributes with typed arguments (``p.count_words(b"...")``),
     listed in ``p.functions``.
+
+    A plugin and its functions pickle (module bytes or path, sha256, limits, WASI, host
+    functions that pickle themselves), and are made once per process where they are
+    unpickled: see docs/dask.md.
     """
 
     def __init__(self, source: str | os.PathLike[str] | bytes | bytearray | memoryview, *,
@@ -62,10 +72,14 @@ class Plugin:
         self.closed = False
         self._ticking = False
         self._instances: weakref.WeakSet[PluginInstance] = weakref.WeakSet()
-        data, self.name = _read_source(source)
-        self.timeout = _check_limit("timeout", timeout, float)
-        self.fuel = _check_limit("fuel", fuel, int)
-        checked = _check_limit("max_memory", max_memory, int)
+        data, self.name = read_source(source)
+        # what a pickle ships: the absolute path, or the bytes (see wasmcore._pickle)
+        self._source: bytes | str = \
+            os.path.abspath(source) if isinstance(source, (str, os.PathLike)) else data
+        self._anchor = _pickle.Anchor(self)
+        self.timeout = check_limit("timeout", timeout, float)
+        self.fuel = check_limit("fuel", fuel, int)
+        checked = check_limit("max_memory", max_memory, int)
         assert checked is not None
         self.max_memory = int(checked)
         if isinstance(wasi, bool):
@@ -75,14 +89,7 @@ class Plugin:
         else:
             raise TypeError(f"Plugin(): parameter 'wasi' must be a bool or a wasmcore.Wasi, "
                             f"got {type(wasi).__name__}")
-        self.sha256 = hashlib.sha256(data).hexdigest()
-        if sha256 is not None:
-            if not isinstance(sha256, str):
-                raise TypeError("Plugin(): parameter 'sha256' must be a hex string, got "
-                                f"{type(sha256).__name__}")
-            if sha256.lower() != self.sha256:
-                raise ModuleRejected(f"{self.name}: sha256 mismatch: expected {sha256.lower()}, "
-                                     f"the module's is {self.sha256}")
+        self.sha256 = check_sha256(data, sha256, self.name)
         self._engine = engine(self.fuel is not None)
         config = engine_config(self.fuel is not None)
         self._module = wasm.compile_module(bytes(data), self.sha256, self._engine, config)
@@ -97,26 +104,7 @@ class Plugin:
             self._ticking = True
         self.functions: dict[str, Callable[..., Any]] = {}
         self._backend.instance()  # instantiate now: a module that cannot start fails here
-        taken = set(dir(type(self))) | set(vars(self)) | {"_raw"}
-        # every numeric export the manifest does not describe, bound from its wasm type (with
-        # its arity); attributes too, but for the runtime's own exports
-        self._raw = {name: (self._backend.callable(name), len(spec.params))
-                     for name, spec in self._backend.specs.items() if isinstance(spec, RawSpec)}
-        for name, (fn, _) in self._raw.items():
-            if name not in taken and not (self._typed and name in RUNTIME_EXPORTS):
-                setattr(self, name, fn)
-        if self._typed:
-            assert self.manifest is not None
-            for f in self.manifest.functions:
-                fn = self._backend.callable(f.name)
-                self.functions[f.name] = fn
-                if f.name not in taken:
-                    setattr(self, f.name, fn)
-            for c in self.manifest.classes:
-                cls = make_class(c, self._backend.context)
-                self.functions[c.name] = cls
-                if c.name not in taken:
-                    setattr(self, c.name, cls)
+        expose(self, self._backend, self._anchor)
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -126,67 +114,17 @@ class Plugin:
     def _resolve_imports(self, host: Mapping[str, Callable[..., Any]] | None
                          ) -> dict[tuple[str, str], tuple[Callable[..., Any], wasmtime.FuncType]]:
         """Every import must be provided; host functions must fit the import's arity."""
-        given: dict[tuple[str, str], Callable[..., Any]] = {}
-        if host is not None:
-            if not isinstance(host, Mapping):
-                raise TypeError("Plugin(): parameter 'host' must be a dict of name -> callable, "
-                                f"got {type(host).__name__}")
-            for key, fn in host.items():
-                if not isinstance(key, str) or not key:
-                    raise TypeError(f"Plugin(): parameter 'host': keys must be non-empty "
-                                    f"strings, got {key!r}")
-                if not callable(fn):
-                    raise TypeError(f"Plugin(): parameter 'host': {key!r} is not callable")
-                mod, _, name = key.rpartition(".")
-                given[(mod or "env", name)] = fn
-        out = {}
-        missing = []
-        for imp in self._module.imports:
-            mod, name, ty = imp.module, imp.name or "", imp.type
-            fn = given.get((mod, name))
-            if isinstance(ty, wasmtime.FuncType) and fn is not None:
-                _check_arity(f"{mod}.{name}", fn, ty)
-                out[(mod, name)] = (fn, ty)
-            elif self.wasi is not None and mod in WASI_MODULES:
-                continue
-            else:
-                missing.append(f"{mod}.{name} ({describe(ty)})")
-        if missing:
-            hint = "provide functions with host={...}"
-            if any(m.split(".")[0] in WASI_MODULES for m in missing):
-                hint += " or pass wasi=True for WASI"
-            raise ModuleRejected(f"{self.name}: the module imports what it was not given: "
-                                 f"{', '.join(missing)} ({hint})")
-        return out
+        types = {(i.module, i.name or ""): i.type for i in self._module.imports}
+        given = resolve_imports(self.name, host, [
+            (mod, name, wasm_types(ty) if isinstance(ty, wasmtime.FuncType) else None,
+             describe(ty)) for (mod, name), ty in types.items()], self.wasi is not None)
+        return {key: (fn, types[key]) for key, fn in given.items()}
 
     # -- calls ----------------------------------------------------------------------------
 
-    def call(self, name: str, *args: Any) -> Any:
-        """Calls export ``name``: with typed arguments when the manifest describes it, else
-        with numbers (ints for i32/i64, given signed or unsigned; ints or floats for f32/f64;
-        checked against the export's type). Returns ``None``, a number, or a tuple for several
-        results."""
-        if name.__class__ is not str and not isinstance(name, str):
-            raise TypeError(f"call(): parameter 'name' must be a str, got {type(name).__name__}")
-        raw = self._raw.get(name)
-        if raw is not None:
-            if len(args) != raw[1]:
-                ty = self._exports[name]
-                raise TypeError(f"call(): {name}() takes {raw[1]} argument"
-                                f"{'s' if raw[1] != 1 else ''} ({func_signature(ty)}), "
-                                f"got {len(args)}")
-            return raw[0](*args)
-        typed = self.functions.get(name)
-        if typed is not None and not isinstance(typed, type):
-            return typed(*args)
-        ty = self._exports.get(name)
-        if not isinstance(ty, wasmtime.FuncType):
-            funcs = [n for n, t in self._exports.items() if isinstance(t, wasmtime.FuncType)]
-            raise ValueError(f"call(): parameter 'name': {self.name} exports no function "
-                             f"{name!r} (its functions: {', '.join(sorted(funcs)) or 'none'})")
-        other = next(t for t in (*wasm_types(ty)[0], *wasm_types(ty)[1]) if t not in NUMERIC)
-        raise TypeError(f"call(): {name}() has a {other} parameter or result; only exports of "
-                        f"numbers ({', '.join(NUMERIC)}) can be called")
+    def _export_types(self) -> dict[str, tuple[str, Any]]:
+        return {n: ("func", wasm_types(t)) if isinstance(t, wasmtime.FuncType) else ("", None)
+                for n, t in self._exports.items()}
 
     def _instance(self) -> PluginInstance:
         if self.closed:
@@ -201,14 +139,7 @@ class Plugin:
             if isinstance(self._exports.get("memory"), wasmtime.MemoryType) else None
         if not isinstance(mem, wasmtime.Memory):
             raise Error(f"{func}(): {self.name} exports no memory named 'memory'")
-        n = mem.data_len(inst.store)
-        for param, v in (("ptr", ptr), ("size", size)):
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise TypeError(f"{func}(): parameter '{param}' must be an int, got "
-                                f"{type(v).__name__}")
-        if not (ptr >= 0 and size >= 0 and ptr + size <= n):
-            raise ValueError(f"{func}(): bytes {ptr}..{ptr + size} are outside the plugin's "
-                             f"memory of {n} bytes")
+        check_span(func, ptr, size, mem.data_len(inst.store))
         return inst, mem
 
     def read(self, ptr: int, size: int) -> bytes:
@@ -271,70 +202,17 @@ class Plugin:
             mine.store_owner = None  # type: ignore[assignment]  # its last owner: queued
             reaper.reap()
 
-    def __enter__(self) -> Plugin:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def __del__(self) -> None:
         with contextlib.suppress(Exception):
             if getattr(self, "_ticking", False):
                 TICKER.release()
                 self._ticking = False
 
-    def __repr__(self) -> str:
-        state = "closed" if self.closed else f"{len(self.functions)} typed functions"
-        return f"<wasmcore.Plugin {self.name!r} {state}>"
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _pickle.reduce_plugin(self)
 
-    def __dir__(self) -> list[str]:
-        return sorted(set(super().__dir__()) | set(self.functions))
-
-
-
-# -- argument checks --------------------------------------------------------------------------
-
-def _read_source(source: object) -> tuple[bytes, str]:
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return bytes(source), "plugin"
-    if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        try:
-            return path.read_bytes(), path.name
-        except OSError as e:
-            raise ModuleRejected(f"Plugin(): cannot read {str(path)!r}: {e.strerror}") from None
-    raise TypeError(f"Plugin(): parameter 'source' must be a path or bytes, got "
-                    f"{type(source).__name__}")
-
-
-def _check_limit(param: str, value: object, kind: type) -> Any:
-    if value is None:
-        if param == "max_memory":
-            raise TypeError("Plugin(): parameter 'max_memory' must be an int, got None")
-        return None
-    ok = isinstance(value, int) if kind is int else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok:
-        want = "an int" if kind is int else "a number of seconds"
-        raise TypeError(f"Plugin(): parameter '{param}' must be {want} or None, got "
-                        f"{type(value).__name__}")
-    assert isinstance(value, (int, float))
-    if not value > 0 or (kind is float and not math.isfinite(value)):
-        raise ValueError(f"Plugin(): parameter '{param}' must be positive, got {value!r}")
-    return value
-
-
-def plugin_manifest(data: bytes, name: str) -> Manifest | None:
-    """The plugin's manifest, if it carries one (a malformed one refuses the module)."""
-    try:
-        has = "wasmcore.abi" in custom_sections(data)
-    except Exception:  # not a binary module (e.g. text format): no manifest
-        return None
-    if not has:
-        return None
-    try:
-        return read_manifest(data)
-    except ModuleRejected as e:
-        raise ModuleRejected(f"{name}: {e}") from None
+    def __dask_tokenize__(self) -> object:
+        return _pickle.token(self)
 
 
 def describe(ty: object) -> str:
@@ -347,17 +225,3 @@ def describe(ty: object) -> str:
     if isinstance(ty, wasmtime.GlobalType):
         return "global"
     return type(ty).__name__
-
-
-def _check_arity(key: str, fn: Callable[..., Any], ty: wasmtime.FuncType) -> None:
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):
-        return  # builtins without a signature: checked when called
-    n = len(ty.params)
-    try:
-        sig.bind(*range(n))
-    except TypeError:
-        raise TypeError(f"Plugin(): host function {key!r} must take {n} positional "
-                        f"argument{'s' if n != 1 else ''}: the module imports it as "
-                        f"{func_signature(ty)}, got {fn!r} with signature {sig}") from None

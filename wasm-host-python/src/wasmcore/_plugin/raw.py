@@ -12,11 +12,13 @@ back as a tuple.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import wasmtime
-
+from .._abi.binary import _sig
 from .._abi.manifest import FunctionSpec, Param, ParamType, ReturnType
-from .._backends.wasm import _sig
+
+if TYPE_CHECKING:
+    import wasmtime
 
 NUMERIC = ("i32", "i64", "f32", "f64")
 
@@ -43,7 +45,13 @@ def func_signature(ty: wasmtime.FuncType) -> str:
 def raw_spec(name: str, ty: wasmtime.FuncType, plugin: str) -> RawSpec | None:
     """The spec of export ``name`` of type ``ty``, or None when a parameter or result is not a
     number (such an export cannot be called from Python)."""
-    params, results = wasm_types(ty)
+    return raw_spec_of(name, wasm_types(ty), plugin)
+
+
+def raw_spec_of(name: str, types: tuple[tuple[str, ...], tuple[str, ...]],
+                plugin: str) -> RawSpec | None:
+    """:func:`raw_spec` from the export's (parameter types, result types)."""
+    params, results = types
     if not all(t in NUMERIC for t in (*params, *results)):
         return None
     return RawSpec(

@@ -11,9 +11,10 @@ One kind of stub per way a module is used from Python (:func:`render_stub`):
 * ``"core"`` — ``wasmcore/_kernels.pyi``: ``class Kernels(Core)``, what ``wasmcore.load()``
   returns for the bundled core.
 
-The Python type of each logical ABI type is decided here, once (:func:`param_annotation`,
-:func:`return_annotation`); the runtime's ``inspect.signature`` of every callable
-(``wasmcore._abi.convert.signature``) takes its annotations from the same two functions.
+The Python type of each logical ABI type is decided once, in :mod:`wasmcore._abi.annotations`
+(:func:`param_annotation`, :func:`return_annotation`); the runtime's ``inspect.signature`` of
+every callable (``wasmcore._abi.convert.signature``) takes its annotations from the same two
+functions.
 
 Command line: ``python -m wasmcore.build.stubs FILE.wasm --kind {module,plugin,core} -o OUT.pyi``.
 """
@@ -27,88 +28,22 @@ import re
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal, cast, get_args
+from typing import Literal, get_args
 
-import numpy as np
-
-from .._abi.convert import DTYPES, INT_RANGES
+from .._abi.annotations import param_annotation, return_annotation
 from .._abi.manifest import (
     ClassSpec,
     FunctionSpec,
     Manifest,
     MethodSpec,
     Param,
-    ParamType,
-    ReturnType,
     read_module,
 )
 from .._errors import ModuleRejected
-from .._plugin.plugin import Plugin
+from .._plugin import Plugin
 
 Kind = Literal["module", "plugin", "core"]
 KINDS: tuple[str, ...] = get_args(Kind)
-
-# -- the type mapping: logical ABI type -> Python annotation ----------------------------------
-#
-# Parameters accept what the runtime's checks (wasmcore._abi.convert) accept: integers anything
-# with __index__ (numpy integers included), floats anything with __float__ (not str), bytes
-# any buffer (not str), input arrays any array or (nested) sequence of numbers; an array the
-# kernel writes in place must be an ndarray of exactly its dtype. Results are what comes back.
-
-
-def _scalar(name: str, *, result: bool) -> str:
-    if name == "bool":
-        return "bool" if result else "bool | np.bool_"
-    if name in INT_RANGES:
-        return "int" if result else "SupportsIndex"
-    return "float" if result else "SupportsFloat"
-
-
-def _numpy(elem: str) -> np.dtype[Any]:
-    return cast("np.dtype[Any]", DTYPES[elem])
-
-
-def _dtype(elem: str) -> str:
-    """The numpy scalar type of an element type (``np.float64`` for ``f64``)."""
-    return f"np.{_numpy(elem).type.__name__}"
-
-
-def param_annotation(t: ParamType) -> str:
-    """The annotation of a parameter of logical type ``t`` (objects, passed only as ``self``,
-    have none)."""
-    if t.kind == "scalar":
-        assert t.scalar is not None
-        return _scalar(t.scalar, result=False)
-    if t.kind in ("buffer", "matrix"):
-        assert t.elem is not None
-        if t.inout:
-            return f"NDArray[{_dtype(t.elem)}]"
-        item = "SupportsFloat" if _numpy(t.elem).kind == "f" else "SupportsIndex"
-        nested = f"Sequence[{item}]" if t.kind == "buffer" else f"Sequence[Sequence[{item}]]"
-        return f"NDArray[Any] | {nested}"
-    if t.kind == "bytes":
-        return "Buffer"
-    if t.kind == "str":
-        return "str"
-    raise ValueError(f"a parameter of type {t.name!r} has no Python type (objects are passed "
-                     "only as the instance, self)")
-
-
-def return_annotation(r: ReturnType, owner: str | None = None) -> str:
-    """The annotation of a result of logical type ``r``; a handle is an object of the class
-    ``owner`` (the class of the method returning it)."""
-    if r.kind == "unit":
-        return "None"
-    if r.kind == "scalar":
-        assert r.name is not None
-        return _scalar(r.name, result=True)
-    if r.kind == "handle":
-        return owner or "Any"
-    if r.kind == "str" or r.name == "bytes":
-        return str(r.name)
-    assert r.elem is not None
-    return f"NDArray[{_dtype(r.elem)}]"
-
 
 # -- rendering --------------------------------------------------------------------------------
 
