@@ -28,13 +28,13 @@ the pending signal handlers as that function starts, before its first ``try``: a
 raised there (Ctrl-C's) is printed as "Exception ignored", and ctypes returns whatever was on
 the stack, which wasmtime would take as an error pointer. So the C callback is ``max(0,
 error_1, ..., error_k, context, data, delta, kind, key=generator.send)``: built-in functions
-only, up to a generator resumed inside ``yield from``, which CPython never interrupts for
-signals (3.10's ``YIELD_FROM``, the ``RESUME`` after a ``yield from`` since 3.11); it passes
-each item on to a sub-generator, whose resumption runs the pending handlers inside the outer
-generator's ``try`` (:func:`_trampoline`). ``max`` sends the items in order; the keys sent
-back (:meth:`_Hook.key`) make it return 0 (go on: no error) or one of the errors made in
-advance (stop: wasmtime takes it). Only a second signal arriving during the callback's own
-few microseconds could still escape.
+only, up to a generator resumed at a ``yield`` inside its ``try``. The pending handlers run as
+the generator resumes, in its own frame (3.10's check on entering a frame, the ``RESUME``
+after a ``yield`` since 3.11), so what they raise is caught there (:func:`_trampoline`). ``max``
+sends the items in order; the keys sent back (:meth:`_Hook.key`) make it return 0 (go on: no
+error) or one of the errors made in advance (stop: wasmtime takes it). Only a second signal
+arriving during the callback's own few microseconds, while the first one's exception is being
+handled, could still escape.
 """
 
 from __future__ import annotations
@@ -249,12 +249,6 @@ class _Hook:
             pass
 
 
-def _relay(answer: int) -> Generator[int, int, int]:
-    """Answers one ``send``, returns what it sent. Its resumption is where the pending signal
-    handlers run, inside the caller's ``try``."""
-    return (yield answer)
-
-
 def _trampoline(key: Callable[[int, int], int], failed: Callable[[int, BaseException], int],
                 items: int) -> Generator[int, int, None]:
     """The generator the C callback's ``max`` sends its ``items`` items to, one callback after
@@ -264,12 +258,12 @@ def _trampoline(key: Callable[[int, int], int], failed: Callable[[int, BaseExcep
     while True:
         try:
             while True:
-                item = yield from _relay(answer)
+                item = yield answer  # (where pending signal handlers run: inside the try)
                 answer = key(pos, item)
                 pos = pos + 1 if pos + 1 < items else 0
         except GeneratorExit:
             return
-        except BaseException as e:  # a signal handler's, raised in _relay or in key()
+        except BaseException as e:  # a signal handler's, raised at the yield or in key()
             answer = failed(pos, e)
             pos = pos + 1 if pos + 1 < items else 0
 

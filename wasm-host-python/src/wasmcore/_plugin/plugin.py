@@ -17,6 +17,7 @@ from .._backends import reaper, wasm
 from .._errors import (
     Error,
 )
+from .cancel import CancelHandle, handle
 from .common import (
     DEFAULT_MAX_MEMORY,
     PluginBase,
@@ -28,7 +29,6 @@ from .common import (
     read_source,
     resolve_imports,
 )
-from .cancel import CancelHandle, handle
 from .instance import PluginBackend, PluginInstance
 from .limits import TICKER, engine, engine_config
 from .raw import func_signature, wasm_types
