@@ -80,13 +80,21 @@ def define(linker: wasmtime.Linker,
         return keep
     at = _address(linker.ptr())
     for (mod, name), (fn, ty) in imports.items():
-        cb, address = api.callback(_callback(f"{mod}.{name}", fn, ty, calls, api))
+        cb, address = api.callback(_callback(f"{mod}.{name}", fn, ty, calls, api),
+                                   functools.partial(_escaped, calls))
         keep.append(cb)
         err = api.define(at, mod, name, _address(ty.ptr()), address)
         if err:
             raise wasmtime.WasmtimeError._from_ptr(
                 ctypes.cast(err, ctypes.POINTER(wasmtime._bindings.wasmtime_error_t)))
     return keep
+
+
+def _escaped(calls: HostCalls, e: BaseException) -> None:
+    """An exception raised as a host function started, before its ``try`` (a signal
+    handler's: see :mod:`wasmcore._backends.capi`): the failing call raises it."""
+    if calls.error is None:
+        calls.error = e
 
 
 class _Held:
