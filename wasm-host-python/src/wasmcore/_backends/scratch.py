@@ -41,14 +41,27 @@ class ScratchArea:
         """The wasm addresses of converted arguments (arrays, bytes): their own for numpy
         arrays already in linear memory, else of copies of their bytes in the scratch area
         (16-byte aligned each)."""
-        views: list[memoryview | None] = []
+        m: Any
+        if len(args) == 1:  # the common case, kept short: one argument, not in the memory
+            a = args[0]
+            if a.__class__ is bytes or getattr(a, "base", None) is None:
+                m = a if a.__class__ is bytes else byte_view(a)
+                n = len(m)
+                if n <= self.scratch_cap:
+                    self.scratch[0:n] = m
+                    self.bytes_copied += n
+                    return (self.scratch_ptr,)
+        views: list[Any] = []
         offsets, total = [], 0
         for a in args:
-            if getattr(a, "base", None) is not None and (ptr := self.address(a)):
+            if a.__class__ is bytes:  # (never in the module's memory; sliced as it is)
+                m = a
+            elif getattr(a, "base", None) is not None and (ptr := self.address(a)):
                 views.append(None)
                 offsets.append(ptr)
                 continue
-            m = byte_view(a)
+            else:
+                m = byte_view(a)
             views.append(m)
             offsets.append(total)
             total += (len(m) + 15) & ~15
