@@ -40,7 +40,7 @@ class ScratchArea:
     def place(self, *args: Any) -> tuple[int, ...]:
         """The wasm addresses of converted arguments (arrays, bytes): their own for numpy
         arrays already in linear memory, else of copies of their bytes in the scratch area
-        (16-byte aligned each)."""
+        (16-byte aligned each), which grows first when they do not all fit."""
         m: Any
         if len(args) == 1:  # the common case, kept short: one argument, not in the memory
             a = args[0]
@@ -51,38 +51,38 @@ class ScratchArea:
                     self.scratch[0:n] = m
                     self.bytes_copied += n
                     return (self.scratch_ptr,)
-        views: list[Any] = []
-        offsets, total = [], 0
+        out = []
+        off = copied = 0
         for a in args:
             if a.__class__ is bytes:  # (never in the module's memory; sliced as it is)
                 m = a
             elif getattr(a, "base", None) is not None and (ptr := self.address(a)):
-                views.append(None)
-                offsets.append(ptr)
+                out.append(ptr)
                 continue
             else:
                 m = byte_view(a)
-            views.append(m)
-            offsets.append(total)
-            total += (len(m) + 15) & ~15
-        if total > self.scratch_cap:
-            if self.scratch_ptr:
-                self.free(self.scratch_ptr, self.scratch_cap, 16)
-                self.scratch_ptr = self.scratch_cap = 0
-            cap = max(total, 2 * self.scratch_cap, 1 << 16)
-            self.scratch_ptr = self.alloc(cap, 16)
-            self.scratch_cap = cap
-            self.scratch = self.scratch_at(self.scratch_ptr, cap)
-        out = []
-        for m, off in zip(views, offsets, strict=True):
-            if m is None:
-                out.append(off)
-                continue
             n = len(m)
+            if off + n > self.scratch_cap:
+                self._grow(args)
+                return self.place(*args)  # (fits now: the copies made so far are redone)
             self.scratch[off:off + n] = m
-            self.bytes_copied += n
+            copied += n
             out.append(self.scratch_ptr + off)
+            off += (n + 15) & ~15
+        self.bytes_copied += copied
         return tuple(out)
+
+    def _grow(self, args: tuple[Any, ...]) -> None:
+        """A scratch area that holds the copies of ``args`` (at least twice the old one)."""
+        total = sum((len(a if a.__class__ is bytes else byte_view(a)) + 15) & ~15
+                    for a in args)
+        if self.scratch_ptr:
+            self.free(self.scratch_ptr, self.scratch_cap, 16)
+            self.scratch_ptr = self.scratch_cap = 0
+        cap = max(total, 2 * self.scratch_cap, 1 << 16)
+        self.scratch_ptr = self.alloc(cap, 16)
+        self.scratch_cap = cap
+        self.scratch = self.scratch_at(self.scratch_ptr, cap)
 
     def copy_back(self, a: Any, ptr: int) -> None:
         """Copies an in/out buffer back from the scratch area into the caller's array (not
