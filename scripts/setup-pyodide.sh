@@ -7,17 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-    echo "setup-pyodide: the Pyodide test needs node (>= 20) and npm on PATH" >&2
-    exit 1
-fi
-lock=tests/pyodide/package-lock.json
-stamp=tests/pyodide/node_modules/.wasmcore-setup
-if [ "$(cat "$stamp" 2>/dev/null)" != "$(sha256sum < "$lock")" ]; then
-    (cd tests/pyodide && npm ci --no-audit --no-fund --loglevel=error)
-    sha256sum < "$lock" > "$stamp"
-    echo "setup-pyodide: pyodide installed (tests/pyodide/node_modules)"
-fi
+scripts/npm-ci.sh setup-pyodide tests/pyodide
 
 version=$(.venv/bin/python -c 'import json, sys
 print(json.load(open(sys.argv[1]))["packages"]["micropip"]["version"])' \

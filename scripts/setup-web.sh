@@ -30,14 +30,4 @@ if [ ! -x /usr/bin/chromium ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium
 fi
 
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-    echo "setup-web: the browser test needs node (>= 20, for playwright-core) and npm on PATH" >&2
-    exit 1
-fi
-lock=web/tests/package-lock.json
-stamp=web/tests/node_modules/.wasmcore-setup
-if [ "$(cat "$stamp" 2>/dev/null)" != "$(sha256sum < "$lock")" ]; then
-    (cd web/tests && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
-    sha256sum < "$lock" > "$stamp"
-    echo "setup-web: playwright-core installed (web/tests/node_modules)"
-fi
+scripts/npm-ci.sh setup-web web/tests PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1

@@ -5,8 +5,9 @@ JavaScript engine's WebAssembly, against what the CPython host gave for the same
 Checks every kernel and class of the core (cases.py: results bit for bit, errors by type and
 message), sandboxed plugins with host functions and an author's package (plugins.py), what
 only this sandbox does (timeout, fuel, WASI and cancel handles refused; a refused
-memory.grow), and measures calls against pure Python in Pyodide. Raises on any difference;
-prints one JSON line: the numbers.
+memory.grow), the asynchronous compile `await wasmcore.prepare(path)` that a later load()
+uses, and measures calls against pure Python in Pyodide. Raises on any difference; prints one
+JSON line: the numbers.
 """
 
 from __future__ import annotations
@@ -77,6 +78,32 @@ check("memory grew", core.memory_size() > before, (before, core.memory_size()))
 check("small call after growth", core.sum([1.0, 2.0]) == 3.0)
 expect("empty() needs numpy", ImportError, lambda: core.empty(3), "numpy")
 expect("load('wasm')", ImportError, lambda: wasmcore.load("wasm"), "load('js')")
+
+# prepare(): the asynchronous compile for a browser's main thread, of a module no load() has
+# compiled yet (the bundled one with a custom section of its own: another sha256), which the
+# load() after it then uses rather than compiling again
+from wasmcore._backends import js as js_backend
+
+nonce = b"\x05nonce" + hashlib.sha256(b"check.py").digest()[:16]
+fresh = wasmcore.wasm_path().read_bytes() + b"\x00" + bytes([len(nonce)]) + nonce
+with open("/tmp/fresh.wasm", "wb") as f:
+    f.write(fresh)
+digest = hashlib.sha256(fresh).hexdigest()
+check("not compiled before prepare()", digest not in js_backend._MODULES)
+await wasmcore.prepare("/tmp/fresh.wasm")  # noqa: F704, PLE1142 -- check.py runs in runPythonAsync
+compiled = js_backend._MODULES.get(digest)
+check("compiled by prepare()", compiled is not None)
+fresh_core = wasmcore.load(path="/tmp/fresh.wasm")
+check("load() after prepare()", fresh_core.fib(20) == 6765 and
+      js_backend._MODULES.get(digest) is compiled)
+with open("/tmp/broken.wasm", "wb") as f:
+    f.write(fresh[:len(fresh) // 2])
+try:
+    await wasmcore.prepare("/tmp/broken.wasm")  # noqa: F704, PLE1142
+except (wasmcore.ModuleRejected, ValueError) as e:
+    check("prepare() of a broken module", "wasmcore" in type(e).__module__, repr(e))
+else:
+    failures.append("prepare() of a broken module: no error")
 
 # -- plugins and an author's package -----------------------------------------------------
 

@@ -174,6 +174,38 @@ def test_bytes_copied_grows_for_host_arrays(wasm: wasmcore.Core) -> None:
     assert n >= x.nbytes
 
 
+def test_scratch_area_grows_between_and_within_calls(wasm: wasmcore.Core) -> None:
+    # on a new thread (a new instance, its scratch area at its first size): arguments that
+    # outgrow it, alone and as the second of two after a first that fits, copied exactly once
+    # each (bytes_copied) and read right by the kernel
+    rng = np.random.default_rng(7)
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            for n in (10, 5000, 10**4, 10**5, 7 * 10**5, 3 * 10**6):
+                small, large = rng.standard_normal(3), rng.standard_normal(n)
+                for x, k in ((small, large), (large, small)):
+                    got, r = copied(wasm, lambda x=x, k=k: wasm.convolve(x, k))
+                    assert got == x.nbytes + k.nbytes
+                    want = np.convolve(x, k, "full")
+                    tol = 1e-12 * min(len(x), len(k)) * np.abs(x).max() * np.abs(k).max()
+                    assert np.abs(r - want).max() <= tol
+                data = rng.bytes(n)
+                got, r = copied(wasm, lambda data=data: wasm.crc32(data))
+                assert got == n and r == zlib.crc32(data)
+                got, r = copied(wasm, lambda data=data: wasm.sha256(bytearray(data)))
+                assert got == n and r == hashlib.sha256(data).digest()
+        except BaseException as e:  # noqa: BLE001 - reported below
+            failures.append(e)
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    if failures:
+        raise failures[0]
+
+
 def test_no_copy_for_instance_arrays(wasm: wasmcore.Core) -> None:
     rng = np.random.default_rng(3)
     xv, yv = rng.standard_normal(4096), rng.standard_normal(4096)

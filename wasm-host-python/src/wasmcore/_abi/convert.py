@@ -149,11 +149,14 @@ def check_int(v: object, scalar: str, func: str, param: str) -> int:
     return v
 
 
-def prologue(spec: FunctionSpec, ints: bool = True) -> list[str]:
+def prologue(spec: FunctionSpec, ints: bool = True, copies: bool = False) -> list[str]:
     """Source lines that check and convert each parameter in place. With ``ints=False``
     integer parameters are left to the caller's body (the wasm backend writes them through
     a memoryview, whose own checks accept and refuse exactly what :func:`check_int` does, and
-    calls :func:`check_int` only to word the error)."""
+    calls :func:`check_int` only to word the error). With ``copies`` (a backend that copies
+    buffer arguments into the module's memory, :meth:`~wasmcore._backends.scratch.ScratchArea.
+    place`), a ``bytes`` argument stays as it is and a ``str`` becomes its UTF-8 ``bytes``:
+    no array is made around them."""
     f = spec.label
     lines = []
     for k, p in enumerate(spec.params, 1):
@@ -184,9 +187,10 @@ def prologue(spec: FunctionSpec, ints: bool = True) -> list[str]:
         elif t.kind == "handle":
             pass  # passed by the class wrappers, never by users
         elif t.kind == "bytes":
-            lines.append(f"{n} = _w_as_bytes({n}, {f!r}, {n!r})")
+            lines.append(("" if not copies else f"if {n}.__class__ is not bytes: ")
+                         + f"{n} = _w_as_bytes({n}, {f!r}, {n!r})")
         elif t.kind == "str":
-            lines.append(f"{n} = _w_as_str({n}, {f!r}, {n!r})")
+            lines.append(f"{n} = {'_w_utf8' if copies else '_w_as_str'}({n}, {f!r}, {n!r})")
         else:
             raise NotImplementedError(f"{f}(): parameter type {t.name} is not supported yet")
     # A buffer written in place must not overlap another buffer argument (Rust's &mut
@@ -204,22 +208,23 @@ _HELPERS = {"_w_may_share": may_share, "_w_copy": copy, "_w_check_int": check_in
             "_w_int_range_error": int_range_error, "_w_as_float": as_float,
             "_w_as_bool": as_bool, "_w_as_array": as_array,
             "_w_as_inout_array": as_inout_array, "_w_as_bytes": as_bytes, "_w_as_str": as_str,
+            "_w_utf8": arrays.as_str,
             "_w_raw_int": raw_int, "_w_raw_float": raw_float}
 
 
 def build(spec: FunctionSpec, body: list[str], env: dict[str, Any],
           rebind: tuple[str, ...] = (), ints: bool = True, head: list[str] | None = None,
-          ) -> tuple[Callable[..., Any], Callable[..., None]]:
+          copies: bool = False) -> tuple[Callable[..., Any], Callable[..., None]]:
     """Compiles ``def name(params): <head> <checks> <body>`` as a closure over ``env``.
 
     Names in ``rebind`` can later be replaced with the returned ``rebind(**values)`` function
     (the wasm backend swaps its instance this way after a trap); reading them costs no more
-    than reading any other closure variable.
+    than reading any other closure variable. ``ints`` and ``copies``: see :func:`prologue`.
     """
     env = {**_HELPERS, **env}
     env.update({f"_w_default_{p.name}": p.default for p in spec.params if p.has_default})
     names = sorted(env)
-    lines = ["    " + line for line in (head or []) + prologue(spec, ints) + body]
+    lines = ["    " + line for line in (head or []) + prologue(spec, ints, copies) + body]
     params = def_list(spec)
     # an export's name, unless it is no Python name (a plugin's exports may be called anything)
     name = spec.name if spec.name.isidentifier() and not keyword.iskeyword(spec.name) \

@@ -62,8 +62,8 @@ def as_array(v: object, elem: str, func: str, param: str, ndim: int = 1) -> np.n
 def _own(a: Any, dtype: np.dtype) -> np.ndarray:
     """A numpy array over an argument converted without numpy."""
     if isinstance(a, arrays.Matrix):
-        return np.frombuffer(a.data, dtype=dtype).reshape(a.shape)
-    return np.frombuffer(a, dtype=dtype)
+        return np.frombuffer(a.data, dtype).reshape(a.shape)
+    return np.frombuffer(a, dtype)
 
 
 # float64 holds every integer up to 2**53 exactly; a float array made from Python numbers may
@@ -151,7 +151,7 @@ def as_inout_array(v: object, elem: str, func: str, param: str) -> np.ndarray:
         m = arrays.writable(v, elem, func, param)
         if m is None:
             raise arrays.inout_error(v, elem, func, param)
-        return np.frombuffer(m, dtype=dtype)
+        return np.frombuffer(m, dtype)
     if v.dtype != dtype or not v.flags.c_contiguous or not v.flags.writeable \
             or not v.flags.aligned:
         raise arrays.inout_error(v, elem, func, param)
@@ -163,11 +163,11 @@ def as_inout_array(v: object, elem: str, func: str, param: str) -> np.ndarray:
 def as_bytes(v: object, func: str, param: str) -> np.ndarray:
     """A bytes-like argument (:func:`wasmcore._abi.arrays.as_bytes`) as a uint8 array (no
     copy when the buffer is contiguous)."""
-    return np.frombuffer(arrays.as_bytes(v, func, param), dtype=np.uint8)
+    return np.frombuffer(arrays.as_bytes(v, func, param), np.uint8)
 
 
 def as_str(v: object, func: str, param: str) -> np.ndarray:
-    return np.frombuffer(arrays.as_str(v, func, param), dtype=np.uint8)
+    return np.frombuffer(arrays.as_str(v, func, param), np.uint8)
 
 
 def copy(a: np.ndarray) -> np.ndarray:

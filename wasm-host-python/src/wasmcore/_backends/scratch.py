@@ -40,36 +40,49 @@ class ScratchArea:
     def place(self, *args: Any) -> tuple[int, ...]:
         """The wasm addresses of converted arguments (arrays, bytes): their own for numpy
         arrays already in linear memory, else of copies of their bytes in the scratch area
-        (16-byte aligned each)."""
-        views: list[memoryview | None] = []
-        offsets, total = [], 0
-        for a in args:
-            if getattr(a, "base", None) is not None and (ptr := self.address(a)):
-                views.append(None)
-                offsets.append(ptr)
-                continue
-            m = byte_view(a)
-            views.append(m)
-            offsets.append(total)
-            total += (len(m) + 15) & ~15
-        if total > self.scratch_cap:
-            if self.scratch_ptr:
-                self.free(self.scratch_ptr, self.scratch_cap, 16)
-                self.scratch_ptr = self.scratch_cap = 0
-            cap = max(total, 2 * self.scratch_cap, 1 << 16)
-            self.scratch_ptr = self.alloc(cap, 16)
-            self.scratch_cap = cap
-            self.scratch = self.scratch_at(self.scratch_ptr, cap)
+        (16-byte aligned each), which grows first when they do not all fit."""
+        m: Any
+        if len(args) == 1:  # the common case, kept short: one argument, not in the memory
+            a = args[0]
+            if a.__class__ is bytes or getattr(a, "base", None) is None:
+                m = a if a.__class__ is bytes else byte_view(a)
+                n = len(m)
+                if n <= self.scratch_cap:
+                    self.scratch[0:n] = m
+                    self.bytes_copied += n
+                    return (self.scratch_ptr,)
         out = []
-        for m, off in zip(views, offsets, strict=True):
-            if m is None:
-                out.append(off)
+        off = copied = 0
+        for a in args:
+            if a.__class__ is bytes:  # (never in the module's memory; sliced as it is)
+                m = a
+            elif getattr(a, "base", None) is not None and (ptr := self.address(a)):
+                out.append(ptr)
                 continue
+            else:
+                m = byte_view(a)
             n = len(m)
+            if off + n > self.scratch_cap:
+                self._grow(args)
+                return self.place(*args)  # (fits now: the copies made so far are redone)
             self.scratch[off:off + n] = m
-            self.bytes_copied += n
+            copied += n
             out.append(self.scratch_ptr + off)
+            off += (n + 15) & ~15
+        self.bytes_copied += copied
         return tuple(out)
+
+    def _grow(self, args: tuple[Any, ...]) -> None:
+        """A scratch area that holds the copies of ``args`` (at least twice the old one)."""
+        total = sum((len(a if a.__class__ is bytes else byte_view(a)) + 15) & ~15
+                    for a in args)
+        if self.scratch_ptr:
+            self.free(self.scratch_ptr, self.scratch_cap, 16)
+            self.scratch_ptr = self.scratch_cap = 0
+        cap = max(total, 2 * self.scratch_cap, 1 << 16)
+        self.scratch_ptr = self.alloc(cap, 16)
+        self.scratch_cap = cap
+        self.scratch = self.scratch_at(self.scratch_ptr, cap)
 
     def copy_back(self, a: Any, ptr: int) -> None:
         """Copies an in/out buffer back from the scratch area into the caller's array (not

@@ -686,7 +686,8 @@ class WasmBackend:
 
         values = per_instance()
         env.update(values, _w_rawbuf=raw)
-        fn, rebind = convert.build(spec, body, env, rebind=tuple(values), ints=False, head=head)
+        fn, rebind = convert.build(spec, body, env, rebind=tuple(values), ints=False, head=head,
+                                   copies=True)
         inst.rebinders.append(lambda: rebind(**per_instance()))
         return fn
 
