@@ -4,10 +4,10 @@ JavaScript engine's WebAssembly, against what the CPython host gave for the same
 
 Checks every kernel and class of the core (cases.py: results bit for bit, errors by type and
 message), sandboxed plugins with host functions and an author's package (plugins.py), what
-only this sandbox does (timeout, fuel and WASI refused; a refused memory.grow), the
-asynchronous compile `await wasmcore.prepare(path)` that a later load() uses, and measures
-calls against pure Python in Pyodide. Raises on any difference; prints one JSON line: the
-numbers.
+only this sandbox does (timeout, fuel, WASI and cancel handles refused; a refused
+memory.grow), the asynchronous compile `await wasmcore.prepare(path)` that a later load()
+uses, and measures calls against pure Python in Pyodide. Raises on any difference; prints one
+JSON line: the numbers.
 """
 
 from __future__ import annotations
@@ -119,6 +119,8 @@ for param, kw in (("timeout", {"timeout": 0.2}), ("fuel", {"fuel": 10**6}),
                   ("wasi", {"wasi": True})):
     expect(f"Plugin({param}=...)", NotImplementedError,
            lambda kw=kw: wasmcore.Plugin("/work/modules/counter.wasm", **kw), param)
+expect("cancel_handle()", wasmcore.Error,
+       lambda: wasmcore.Plugin("/work/modules/counter.wasm").cancel_handle(), "interrupt")
 expect("text format", wasmcore.ModuleRejected,
        lambda: wasmcore.Plugin(b"(module)"), "wat2wasm")
 bomb = wasmcore.Plugin("/work/modules/memory_bomb.wasm", max_memory=4 << 20)

@@ -48,13 +48,16 @@ EXIT_CODES: list[tuple[type[BaseException], int, str]] = [
     (ValueError, 8, "the function reported an error"),
     (TypeError, 8, "the function reported an error"),
     (Error, 1, "any other wasmcore error"),
+    (KeyboardInterrupt, 130, "interrupted (Ctrl-C), the call stopped"),
 ]
 USAGE_EXIT = 2  # argparse's status for bad command lines, also used for unparsable ARGS
 
 
 def exit_codes_help() -> str:
-    rows = dict.fromkeys(f"  {code}  {text}" for _, code, text in EXIT_CODES)  # in order, once
-    return "exit status:\n  0  success\n  2  bad command line or ARGS\n" + "\n".join(rows)
+    rows = dict.fromkeys(f"  {code:>3}  {text}" for _, code, text in  # in order, once
+                         [(None, 0, "success"), (None, USAGE_EXIT, "bad command line or ARGS"),
+                          *EXIT_CODES])
+    return "exit status:\n" + "\n".join(rows)
 
 
 def add_commands(sub: Any) -> None:
@@ -281,6 +284,9 @@ def run_call(args: argparse.Namespace) -> int:
         return USAGE_EXIT
     except (Error, ValueError, TypeError) as e:
         return _fail(e)
+    except KeyboardInterrupt as e:  # Ctrl-C stops the plugin's call (docs/plugins.md)
+        print("wasmcore: interrupted", file=sys.stderr)
+        return _exit_code(e)
     if result is not None:
         print(_show(result))
     return 0

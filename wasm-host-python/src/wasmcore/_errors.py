@@ -25,6 +25,10 @@ class FuelExhausted(Trap):
     """The call ran out of fuel."""
 
 
+class Cancelled(Trap):
+    """The call was stopped by a cancel handle (``Plugin.cancel_handle()``)."""
+
+
 class MemoryLimitExceeded(Error):
     """The module asked for more memory (or table space) than its limit allows."""
 

@@ -10,7 +10,11 @@ prebuilt arguments, and costs what one foreign call costs. Pointers come back as
 
 A host function is a C callback (:meth:`CApi.callback`) of wasmtime's unchecked signature,
 ``(env, caller, args_and_results, nargs) -> wasm_trap_t*``, here with the pointers passed as
-ints. It must never raise: the handler catches everything and returns a trap instead.
+ints. It must never raise: the handler catches everything and returns a trap instead. Only an
+exception raised as the handler starts, before its ``try``, can escape it: a signal handler's
+(Python runs pending signal handlers as a function starts; on the main thread, Ctrl-C's
+``KeyboardInterrupt``). cffi catches that one too (``onerror``: the host function fails with
+it); ctypes cannot (it prints the exception and returns an undefined value).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ _FUNCS = {
 # the host-function callback: (env, caller, args_and_results, nargs) -> trap (0: none)
 CALLBACK = "size_t(size_t, size_t, size_t, size_t)"
 Handler = Callable[[Any, Any, int, int], int]
+Escaped = Callable[[BaseException], None]
 
 
 class CApi:
@@ -55,9 +60,10 @@ class CApi:
         """``value`` as a prebuilt 64-bit integer argument (also a ``size_t``)."""
         raise NotImplementedError
 
-    def callback(self, handler: Handler) -> tuple[Any, int]:
+    def callback(self, handler: Handler, escaped: Escaped) -> tuple[Any, int]:
         """A C callback calling ``handler(env, caller, args_and_results, nargs)``: the object
-        to keep alive while wasmtime may call it, and its address."""
+        to keep alive while wasmtime may call it, and its address. ``escaped`` gets what
+        escaped the handler, where the library can catch it (see the module's doc)."""
         raise NotImplementedError
 
     def bind(self, name: str, *args: tuple[str, int]) -> Callable[[], Any]:
@@ -120,8 +126,8 @@ class CtypesApi(CApi):
     def u64(self, value: int) -> Any:
         return ctypes.c_uint64.from_param(value)
 
-    def callback(self, handler: Handler) -> tuple[Any, int]:
-        cb = self._cb_type(handler)
+    def callback(self, handler: Handler, escaped: Escaped) -> tuple[Any, int]:
+        cb = self._cb_type(handler)  # (ctypes has no error handler: nothing reaches escaped)
         return cb, ctypes.cast(cb, ctypes.c_void_p).value or 0
 
 
@@ -152,11 +158,12 @@ class CffiApi(CApi):
     def u64(self, value: int) -> Any:
         return value  # cffi converts an int argument in C, without building an object
 
-    def callback(self, handler: Handler) -> tuple[Any, int]:
+    def callback(self, handler: Handler, escaped: Escaped) -> tuple[Any, int]:
         ffi = self.ffi
         trap = self.trap
 
-        def onerror(*_: Any) -> int:  # what escaped the handler: still a trap, never 0
+        def onerror(_: Any, e: BaseException, *__: Any) -> int:
+            escaped(e)  # what escaped the handler: still a trap, never 0
             return trap(b"wasmcore: a host function failed")
 
         cb = ffi.callback(CALLBACK, handler, onerror=onerror)

@@ -16,7 +16,7 @@ wasmcore:
   ``empty()`` (drops and frees), and :func:`reap` (Stores), which runs when an instance is
   created or replaced, when a plugin is created, called or closed, and on every tick of the
   plugins' epoch thread. :func:`reap` does nothing inside a host function
-  (:func:`enter_callback` marks those).
+  (:data:`RUNNING` counts those).
 
 Stores. A wasmtime-py ``Store`` deletes itself in its own ``__del__``; were it ever collected
 by the GC, that deletion (which frees its linear memories and runs their finalizers) could
@@ -38,7 +38,17 @@ _GRAVE: deque[Any] = deque()
 # Every Store wasmcore created and has not closed: keeps them reachable, so the GC never
 # finalizes one (it would delete it wherever the collection happens to run).
 _KEEP: set[Any] = set()
-_TLS = threading.local()  # .depth: host functions running on this thread
+
+
+class _Running(threading.local):
+    """``depth``: how many host functions run on this thread. A host function adds 1 as it
+    starts and takes it back as it ends (in a ``finally``), by attribute arithmetic alone (no
+    call, where Python could run a signal handler that raises: see wasmcore._plugin.host)."""
+
+    depth = 0  # (on a thread that never set it)
+
+
+RUNNING = _Running()
 # Serializes reap(): when one returns, every Store queued before it is closed, even those
 # another thread (the epoch ticker) had taken. Never taken by a finalizer, and closing a Store
 # runs only lock-free finalizers, so holding it there is safe.
@@ -66,7 +76,7 @@ def reap() -> int:
     """Closes the Stores whose owners are gone; returns how many. A safe point: call it only
     from wasmcore's own code, never from a finalizer. Inside a host function it does nothing
     (the Stores wait for the next safe point)."""
-    if getattr(_TLS, "depth", 0):
+    if RUNNING.depth:
         return 0
     n = 0
     with _REAP_LOCK:
@@ -80,16 +90,6 @@ def reap() -> int:
             n += 1
 
 
-def enter_callback() -> None:
-    """A host function starts running on this thread (:func:`reap` waits until it returns);
-    pair with :func:`exit_callback` in a ``finally``."""
-    _TLS.depth = getattr(_TLS, "depth", 0) + 1
-
-
-def exit_callback() -> None:
-    _TLS.depth -= 1
-
-
 def in_callback() -> bool:
     """Whether a host function is running on this thread."""
-    return bool(getattr(_TLS, "depth", 0))
+    return bool(RUNNING.depth)

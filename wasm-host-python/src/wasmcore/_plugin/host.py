@@ -8,7 +8,7 @@ costs about one foreign callback plus the Python function. On the public-API pat
 (``WASMCORE_FAST_PATH=0``) they are wasmtime-py's own host functions (``Linker.define_func``).
 
 On both: while a host function runs, the reaper closes no Store
-(:func:`wasmcore._backends.reaper.enter_callback`); its result is checked against the import's
+(:data:`wasmcore._backends.reaper.RUNNING`); its result is checked against the import's
 result types (a wrong one is a ``TypeError``); an exception it raises makes the call trap, and
 waits in the instance's :class:`HostCalls` until the failing call raises it, as itself. It is
 never left in wasmtime-py's process-wide ``LAST_EXCEPTION`` (the fast path never sets it; the
@@ -80,13 +80,21 @@ def define(linker: wasmtime.Linker,
         return keep
     at = _address(linker.ptr())
     for (mod, name), (fn, ty) in imports.items():
-        cb, address = api.callback(_callback(f"{mod}.{name}", fn, ty, calls, api))
+        cb, address = api.callback(_callback(f"{mod}.{name}", fn, ty, calls, api),
+                                   functools.partial(_escaped, calls))
         keep.append(cb)
         err = api.define(at, mod, name, _address(ty.ptr()), address)
         if err:
             raise wasmtime.WasmtimeError._from_ptr(
                 ctypes.cast(err, ctypes.POINTER(wasmtime._bindings.wasmtime_error_t)))
     return keep
+
+
+def _escaped(calls: HostCalls, e: BaseException) -> None:
+    """An exception raised as a host function started, before its ``try`` (a signal
+    handler's: see :mod:`wasmcore._backends.capi`): the failing call raises it."""
+    if calls.error is None:
+        calls.error = e
 
 
 class _Held:
@@ -113,20 +121,21 @@ def _public(key: str, held: _Held, ty: wasmtime.FuncType,
     results = _types(ty)[1]
     ref = weakref.ref(held)
     state = weakref.ref(calls)
+    running = reaper.RUNNING
 
     def call(*args: Any) -> Any:
         h, calls = ref(), state()
         if h is None or calls is None:  # its instance is gone: nothing runs in its Store
             raise HostFailed(key)
-        calls.depth += 1
-        reaper.enter_callback()
-        try:
+        try:  # (the counts: see _compile)
+            calls.depth += 1
+            running.depth += 1
             return result_value(key, results, h.fn(*args))
         except BaseException as e:
             calls.error = e
             raise HostFailed(key) from None
         finally:
-            reaper.exit_callback()
+            running.depth -= 1
             calls.depth -= 1
 
     return call
@@ -156,8 +165,8 @@ def _callback(key: str, fn: Callable[..., Any], ty: wasmtime.FuncType, calls: Ho
         return v
 
     make = _compile(params, results, tuple(used))
-    return make(_w_fn=fn, _w_calls=calls, _w_enter=reaper.enter_callback,  # type: ignore[no-any-return]
-                _w_exit=reaper.exit_callback, _w_cache=cache, _w_views=views,
+    return make(_w_fn=fn, _w_calls=calls, _w_running=reaper.RUNNING,  # type: ignore[no-any-return]
+                _w_cache=cache, _w_views=views,
                 _w_trap=functools.partial(api.trap, f"host function '{key}' failed".encode()),
                 _w_result=functools.partial(result_value, key, results))
 
@@ -192,20 +201,23 @@ def _compile(params: tuple[str, ...], results: tuple[str, ...],
         body.append("out = _w_result(out)")
         body += [f"{at(t, k)} = out[{k}]" for k, t in enumerate(results)]
     body.append("return 0")
-    names = ("_w_fn", "_w_calls", "_w_enter", "_w_exit", "_w_cache", "_w_views", "_w_trap",
-             "_w_result")
+    names = ("_w_fn", "_w_calls", "_w_running", "_w_cache", "_w_views", "_w_trap", "_w_result")
+    # The counts of host functions running (the instance's, the reaper's) go up first thing
+    # in the try and down first thing in the finally, by attribute arithmetic alone: Python
+    # may run a signal handler, which may raise (Ctrl-C), at any call, but not there. So
+    # whatever raises, and wherever, they stay balanced.
     src = "\n".join([
         f"def _w_make(*, {', '.join(names)}):",
         "    def host_function(env, caller, raw, n):",
-        "        _w_calls.depth += 1",
-        "        _w_enter()",
         "        try:",
+        "            _w_calls.depth += 1",
+        "            _w_running.depth += 1",
         *(f"            {line}" for line in body),
         "        except BaseException as e:",
         "            _w_calls.error = e",
         "            return _w_trap()",
         "        finally:",
-        "            _w_exit()",
+        "            _w_running.depth -= 1",
         "            _w_calls.depth -= 1",
         "    return host_function",
     ])

@@ -24,7 +24,8 @@ from .._errors import (
     Trap,
 )
 from . import host
-from .limits import CREATOR, NO_DEADLINE, TICK, Limits
+from .cancel import Watch
+from .limits import CREATOR, TICK, TICKER, Limits
 from .raw import raw_spec
 from .wasi import Output, Wasi, stdin_file
 
@@ -35,8 +36,9 @@ if TYPE_CHECKING:
 class PluginInstance(wasm._Instance):
     """One Store + instance of a plugin, for one thread, under the plugin's limits.
 
-    Every call arms the limits first (:meth:`arm`): a fresh epoch deadline and fuel, each one
-    C call bound once per Store (on the public-API path, wasmtime-py's setters)."""
+    Every call arms the limits first (:meth:`arm`): fuel, one C call bound once per Store (on
+    the public-API path, wasmtime-py's setter); the timeout and the cancel handle are read by
+    the Store's epoch-deadline callback (:class:`.cancel.Watch`)."""
 
     backend: PluginBackend
 
@@ -45,6 +47,7 @@ class PluginInstance(wasm._Instance):
         self.host = host.HostCalls()  # its host functions running now, and their failure
         cap = min(backend.plugin.max_memory, 16 << 20)
         self.stdout, self.stderr = Output(cap), Output(cap)
+        self.watch = Watch(backend.plugin._engine, backend.ticks)
         super().__init__(backend)
         backend.plugin._instances.add(self)
 
@@ -52,7 +55,6 @@ class PluginInstance(wasm._Instance):
         p = self.backend.plugin
         # a fresh budget: the old instance's memories are charged to the old one until freed
         self.limits = Limits(p.max_memory)
-        self._deadline: Callable[[], Any] | None = None
         self._fuel: Callable[[], Any] | None = None
         store = self._new_store(p._engine)
         cap = p.max_memory
@@ -64,7 +66,7 @@ class PluginInstance(wasm._Instance):
             linker.define_wasi()
             store.set_wasi(self._wasi_config(p.wasi))
         # the start function runs under the limits too
-        store.set_epoch_deadline(self.backend.ticks)
+        self.hook = self.watch.attach(store)
         if p.fuel is not None:
             store.set_fuel(p.fuel)
         if CREATOR is not None:
@@ -87,25 +89,22 @@ class PluginInstance(wasm._Instance):
         self.dead = False
 
     def _bind_limits(self) -> None:
-        """The per-call setters of the limits: the epoch deadline when there is a timeout
-        (without one, the deadline set at instantiation is never reached), fuel when metered;
-        each a bound C call (its result: an error pointer, or None)."""
+        """The per-call setter of fuel, when metered: a bound C call (its result: an error
+        pointer, or None)."""
         p, b = self.backend.plugin, self.backend
         if b.api is None:
-            if p.timeout is not None:
-                self._deadline = functools.partial(self.store.set_epoch_deadline, b.ticks)
             if p.fuel is not None:
                 self._fuel = functools.partial(self.store.set_fuel, p.fuel)
             return
-        if p.timeout is not None:
-            self._deadline = b.api.bind("wasmtime_context_set_epoch_deadline",
-                                        ("ptr", self.ctx_addr), ("u64", b.ticks))
         if p.fuel is not None:
             self._fuel = b.api.bind("wasmtime_context_set_fuel", ("ptr", self.ctx_addr),
                                     ("u64", p.fuel))
 
-    def _instantiate_error(self, e: wasmtime.WasmtimeError) -> Error:
+    def _instantiate_error(self, e: wasmtime.WasmtimeError) -> BaseException:
         p = self.backend.plugin
+        stopped = self.watch.stopped(f"{p.name}: instantiation", p.timeout)
+        if stopped is not None:
+            return stopped
         if isinstance(e, wasmtime.ExitTrap):
             return Error(f"{p.name}: the start function exited with status {e.code}")
         text = str(e)
@@ -139,8 +138,11 @@ class PluginInstance(wasm._Instance):
             self._recover()
         self.limits.denied = 0
         self.host.error = None
-        if self._deadline is not None:
-            self._deadline()
+        if not self.host.depth:  # (a call from a host function is part of the running call)
+            w = self.watch
+            w.seen = w.cancels.count
+            if w.ticks is not None:
+                w.expires = TICKER.count + w.ticks
         if self._fuel is not None and self._fuel():
             raise Error(f"{self.backend.plugin.name}: cannot set the fuel of a call")
 
@@ -167,11 +169,14 @@ class PluginInstance(wasm._Instance):
 
     def trap_error(self, trap: wasmtime.Trap, label: str) -> Any:
         p = self.backend.plugin
+        where = f"{p.name}: {label}()" if label != "instantiation" else f"{p.name}: instantiation"
+        stopped = self.watch.stopped(where, p.timeout)
+        if stopped is not None:
+            return stopped
         if self.host.error is not None:
             return self.host.take()
         code = trap.trap_code
         name = code.name if code is not None else ""
-        where = f"{p.name}: {label}()" if label != "instantiation" else f"{p.name}: instantiation"
         if self.limits.denied:
             return MemoryLimitExceeded(
                 f"{where} asked for {self.limits.denied} bytes of memory, over its max_memory "
@@ -197,6 +202,10 @@ class PluginInstance(wasm._Instance):
         return super().raised(e, label)
 
     def call_error(self, e: wasmtime.WasmtimeError, label: str) -> BaseException:
+        p = self.backend.plugin
+        stopped = self.watch.stopped(f"{p.name}: {label}()", p.timeout)
+        if stopped is not None:
+            return stopped
         if self.host.error is not None:
             return self.host.take()
         if isinstance(e, wasmtime.ExitTrap):
@@ -232,9 +241,8 @@ class PluginBackend(wasm.WasmBackend):
                       if isinstance(ty, wasmtime.FuncType) and name not in typed
                       and (spec := raw_spec(name, ty, plugin.name)) is not None}
         self.specs.update(typed)
-        # the epoch deadline of every call, in ticks of the shared ticker
-        self.ticks = NO_DEADLINE if plugin.timeout is None \
-            else math.ceil(plugin.timeout / TICK) + 1
+        # the timeout of every call, in ticks of the shared ticker
+        self.ticks = None if plugin.timeout is None else math.ceil(plugin.timeout / TICK) + 1
         self._local = threading.local()
         self.use_path(wasm.call_path())  # the core's switch (WASMCORE_FAST_PATH)
         if plugin._typed:

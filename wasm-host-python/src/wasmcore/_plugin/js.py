@@ -6,9 +6,9 @@ tables are capped by ``max_memory`` (their maxima are lowered in the binary befo
 compiled, so the engine refuses a ``memory.grow`` past the cap: the plugin sees -1, as under
 wasmtime); a trap is a :class:`wasmcore.Trap` and the instance is made anew. What it is not:
 the JavaScript engine cannot interrupt or meter WebAssembly that runs synchronously, so
-``timeout`` and ``fuel`` are refused at construction (a plugin that must be stopped belongs in
-a Web Worker, which can be terminated), and there is no WASI. A module in the text format
-cannot be read there either: convert it with ``wat2wasm`` first.
+``timeout`` and ``fuel`` are refused at construction and ``cancel_handle()`` raises (a plugin
+that must be stopped belongs in a Web Worker, which can be terminated), and there is no WASI.
+A module in the text format cannot be read there either: convert it with ``wat2wasm`` first.
 
 Calls go through the js backend (:mod:`wasmcore._backends.js`): typed functions from the
 manifest, numeric exports by their wasm types (:mod:`.raw`), with the same checks and errors.
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import js  # type: ignore[import-not-found]  # Pyodide's bridge to JavaScript
 from pyodide.code import run_js  # type: ignore[import-not-found]
@@ -231,6 +231,12 @@ class Plugin(PluginBase):
     def read_str(self, ptr: int, size: int) -> str:
         """:meth:`read` decoded as UTF-8 (invalid sequences replaced)."""
         return self.read(ptr, size).decode("utf-8", "replace")
+
+    def cancel_handle(self) -> NoReturn:
+        """Not available under Pyodide: raises :class:`wasmcore.Error` (see the module's doc)."""
+        raise Error(f"{self.name}: cancel_handle() is not available under Pyodide: the "
+                    "JavaScript engine cannot interrupt WebAssembly while it runs (a plugin "
+                    "that may need stopping belongs in a Web Worker, which can be terminated)")
 
     def take_output(self) -> tuple[bytes, bytes]:
         """(stdout, stderr): always empty, there is no WASI under Pyodide."""

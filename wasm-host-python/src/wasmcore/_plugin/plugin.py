@@ -17,6 +17,7 @@ from .._backends import reaper, wasm
 from .._errors import (
     Error,
 )
+from .cancel import CancelHandle, handle
 from .common import (
     DEFAULT_MAX_MEMORY,
     PluginBase,
@@ -157,6 +158,12 @@ class Plugin(PluginBase):
         """:meth:`read` decoded as UTF-8 (invalid sequences replaced)."""
         return self.read(ptr, size).decode("utf-8", "replace")
 
+    def cancel_handle(self) -> CancelHandle:
+        """A handle whose ``cancel()``, from any thread, stops the call this thread is running
+        in the plugin: that call raises :class:`wasmcore.Cancelled` (see docs/plugins.md,
+        "Stopping a call")."""
+        return handle(self._instance().watch, self.name)
+
     def take_output(self) -> tuple[bytes, bytes]:
         """The (stdout, stderr) a WASI plugin wrote on this thread since the last call of
         this method."""
@@ -185,6 +192,7 @@ class Plugin(PluginBase):
         for inst in list(self._instances):
             inst.ctx.live = False
             inst.dead = True
+            inst.watch.retire()
         # the calling thread's instance is freed now (unless one of its calls is running:
         # close() from a host function); other threads' may be running calls, so theirs go
         # when they are collected
