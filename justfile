@@ -17,12 +17,13 @@ build: setup
     cargo xtask dist
     {{py}} -m wasmcore.build.stubs target/dist/wasmcore.wasm --kind core -o wasm-host-python/src/wasmcore/_kernels.pyi
 
-# Run every test: Rust (units, xtask, dist wasm vs native under wasmtime), pytest (all backends, the wheel, the author workflow, the examples) once per call path (the default, ctypes; cffi; the public-API fallback, as test-fallback does), then the browser test and the Pyodide test
+# Run every test: Rust (units, xtask, dist wasm vs native under wasmtime), pytest (all backends, the wheel, the author workflow, the examples) once per call path (the default, ctypes; cffi; the public-API fallback, as test-fallback does; the plugin tests with ctypes host callbacks), then the browser test and the Pyodide test
 test: build wheel examples && test-web test-pyodide
     cargo test --workspace
     {{py}} -m pytest
     WASMCORE_FAST_PATH=cffi {{py}} -m pytest
     WASMCORE_FAST_PATH=0 {{py}} -m pytest
+    WASMCORE_FAST_PATH=ctypes {{py}} -m pytest tests/python/test_host_callbacks.py tests/python/test_plugin.py tests/python/test_cancel.py
 
 # The Python tests with the fast call path off (WASMCORE_FAST_PATH=0): wasmtime-py's public API only, as on a wasmtime-py the fast path is not verified against
 test-fallback: build wheel examples

@@ -34,11 +34,19 @@ import wasmcore
 HANG_GUARD = 60.0  # seconds; the calls here stop within milliseconds
 
 # `run` ticks once, then spins; `tick_forever` ticks on every iteration (so a test sees it
-# is still running); `busy(n)` counts to n and returns it (a call that ends on its own)
+# is still running), `work_tick_forever` after a million wasm steps (a millisecond or so: a
+# signal then arrives in wasm, and is first seen as `tick` starts, almost always); `busy(n)` counts to n and returns it (a call that ends on its own)
 LOOP_WAT = """(module
   (import "env" "tick" (func $tick))
   (func (export "run") (call $tick) (loop $spin (br $spin)))
   (func (export "tick_forever") (loop $spin (call $tick) (br $spin)))
+  (func (export "work_tick_forever") (local $i i32)
+    (loop $spin
+      (local.set $i (i32.const 0))
+      (loop $work
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $work (i32.lt_u (local.get $i) (i32.const 1000000))))
+      (call $tick) (br $spin)))
   (func (export "busy") (param $n i32) (result i32) (local $i i32)
     (block $done (loop $count
       (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
@@ -405,11 +413,18 @@ CHILD = textwrap.dedent("""
     ("own", {}, "run", None),
     ("own", {"fuel": 10**15, "timeout": 600.0}, "run", None),
     # a loop that calls a host function: the signal may first be seen as that function
-    # starts, before its `try`; cffi hands the exception over (docs/plugins.md)
-    ("default", {}, "tick_forever", "cffi"),
+    # starts, before its `try`; host functions are cffi callbacks, which hand the exception
+    # over, on the default fast path ("1": ctypes calls) and the cffi one (docs/plugins.md)
+    ("default", {}, "tick_forever", "1"),
+    ("own", {}, "tick_forever", "1"),
+    ("default", {}, "work_tick_forever", "1"),
+    ("own", {}, "work_tick_forever", "1"),
+    ("default", {}, "work_tick_forever", "cffi"),
     ("own", {}, "tick_forever", "cffi"),
 ], ids=["default handler", "own handler", "own handler+fuel+timeout",
-        "default handler, host calls, cffi", "own handler, host calls, cffi"])
+        "default handler, host calls", "own handler, host calls",
+        "default handler, work and host calls", "own handler, work and host calls",
+        "default handler, work and host calls, cffi", "own handler, host calls, cffi"])
 def test_sigint_interrupts_a_plugin_on_the_main_thread(mode: str, limits: dict[str, Any],
                                                        export: str, path: str | None) -> None:
     env = dict(os.environ, **({"WASMCORE_FAST_PATH": path} if path else {}))

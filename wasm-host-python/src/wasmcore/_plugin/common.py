@@ -17,6 +17,7 @@ from .._abi.convert import RAW_INT_RANGES, signed
 from .._abi.manifest import RUNTIME_EXPORTS, Manifest, custom_sections, read_manifest
 from .._abi.objects import make_class
 from .._errors import ModuleRejected
+from .raw import NUMERIC, RawSpec
 
 # bytes of linear memory a plugin may use unless told otherwise (max_memory)
 DEFAULT_MAX_MEMORY = 64 << 20
@@ -167,7 +168,6 @@ def expose(plugin: Any, backend: Any, anchor: Any = None) -> None:
     in ``plugin.functions``). With an ``anchor`` (:class:`wasmcore._pickle.Anchor`), the
     functions and classes pickle as references to the plugin."""
     from .. import _pickle
-    from .raw import RawSpec
 
     def bind(fn: Callable[..., Any]) -> Callable[..., Any]:
         return fn if anchor is None else _pickle.bind(fn, anchor)
@@ -225,8 +225,6 @@ class PluginBase:
         with numbers (ints for i32/i64, given signed or unsigned; ints or floats for f32/f64;
         checked against the export's type). Returns ``None``, a number, or a tuple for several
         results."""
-        from .raw import NUMERIC
-
         if name.__class__ is not str and not isinstance(name, str):
             raise TypeError(f"call(): parameter 'name' must be a str, got {type(name).__name__}")
         raw = self._raw.get(name)

@@ -32,7 +32,7 @@ from typing import Any
 import wasmtime
 
 from .._abi.convert import RAW_INT_RANGES
-from .._backends import capi, reaper
+from .._backends import capi, reaper, wasm
 from .common import result_value
 
 
@@ -69,7 +69,8 @@ def define(linker: wasmtime.Linker,
            imports: dict[tuple[str, str], tuple[Callable[..., Any], wasmtime.FuncType]],
            calls: HostCalls, api: capi.CApi | None) -> list[Any]:
     """Defines every host function of ``imports`` in ``linker``: as unchecked callbacks
-    through ``api``, or (``api`` None) as wasmtime-py host functions. Returns what the
+    (:func:`wasmcore._backends.wasm.callback_api`'s, defined through ``api``), or (``api``
+    None) as wasmtime-py host functions. Returns what the
     instance must keep alive while its Store may call them."""
     keep: list[Any] = []
     if api is None:
@@ -79,9 +80,10 @@ def define(linker: wasmtime.Linker,
             linker.define_func(mod, name, ty, _public(f"{mod}.{name}", held, ty, calls))
         return keep
     at = _address(linker.ptr())
+    callbacks = wasm.callback_api() or api  # (cffi's, which catch what ctypes' cannot)
     for (mod, name), (fn, ty) in imports.items():
-        cb, address = api.callback(_callback(f"{mod}.{name}", fn, ty, calls, api),
-                                   functools.partial(_escaped, calls))
+        cb, address = callbacks.callback(_callback(f"{mod}.{name}", fn, ty, calls, callbacks),
+                                         functools.partial(_escaped, calls))
         keep.append(cb)
         err = api.define(at, mod, name, _address(ty.ptr()), address)
         if err:
