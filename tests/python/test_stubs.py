@@ -342,7 +342,8 @@ def mypy_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         pytest.fail(f"{TEXTSTATS} is missing: run `just build`")
     # a fixed directory: mypy's cache replays the messages of unchanged files with the paths
     # they had, and a warm cache saves most of mypy's time
-    base = request.config.cache.mkdir("stubs") if request.config.cache \
+    cache = getattr(request.config, "cache", None)  # (none with -p no:cacheprovider)
+    base = cache.mkdir("stubs") if cache is not None \
         else tmp_path_factory.mktemp("stubs")
     d = base / "src"
     d.mkdir(exist_ok=True)
@@ -642,7 +643,8 @@ def test_stubtest_on_an_author_style_module(tmp_path: Path, request: pytest.Fixt
             "globals().update({n: getattr(_core, n) for n in _core.functions + _core.classes})\n")
         (pkg / "__init__.pyi").write_text(render_stub(m, "module"))
     (tmp_path / "mypy.ini").write_text("[mypy]\n")
-    cache = request.config.cache.mkdir("mypy") if request.config.cache else tmp_path / "cache"
+    pytest_cache = getattr(request.config, "cache", None)  # (none with -p no:cacheprovider)
+    cache = pytest_cache.mkdir("mypy") if pytest_cache is not None else tmp_path / "cache"
     r = subprocess.run([sys.executable, "-m", "mypy.stubtest", "coremod", "alltypesmod",
                         "--mypy-config-file", "mypy.ini"],
                        cwd=tmp_path, capture_output=True, text=True, check=False,
