@@ -41,8 +41,8 @@ web: setup-web
 serve-web: web
     {{py}} -m http.server 8000 --bind 127.0.0.1 --directory web
 
-# The demo page in headless Chromium: no console errors, results equal to the Python host's and the oracles', screenshot target/web/page.png
-test-web: build web
+# The demo page in headless Chromium: no console errors, results equal to the Python host's and the oracles', screenshot target/web/page.png; and Pyodide on a page's main thread there: the runtime's and the similarity wheel, every kernel against the CPython host, the main thread's size limit and prepare()
+test-web: build web wheel examples setup-pyodide
     {{py}} -m pytest tests/web
 
 # Install what the Pyodide test needs (idempotent): the pyodide npm package pinned in tests/pyodide/package-lock.json, micropip's wheel from PyPI (target/pyodide/cache)

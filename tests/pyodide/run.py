@@ -70,22 +70,24 @@ def similarity() -> object:
     return __import__("similarity")
 
 
-def prepare() -> None:
-    shutil.rmtree(WORK, ignore_errors=True)
-    modules(WORK / "modules")
-    (WORK / "wheels").mkdir()
+def prepare(work: Path = WORK) -> None:
+    """The directory check.py runs on (``/work`` in Pyodide); also the browser test's
+    (tests/web/test_pyodide_page.py)."""
+    shutil.rmtree(work, ignore_errors=True)
+    modules(work / "modules")
+    (work / "wheels").mkdir()
     order = [wheel("wasmcore"), wheel("similarity")]
     for w in order:
-        shutil.copy(w, WORK / "wheels" / w.name)
-    (WORK / "wheels" / "ORDER").write_text("\n".join(w.name for w in order))
+        shutil.copy(w, work / "wheels" / w.name)
+    (work / "wheels" / "ORDER").write_text("\n".join(w.name for w in order))
     for f in ("cases.py", "plugins.py", "check.py"):
-        shutil.copy(HERE / f, WORK / f)
+        shutil.copy(HERE / f, work / f)
     expected = {
         "core": cases.run(wasmcore.load("wasm")),
-        "plugins": plugins.run(plugins.calls(wasmcore, lambda f: str(WORK / "modules" / f))),
+        "plugins": plugins.run(plugins.calls(wasmcore, lambda f: str(work / "modules" / f))),
         "similarity": plugins.run(plugins.similarity_calls(similarity())),
     }
-    (WORK / "expected.json").write_text(json.dumps(expected))
+    (work / "expected.json").write_text(json.dumps(expected))
 
 
 def table(report: dict[str, object]) -> str:

@@ -15,20 +15,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import http.server
 import json
 import math
 import os
 import re
-import shutil
-import subprocess
 import tempfile
-import threading
 import zlib
 from collections.abc import Callable, Iterator
-from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pytest
@@ -37,13 +32,13 @@ import scipy.special
 os.environ.setdefault("WASMCORE_CACHE_DIR", tempfile.mkdtemp(prefix="wasmcore-test-cache-"))
 
 import wasmcore
+from browser import drive
 from wasmcore._abi.convert import INT_RANGES, as_int, int_range_error
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
 OUT = ROOT / "target" / "web"
 SCREENSHOT = OUT / "page.png"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 # The demo page's inputs (web/demo.js builds the same ones).
 MANDELBROT = (720, 480, -2.35, -1.1, 0.95, 1.1, 256)
@@ -74,48 +69,13 @@ def with_specials(x: np.ndarray) -> np.ndarray:
 # --- the page, served and driven ----------------------------------------------------------------
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    extensions_map: ClassVar[dict[str, str]] = {
-        **http.server.SimpleHTTPRequestHandler.extensions_map,
-        ".wasm": "application/wasm",
-        ".js": "text/javascript",
-        ".mjs": "text/javascript",
-    }
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def report() -> Iterator[dict[str, Any]]:
     if not (WEB / "pkg" / "wasmcore.js").is_file():
         pytest.fail("web/pkg/ is missing: run `just web` (or `just test-web`)")
-    node = shutil.which("node")
-    if node is None or not Path(CHROMIUM).is_file():
-        pytest.fail(f"needs node and {CHROMIUM}: run `just setup-web`")
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), partial(_Handler, directory=str(WEB))
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    OUT.mkdir(parents=True, exist_ok=True)
-    SCREENSHOT.unlink(missing_ok=True)
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
-        proc = subprocess.run(
-            [node, str(WEB / "tests" / "drive.mjs"), url, str(SCREENSHOT), "90"],
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-            env={**os.environ, "CHROMIUM": CHROMIUM},
-        )
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert proc.returncode == 0, f"driver failed:\n{proc.stderr}"
-    (OUT / "report.json").write_text(proc.stdout)
-    yield json.loads(proc.stdout)
+    report = drive({"/": WEB}, "/index.html", SCREENSHOT)
+    (OUT / "report.json").write_text(json.dumps(report))
+    yield report
 
 
 @pytest.fixture(scope="module")

@@ -228,15 +228,16 @@ class _LazyCore(Core):
 
 
 async def prepare(path: str | os.PathLike[str] | None = None) -> None:
-    """Compiles a module ahead of :func:`load` (or of importing an author's package) without
-    blocking: under Pyodide in a browser's main thread, which may refuse to compile a large
-    module synchronously (``await wasmcore.prepare()`` first; ``path``: another module than the
-    bundled one). Elsewhere it does nothing (wasmtime caches compiled modules on disk)."""
+    """Compiles a module and makes an instance of it ahead of :func:`load` (or of importing an
+    author's package) without blocking: under Pyodide in a browser's main thread, which refuses
+    to compile or instantiate a large module synchronously (Chromium: over 8 MiB; ``await
+    wasmcore.prepare()`` before each ``load()``; ``path``: another module than the bundled one).
+    Elsewhere it does nothing (wasmtime caches compiled modules on disk)."""
     if sys.platform == "emscripten":
-        from ._backends.js import prepare as compile_async
+        from ._backends.js import prepare as prepare_js
 
         data, digest, _ = read_module(Path(path) if path is not None else wasm_path())
-        await compile_async(data, digest)
+        await prepare_js(data, digest)
 
 
 @overload

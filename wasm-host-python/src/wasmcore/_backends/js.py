@@ -21,10 +21,12 @@ A trap (``WebAssembly.RuntimeError``, or the engine's stack overflow, a ``RangeE
 :class:`wasmcore.Trap`; the instance is then made anew, as on the wasm backend. Finalizers
 never call into the module: they queue their frees (:class:`wasmcore._abi.objects.Context`).
 
-Compiling: ``load()`` compiles the module synchronously (``new WebAssembly.Module``), which
-Node and web workers allow for any size; a browser's main thread may refuse a synchronous
-compile of a large module, so there ``await wasmcore.prepare()`` (or ``prepare(path)`` for
-another module) compiles it asynchronously first, and ``load()`` then uses that compilation.
+Compiling: ``load()`` compiles and instantiates the module synchronously (``new
+WebAssembly.Module``, ``new WebAssembly.Instance``), which Node and web workers allow for any
+size; a browser's main thread refuses both for a large module (Chromium: over 8 MiB), so there
+``await wasmcore.prepare()`` (or ``prepare(path)`` for another module) compiles it and makes an
+instance of it asynchronously first. The next instantiation of the module (a ``load()``, or the
+one after a trap) takes that instance and starts making another in the background.
 """
 
 from __future__ import annotations
@@ -138,10 +140,34 @@ _RUNTIME: Any = run_js(r"""
       };
     }
   }
+  // Instances of import-less modules made ahead, asynchronously (prepare()), by module: the one
+  // made (or null) and the promise of the one being made (or null)
+  const spares = new WeakMap();
+  const makeSpare = (module) => {
+    if (WebAssembly.Module.imports(module).length > 0) return Promise.resolve();
+    let s = spares.get(module);
+    if (s === undefined) spares.set(module, (s = { instance: null, making: null }));
+    if (s.instance === null && s.making === null) {
+      s.making = WebAssembly.instantiate(module, {}).then(
+        (instance) => { s.instance = instance; s.making = null; },
+        (e) => { s.making = null; throw e; });
+    }
+    return s.making ?? Promise.resolve();
+  };
   return {
     compile: (bytes) => new WebAssembly.Module(bytes),
     compileAsync: (bytes) => WebAssembly.compile(bytes),
-    instantiate: (module, imports) => new Runtime(new WebAssembly.Instance(module, imports)),
+    prepareInstance: makeSpare,
+    instantiate: (module, imports) => {
+      const s = spares.get(module);
+      if (s === undefined || s.instance === null) {
+        return new Runtime(new WebAssembly.Instance(module, imports));
+      }
+      const instance = s.instance;
+      s.instance = null;
+      makeSpare(module).catch(() => {});  // the next one (a failure shows when it is needed)
+      return new Runtime(instance);
+    },
   };
 })()
 """)
@@ -187,13 +213,21 @@ def compile_module(data: bytes, digest: str) -> Any:
 
 
 async def prepare(data: bytes, digest: str) -> None:
-    """Compiles ``data`` asynchronously (``WebAssembly.compile``), for a browser's main thread,
-    where a synchronous compile of a large module is refused; later loads use it."""
-    if digest not in _MODULES:
+    """Compiles ``data`` and makes an instance of it asynchronously (``WebAssembly.compile``,
+    ``WebAssembly.instantiate``), for a browser's main thread, which refuses both synchronously
+    for a large module; later loads use the compilation, the next instantiation the instance
+    (for a module that imports nothing)."""
+    module = _MODULES.get(digest)
+    if module is None:
         try:
-            _MODULES[digest] = await _RUNTIME.compileAsync(to_js_bytes(data))
+            module = await _RUNTIME.compileAsync(to_js_bytes(data))
         except JsException as e:
             raise ModuleRejected(f"module does not compile: {e.name}: {e.message}") from None
+        _MODULES[digest] = module
+    try:
+        await _RUNTIME.prepareInstance(module)
+    except JsException as e:
+        raise ModuleRejected(f"module does not instantiate: {e.name}: {e.message}") from None
 
 
 def trap(e: JsException, where: str) -> Trap | None:
