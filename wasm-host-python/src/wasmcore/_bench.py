@@ -118,7 +118,7 @@ class Sizes:
 
 SIZES = {
     "full": Sizes("full", 9, 0.2, 37, 10**6, 256, 64 << 20, 10**8, 10**6, 8 << 20, 10**4, 0.25,
-                  10**7, 10**6, 200, 10_000),
+                  4 * 10**7, 2 * 10**6, 200, 10_000),
     "quick": Sizes("quick", 3, 0.03, 30, 10**5, 128, 4 << 20, 10**7, 10**6, 1 << 20, 10**3,
                    0.05, 10**6, 10**5, 50, 1000),
     "tiny": Sizes("tiny", 2, 0.0005, 12, 1000, 8, 4096, 10**4, 1000, 4096, 50, 0.002,
@@ -565,8 +565,9 @@ class DaskBench:
             after = client.run(time.process_time)
             return float(sum(after[w] - before[w] for w in after))
 
-        exp = round(math.log10(s.dask_values))
-        size = f"10^{exp} f64, {len(chunks)} chunks"
+        exp = math.floor(math.log10(s.dask_values))
+        lead = s.dask_values // 10**exp  # (the sizes are a digit times a power of ten)
+        size = f"{f'{lead}x' if lead != 1 else ''}10^{exp} f64, {len(chunks)} chunks"
         self.rows = [Row("dask", "gamma", size, {"serial": serial, "cluster": on_cluster},
                          [("serial", "cluster")], once=True),
                      # the work the cluster path adds (what a busy machine's wall clock hides)
