@@ -162,13 +162,13 @@ def call_path() -> str:
     return path
 
 
-@functools.cache
 def callback_api() -> capi.CApi | None:
     """The C API whose callbacks host functions are (on a fast path): cffi's whenever it is
     available, also under the ctypes call path, since only cffi catches an exception raised
     as a callback starts (a signal handler's: Ctrl-C in a plugin that calls host functions,
     see :mod:`.capi`); ctypes' when cffi is missing or ``WASMCORE_FAST_PATH=ctypes`` asked
-    for ctypes alone. None on the public-API path."""
+    for ctypes alone. None on the public-API path. (Decided anew at each instantiation, from
+    the cached call path.)"""
     path = call_path()
     if path == PUBLIC:
         return None
