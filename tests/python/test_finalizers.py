@@ -160,7 +160,17 @@ PLUGIN_STRESS = """
             elif kind == 1:  # time out, recover
                 p = wasmcore.Plugin(HOSTILE / "infinite_loop.wat", timeout=0.05)
                 fails(p, "run", wasmcore.Timeout)
-                assert p.call("ok") == 42
+                # the timeout counts from when the call is armed: under this GC pressure, on
+                # a loaded machine, even ok()'s way into wasm can take 50 ms (seen on the
+                # public-API path), which is a Timeout too; the plugin must recover all the same
+                for _ in range(20):
+                    try:
+                        assert p.call("ok") == 42
+                        break
+                    except wasmcore.Timeout:
+                        cyclic(sys.exc_info()[1])
+                else:
+                    raise AssertionError("ok() timed out 20 times in a row")
             elif kind == 2:  # run out of fuel, recover
                 p = wasmcore.Plugin(HOSTILE / "infinite_loop.wat", fuel=10**5)
                 fails(p, "run", wasmcore.FuelExhausted)
