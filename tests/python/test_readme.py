@@ -109,7 +109,7 @@ RUST_SOURCES = {
 def runnable(command: str) -> bool:
     """Shell commands this test runs itself."""
     return (command.startswith("wasmcore ") and command not in NOT_RUN) \
-        or command == "just --list"
+        or command in ("just --list", "just demo")
 
 
 # -- the README's blocks ----------------------------------------------------------------------
