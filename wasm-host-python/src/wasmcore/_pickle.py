@@ -330,11 +330,12 @@ def _load_plugin(ref: PluginRef) -> Plugin:
 # -- functions and objects ------------------------------------------------------------------
 
 class Anchor:
-    """The ``__self__`` of the functions of a core or plugin (see :func:`bind`). It pickles
-    as its owner, so a function pickles as ``getattr(<the owner, restored>, name)``. A core's
-    anchor holds the core's :class:`CoreRef`, not the core (a function outlives a core
-    dropped right after ``load().gamma``); a plugin's holds the plugin (the plugin's functions
-    keep it alive anyway)."""
+    """The ``__self__`` of the functions of a plugin (see :func:`bind`; a core's functions
+    are methods of the core itself), and the owner of the exported classes of a core or
+    plugin. It pickles as its owner, so a function or class pickles as ``getattr(<the owner,
+    restored>, name)``. A core's anchor holds the core's :class:`CoreRef`, not the core (a
+    class outlives a core dropped right after ``load().RunningStats``); a plugin's holds the
+    plugin (the plugin's functions keep it alive anyway)."""
 
     __slots__ = ("target",)
 
@@ -375,8 +376,9 @@ def cloudpickle_shim() -> None:
     the functions and classes of a core or plugin as pickle does. cloudpickle reduces a bound
     method to ``MethodType(func, self)`` and pickles ``func`` by value, and a class it cannot
     import by value: both fail on a core's functions (their closures hold the ctypes call
-    machinery). For methods bound to an :class:`Anchor` and the exported classes it now uses
-    their own reductions (``getattr(owner, name)``); everything else is left to cloudpickle.
+    machinery). For methods bound to a core or an :class:`Anchor` and the exported classes it
+    now uses their own reductions (``getattr(owner, name)``); everything else is left to
+    cloudpickle.
     Runs (once per cloudpickle module) from :func:`bind` and from every reduction here, so it
     is in place before cloudpickle meets a core or plugin: Dask tries pickle first."""
     cp = sys.modules.get("cloudpickle.cloudpickle")
@@ -390,8 +392,11 @@ def cloudpickle_shim() -> None:
         or getattr(cp, "_dispatch_table", None)
     method_reduce = table.get(types.MethodType) if isinstance(table, dict) else None
     if method_reduce is not None:
+        from . import Core
+
         def reduce_method(m: types.MethodType) -> Any:
-            return m.__reduce__() if isinstance(m.__self__, Anchor) else method_reduce(m)
+            return m.__reduce__() if isinstance(m.__self__, (Anchor, Core)) \
+                else method_reduce(m)
 
         table[types.MethodType] = reduce_method  # type: ignore[index]
     class_reduce = getattr(cp, "_class_reduce", None)
