@@ -12,22 +12,26 @@ default:
 setup:
     scripts/setup.sh
 
-# Build target/dist/wasmcore.wasm (post-processed, with its manifest) and the native target/release/libwasmcore.so
-build: setup
+# Build target/dist/wasmcore.wasm (post-processed, with its manifest), the native target/release/libwasmcore.so and the optional compiled module wasmcore-speedups (installed into the venv)
+build: setup speedups
     cargo xtask dist
     {{py}} -m wasmcore.build.stubs target/dist/wasmcore.wasm --kind core -o wasm-host-python/src/wasmcore/_kernels.pyi
 
-# Run every test: Rust (units, xtask, dist wasm vs native under wasmtime), pytest (all backends, the wheel, the author workflow, the examples) once per call path (the default, ctypes; cffi; the public-API fallback, as test-fallback does; the plugin tests with ctypes host callbacks), then the browser test and the Pyodide test
+# Run every test: Rust (units, xtask, dist wasm vs native under wasmtime), pytest (all backends, the wheel, the author workflow, the examples) once per call path (the default, speedups; ctypes, the default without wasmcore-speedups, here with ctypes host callbacks too; cffi; the public-API fallback, as test-fallback does), then the browser test and the Pyodide test
 test: build wheel examples && test-web test-pyodide
     cargo test --workspace
     {{py}} -m pytest
+    WASMCORE_FAST_PATH=ctypes {{py}} -m pytest
     WASMCORE_FAST_PATH=cffi {{py}} -m pytest
     WASMCORE_FAST_PATH=0 {{py}} -m pytest
-    WASMCORE_FAST_PATH=ctypes {{py}} -m pytest tests/python/test_host_callbacks.py tests/python/test_plugin.py tests/python/test_cancel.py
 
 # The Python tests with the fast call path off (WASMCORE_FAST_PATH=0): wasmtime-py's public API only, as on a wasmtime-py the fast path is not verified against
 test-fallback: build wheel examples
     WASMCORE_FAST_PATH=0 {{py}} -m pytest
+
+# Build the optional compiled module wasmcore-speedups (wasm-host-python/speedups, PyO3 + maturin) into target/wheels/ and install it into the venv, where it is the default call path
+speedups: setup
+    scripts/speedups.sh
 
 # Install what the browser build and test need (idempotent): wasm-bindgen-cli at the crate's pinned version, Debian's chromium, playwright-core (web/tests)
 setup-web: setup
@@ -86,5 +90,7 @@ bench-rs *ARGS: build
 lint: setup
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
+    cargo fmt --check --manifest-path wasm-host-python/speedups/Cargo.toml
+    CARGO_TARGET_DIR=target/speedups cargo clippy --manifest-path wasm-host-python/speedups/Cargo.toml -- -D warnings
     cargo clippy --target wasm32-unknown-unknown --features web --lib --target-dir target/web/build -- -D warnings
     {{py}} -m ruff check wasm-host-python tests/python tests/web tests/pyodide scripts

@@ -49,8 +49,9 @@ def test_writes_json_markdown_and_chart(report: tuple[Path, dict[str, Any]]) -> 
 
 def test_json_has_the_expected_rows(report: tuple[Path, dict[str, Any]]) -> None:
     rows = {(r["group"], r["name"]): r for r in report[1]["rows"]}
-    assert {"wasm", "native", "python", "bare", "generic", "wasm_cffi", "wasm_ctypes",
-            "unchecked_cffi", "unchecked_ctypes"} <= set(rows["call", "fib(1)"]["times"])
+    assert {"wasm", "native", "python", "bare", "generic", "wasm_speedups", "wasm_ctypes",
+            "wasm_cffi", "unchecked_speedups", "unchecked_ctypes", "unchecked_cffi",
+            } <= set(rows["call", "fib(1)"]["times"])
     for name in ("fib", "sort", "matmul", "sha256", "count_primes"):
         assert {"wasm", "native"} <= set(rows["compute", name]["times"])
     for name in ("sum", "dot", "cumsum", "axpy"):

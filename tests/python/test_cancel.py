@@ -414,7 +414,8 @@ CHILD = textwrap.dedent("""
     ("own", {"fuel": 10**15, "timeout": 600.0}, "run", None),
     # a loop that calls a host function: the signal may first be seen as that function
     # starts, before its `try`; host functions are cffi callbacks, which hand the exception
-    # over, on the default fast path ("1": ctypes calls) and the cffi one (docs/plugins.md)
+    # over, on the default fast path ("1": speedups calls, ctypes ones without the module) and
+    # the cffi one (docs/plugins.md)
     ("default", {}, "tick_forever", "1"),
     ("own", {}, "tick_forever", "1"),
     ("default", {}, "work_tick_forever", "1"),

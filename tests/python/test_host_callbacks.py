@@ -3,9 +3,9 @@ plugin's calls into Python get their arguments as wasm passed them, a result is 
 converted as the import's type says, an exception reaches the caller as itself, and a host
 function may call back into its own plugin.
 
-Each test runs on the cffi and ctypes fast paths (wasmtime's unchecked C API, a callback of
-that library) and on the public-API path, switched as ``WASMCORE_FAST_PATH`` does, whatever
-the session's own path is. Expected values come from Python itself: ``struct`` for how a
+Each test runs on every fast path (speedups, ctypes, cffi: wasmtime's unchecked C API, a
+callback of cffi, or of ctypes under ``WASMCORE_FAST_PATH=ctypes``) and on the public-API
+path, switched as ``WASMCORE_FAST_PATH`` does, whatever the session's own path is. Expected values come from Python itself: ``struct`` for how a
 wasm integer or f32 reads, ``math.factorial``, sums of the values sent.
 """
 

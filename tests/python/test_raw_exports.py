@@ -1,7 +1,8 @@
 """A plugin's numeric exports, bound from their wasm types (docs/plugins.md, "Calls"): as
 attributes and through ``p.call``, with their signatures, the values wasm sees (checked against
 ``struct``'s reading of wasm integers and f32s: ``as_i32`` ...), several results, the argument errors, and the
-exports that cannot be called. Run on each call path (ctypes, cffi, the public API)."""
+exports that cannot be called. Run on each call path (speedups,
+ctypes, cffi, the public API)."""
 
 from __future__ import annotations
 

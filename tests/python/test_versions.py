@@ -171,7 +171,7 @@ def test_the_dev_pin_is_a_verified_wasmtime_and_normal_runs_take_the_fast_path()
     assert metadata.version("wasmtime") == pin.version
     assert Version(pin.version).major in wasm.FAST_PATH_VERIFIED
     assert wasm._internals()
-    assert all(wasm._available(path) for path in wasm.FAST_PATHS)  # cffi is in the dev venv
+    assert all(wasm._available(path) for path in wasm.FAST_PATHS)  # all in the dev venv
     switch = os.environ.get("WASMCORE_FAST_PATH", "")
     assert wasm.fast_path() is (switch != "0")
     assert wasm.call_path() == {"": wasm.FAST_PATHS[0], "1": wasm.FAST_PATHS[0],
@@ -189,25 +189,32 @@ def test_a_missing_internal_is_noticed(monkeypatch: pytest.MonkeyPatch, owner: o
     assert wasm._internals() is False
 
 
-FIRST, SECOND = wasm.FAST_PATHS  # the default fast path, and the other one
-BOTH, NONE = set(wasm.FAST_PATHS), set()
+# the default fast path (the optional compiled module), the default without it, the last one
+FIRST, SECOND, THIRD = wasm.FAST_PATHS
+ALL, NONE = set(wasm.FAST_PATHS), set()
 
 
 @pytest.mark.parametrize(("switch", "version", "available", "path", "warning"), [
-    ("", VERIFIED, BOTH, FIRST, ""),
-    ("", VERIFIED, {SECOND}, SECOND, ""),  # the default library missing: the other, silently
-    ("", NEWER, BOTH, wasm.PUBLIC, "verified against wasmtime-py"),
-    ("", OLDER, BOTH, wasm.PUBLIC, "verified against wasmtime-py"),
+    ("", VERIFIED, ALL, FIRST, ""),
+    ("", VERIFIED, {SECOND, THIRD}, SECOND, ""),  # wasmcore-speedups not installed: silently
+    ("", VERIFIED, {THIRD}, THIRD, ""),
+    ("", NEWER, ALL, wasm.PUBLIC, "verified against wasmtime-py"),
+    ("", OLDER, ALL, wasm.PUBLIC, "verified against wasmtime-py"),
     ("", VERIFIED, NONE, wasm.PUBLIC, "lacks internals"),
-    ("0", VERIFIED, BOTH, wasm.PUBLIC, ""),  # asked for: no warning
-    ("0", NEWER, BOTH, wasm.PUBLIC, ""),
-    ("1", NEWER, BOTH, FIRST, ""),
+    ("0", VERIFIED, ALL, wasm.PUBLIC, ""),  # asked for: no warning
+    ("0", NEWER, ALL, wasm.PUBLIC, ""),
+    ("1", NEWER, ALL, FIRST, ""),
+    ("1", NEWER, {SECOND}, SECOND, ""),
     ("1", NEWER, NONE, wasm.PUBLIC, "lacks internals"),
-    ("cffi", VERIFIED, BOTH, "cffi", ""),
-    ("ctypes", VERIFIED, BOTH, "ctypes", ""),
-    ("ctypes", NEWER, BOTH, "ctypes", ""),  # a named path is tried on any version
+    ("speedups", VERIFIED, ALL, "speedups", ""),
+    ("cffi", VERIFIED, ALL, "cffi", ""),
+    ("ctypes", VERIFIED, ALL, "ctypes", ""),
+    ("ctypes", NEWER, ALL, "ctypes", ""),  # a named path is tried on any version
+    ("speedups", VERIFIED, {"ctypes", "cffi"}, "ctypes",
+     "the speedups call path is not available here (pip install wasmcore[speedups])"),
     ("cffi", VERIFIED, {"ctypes"}, "ctypes", "cffi call path is not available"),
     ("ctypes", VERIFIED, {"cffi"}, "cffi", "ctypes call path is not available"),
+    ("cffi", VERIFIED, {"speedups", "ctypes"}, "speedups", "cffi call path is not available"),
     ("cffi", VERIFIED, NONE, wasm.PUBLIC, "lacks internals"),
 ])
 def test_decision(switch: str, version: str, available: set[str], path: str,
@@ -220,7 +227,7 @@ def test_decision(switch: str, version: str, available: set[str], path: str,
 
 
 def test_a_bad_switch_is_an_error() -> None:
-    with pytest.raises(ValueError, match="WASMCORE_FAST_PATH must be cffi, ctypes, 1 or 0"):
+    with pytest.raises(ValueError, match="WASMCORE_FAST_PATH must be speedups, ctypes, cffi, 1 or 0"):
         wasm._decide("yes", VERIFIED, lambda path: True)
 
 

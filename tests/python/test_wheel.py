@@ -1,6 +1,7 @@
 """The py3-none-any wheel: it carries the dist .wasm with its manifest and works after
-``pip install`` into a clean venv with no Rust toolchain on PATH. ``just test`` builds the
-wheel (``just wheel``) before running pytest."""
+``pip install`` into a clean venv with no Rust toolchain on PATH, with and without the
+optional compiled module (``wasmcore[speedups]``). ``just test`` builds the wheels (``just
+wheel``, ``just speedups``) before running pytest."""
 
 from __future__ import annotations
 
@@ -70,6 +71,21 @@ def test_wheel_installs_and_runs_without_rust(wheel: Path, tmp_path: Path) -> No
                        text=True, check=False)
     assert (r.returncode, r.stdout) == (0, "6765\n"), r.stderr
     assert core_wasm.endswith("wasmcore.wasm")
+
+    # without the optional compiled module, calls go through ctypes; `pip install
+    # wasmcore[speedups]` (here from target/wheels, where `just build` puts its wheel) makes
+    # it the call path, with the same results
+    def info() -> str:
+        return subprocess.run([str(venv / "bin" / "wasmcore"), "info", core_wasm], env=env,
+                              cwd=tmp_path, check=True, capture_output=True, text=True).stdout
+
+    assert "fast (ctypes) call path" in info()
+    subprocess.run([str(py), "-m", "pip", "install", "--quiet", "--find-links",
+                    str(ROOT / "target" / "wheels"), f"{wheel}[speedups]"], check=True)
+    assert "fast (speedups) call path" in info()
+    out = subprocess.run([str(py), "-c", script], env=env, cwd=tmp_path, check=True,
+                         capture_output=True, text=True)
+    assert out.stdout.split() == ["832040", str(_partitions([4] * 9 + [16], 10))]
 
 
 def _partitions(cards: list[int], subtotal: int) -> int:

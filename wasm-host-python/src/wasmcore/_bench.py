@@ -133,14 +133,16 @@ COLUMNS = {
     "python": "python",
     "ref": "reference",
     "wasm": "wasm",
-    "wasm_cffi": "wasm via cffi",
+    "wasm_speedups": "wasm via speedups",
     "wasm_ctypes": "wasm via ctypes",
+    "wasm_cffi": "wasm via cffi",
     "wasm0": "wasm zero-copy",
     "native": "native",
     "bare": "bare ctypes",
     "empty": "empty ctypes call",
-    "unchecked_cffi": "unchecked call (cffi)",
+    "unchecked_speedups": "unchecked call (speedups)",
     "unchecked_ctypes": "unchecked call (ctypes)",
+    "unchecked_cffi": "unchecked call (cffi)",
     "generic": "wasmtime Func()",
     "load": "load()",
     "load_first": "load(), then fib(1)",
@@ -328,7 +330,7 @@ def _first_call_in_new_thread(core: Any) -> float:
 
 def _unchecked_call(fn: Any) -> Callable[[], object] | None:
     """The bare ``wasmtime_func_call_unchecked`` call inside a wasm callable: its ``_w_call``,
-    the ctypes function with every argument bound (``None`` if it is not there)."""
+    the C function with every argument bound (``None`` if it is not there)."""
     try:
         cells = dict(zip(fn.__code__.co_freevars, (c.cell_contents for c in fn.__closure__),
                          strict=True))
@@ -388,9 +390,9 @@ def build_rows(s: Sizes, cores: dict[str, Any], lib_path: Path | None,
     func, store, out = inst.exports["fib"], inst.store, inst.out
     fib1["generic"] = lambda: func(store, 1, out)
     rows.append(Row("call", "fib(1)", "", fib1,
-                    [(c, "bare") for c in ("wasm", "wasm_cffi", "wasm_ctypes", "native",
-                                           "python", "generic", "unchecked_cffi",
-                                           "unchecked_ctypes", "empty")]))
+                    [(c, "bare") for c in ("wasm", "wasm_speedups", "wasm_ctypes", "wasm_cffi",
+                                           "native", "python", "generic", "unchecked_speedups",
+                                           "unchecked_ctypes", "unchecked_cffi", "empty")]))
 
     # compute-bound
     x_sort = rng.random(s.sort)
@@ -1012,9 +1014,10 @@ def to_markdown(rows: list[Row], tgts: list[Target], meta: dict[str, Any]) -> st
             "zlib, base64); *wasm* copies the input into linear memory on each call, *wasm "
             "zero-copy* passes arrays made by `core.asarray`; *bare ctypes* is one ctypes call of "
             "the native `fib` export (argtypes preset, no checks); in the per-call row *wasm* is "
-            "this process's call path (`WASMCORE_FAST_PATH`), *wasm via cffi* and *wasm via "
-            "ctypes* each fast path; *unchecked call* is the `wasmtime_func_call_unchecked` call "
-            "inside a wasm callable alone, through that library; *empty ctypes call* is a native "
+            "this process's call path (`WASMCORE_FAST_PATH`; speedups when wasmcore-speedups is "
+            "installed, else ctypes), *wasm via speedups*, *via ctypes* and *via cffi* each fast "
+            "path; *unchecked call* is the `wasmtime_func_call_unchecked` call inside a wasm "
+            "callable alone, through that library; *empty ctypes call* is a native "
             "export that does nothing; *wasmtime Func()* is wasmtime-py's public "
             "`Func.__call__`. Plugins: *wasmcore p.add()* calls a plugin's export as an "
             "attribute, *p.call()* by name; *wasmtime-py Func()* and *Extism* (its Python SDK) "

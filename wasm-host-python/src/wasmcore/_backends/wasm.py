@@ -62,10 +62,13 @@ from .scratch import ScratchArea
 # elsewhere the public API is used.
 FAST_PATH_VERIFIED = range(50, 51)
 # The fast paths (their foreign-function library), the first one available being the default:
-# ctypes, since its calls are the cheaper ones on CPython (docs/performance.md: with arguments
-# prebuilt, a ctypes call of wasmtime_func_call_unchecked costs ~175 ns, a cffi ABI-mode call
-# ~245 ns; a host callback ~0.45 µs against ~0.65 µs; CPython 3.11, cffi 2.1).
-FAST_PATHS = ("ctypes", "cffi")
+# the optional compiled module wasmcore-speedups when it is installed, else ctypes, whose calls
+# are cheaper than cffi's on CPython (docs/performance.md: with arguments prebuilt, a call of
+# wasmtime_func_call_unchecked costs ~70 ns through speedups, ~155 ns through ctypes, ~245 ns
+# through cffi in ABI mode; CPython 3.11, cffi 2.1).
+FAST_PATHS = ("speedups", "ctypes", "cffi")
+# what to install for a fast path that was asked for and is missing
+_INSTALL = {"speedups": "pip install wasmcore[speedups]", "cffi": "pip install cffi"}
 PUBLIC = "public API"  # the call path through wasmtime-py's public API
 _SWITCH = ("", "1", "0", *FAST_PATHS)
 _SLOT = 16  # bytes per value in the raw argument/result array (wasmtime_val_raw_t)
@@ -112,8 +115,8 @@ def _decide(switch: str, version: str, available: Callable[[str], bool]) -> tupl
     if switch == "0":
         return PUBLIC, ""  # asked for: no warning
     if switch not in _SWITCH:
-        raise ValueError("WASMCORE_FAST_PATH must be cffi, ctypes, 1 or 0 (or unset), got "
-                         f"{switch!r}")
+        raise ValueError(f"WASMCORE_FAST_PATH must be {', '.join(FAST_PATHS)}, 1 or 0 (or "
+                         f"unset), got {switch!r}")
     span = ", ".join(f"{m}.x" for m in FAST_PATH_VERIFIED)
     major = version.partition(".")[0]
     if not switch and not (major.isdigit() and int(major) in FAST_PATH_VERIFIED):
@@ -125,8 +128,9 @@ def _decide(switch: str, version: str, available: Callable[[str], bool]) -> tupl
     for path in (*wanted, *FAST_PATHS):
         if available(path):
             note = "" if path in wanted else (
-                f"wasmcore: the {switch} call path is not available here (is {switch} "
-                f"installed?): calls use the {path} fast path")
+                f"wasmcore: the {switch} call path is not available here "
+                f"({_INSTALL.get(switch, 'is ' + switch + ' installed?')}): calls use the "
+                f"{path} fast path")
             return path, note
     return PUBLIC, (f"wasmcore: wasmtime-py {version} lacks internals the fast call path "
                     "needs: calls use wasmtime-py's public API (slower per call; "
@@ -146,15 +150,15 @@ def _available(path: str) -> bool:
 
 @functools.cache
 def call_path() -> str:
-    """The call path of this process: ``"cffi"`` or ``"ctypes"`` (the fast path through that
-    library), or ``"public API"`` (decided once, on first use; the reason for a fallback that
-    was not asked for is one ``RuntimeWarning``).
+    """The call path of this process: ``"speedups"``, ``"ctypes"`` or ``"cffi"`` (the fast
+    path through that library), or ``"public API"`` (decided once, on first use; the reason
+    for a fallback that was not asked for is one ``RuntimeWarning``).
 
     ``WASMCORE_FAST_PATH`` chooses: unset, the first of :data:`FAST_PATHS` available on a
-    wasmtime-py in :data:`FAST_PATH_VERIFIED`, else the public API; ``cffi`` or ``ctypes``,
-    that fast path (the other one if it is not available), on any wasmtime-py whose
-    internals it finds; ``1``, the default fast path on any such wasmtime-py; ``0``, the
-    public API."""
+    wasmtime-py in :data:`FAST_PATH_VERIFIED` (speedups when wasmcore-speedups is installed,
+    else ctypes), else the public API; ``speedups``, ``ctypes`` or ``cffi``, that fast path
+    (the first other one available if it is not), on any wasmtime-py whose internals it
+    finds; ``1``, the default fast path on any such wasmtime-py; ``0``, the public API."""
     path, warning = _decide(os.environ.get("WASMCORE_FAST_PATH", ""), _wasmtime_version(),
                             _available)
     if warning:
