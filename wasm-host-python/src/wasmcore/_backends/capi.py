@@ -2,13 +2,14 @@
 through cffi, or through the optional compiled module wasmcore-speedups, behind one interface
 (:class:`CApi`).
 
-Both bind to the library wasmtime-py ships and has loaded (cffi opens the same file, so the
-same copy: checked by comparing the functions' addresses). Nothing here needs a C compiler:
-cffi runs in ABI mode. Every per-call argument is converted once, when a call is bound
-(:meth:`CApi.bind`): a bound call is a ``functools.partial`` over the C function with
-prebuilt arguments, and costs what one foreign call costs; with wasmcore-speedups, a
-``BoundCall``, which costs what calling a built-in costs (about 70 ns against ctypes' 155).
-Pointers come back as plain ints (0 or None: none).
+All three bind to the library wasmtime-py ships and has loaded (cffi opens the same file, so
+the same copy: checked by comparing the functions' addresses; the others take the addresses
+from wasmtime-py's ctypes bindings). Nothing here needs a C compiler: cffi runs in ABI mode,
+and wasmcore-speedups comes as a prebuilt wheel or not at all. Every per-call argument is
+converted once, when a call is bound (:meth:`CApi.bind`): a bound call is a
+``functools.partial`` over the C function with prebuilt arguments, and costs what one foreign
+call costs; with wasmcore-speedups, a ``BoundCall``, which costs what calling a built-in costs
+(about 70 ns against ctypes' 155). Pointers come back as plain ints (0 or None: none).
 
 A host function is a C callback (:meth:`CApi.callback`) of wasmtime's unchecked signature,
 ``(env, caller, args_and_results, nargs) -> wasm_trap_t*``, here with the pointers passed as
