@@ -247,6 +247,7 @@ class _LazyCore(Core):
             raise AttributeError(f"'Core' object has no attribute {name!r}")
         if threading.get_ident() != owner:
             if name in functions:
+                _pickle.cloudpickle_shim()  # (as _bind_all: cloudpickle may meet this method)
                 return types.MethodType(self._impl.callable(name)._w_method, self)
             return self._class(name)  # classes serve every thread
         self._bind_all()  # (which makes it a Core without __getattr__)
