@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from rapidfuzz.distance import Levenshtein
 from wasmcore import _bench
 from wasmcore.__main__ import main
+from wasmcore._backends import internals, wasm
 
 
 def run_bench(out: Path, *extra: str) -> dict[str, Any]:
@@ -49,9 +50,12 @@ def test_writes_json_markdown_and_chart(report: tuple[Path, dict[str, Any]]) -> 
 
 def test_json_has_the_expected_rows(report: tuple[Path, dict[str, Any]]) -> None:
     rows = {(r["group"], r["name"]): r for r in report[1]["rows"]}
-    assert {"wasm", "native", "python", "bare", "generic", "wasm_speedups", "wasm_ctypes",
-            "wasm_cffi", "unchecked_speedups", "unchecked_ctypes", "unchecked_cffi",
-            } <= set(rows["call", "fib(1)"]["times"])
+    # (each fast path side by side, where wasmtime-py's internals may be used: not under
+    # WASMCORE_FAST_PATH=0)
+    paths = {f"{c}_{p}" for c in ("wasm", "unchecked") for p in wasm.FAST_PATHS} \
+        if internals.usable("calls") else set()
+    assert {"wasm", "native", "python", "bare", "generic", *paths} <= \
+        set(rows["call", "fib(1)"]["times"])
     for name in ("fib", "sort", "matmul", "sha256", "count_primes"):
         assert {"wasm", "native"} <= set(rows["compute", name]["times"])
     for name in ("sum", "dot", "cumsum", "axpy"):

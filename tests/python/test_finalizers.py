@@ -196,7 +196,7 @@ PLUGIN_STRESS = """
     reaper.reap()
     # every Store the run created is closed (none was deleted by the collector itself)
     assert not reaper._GRAVE, len(reaper._GRAVE)
-    print("ok", len(reaper._KEEP), len(limits.CREATOR._maps) if limits.CREATOR else 0)
+    print("ok", len(reaper._KEEP), len(limits.creator()._maps) if limits.creator() else 0)
 """
 
 

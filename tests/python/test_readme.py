@@ -64,6 +64,10 @@ NOT_RUN = {
     "just bench":
         "takes minutes and measures the machine; tests/python/test_bench.py runs the same "
         "harness (`wasmcore bench --sizes tiny`) and checks the report it writes",
+    "just test-latest":
+        "makes a venv and installs the newest wasmtime-py from the registry; `just test` runs "
+        "it (scripts/test-latest.sh), and tests/python/test_internals.py checks the fallback it "
+        "relies on",
     "just web":
         "needs wasm-bindgen-cli (`just setup-web`) and a cargo build; `just test` runs it "
         "(through `just test-web`) before tests/web/test_page.py loads web/pkg/",

@@ -1,6 +1,7 @@
 """Versions that survive upgrades (docs/compatibility.md): one version source (the Cargo
-workspace), the abi_version range a runtime reads, and the fast call path used only on the
-wasmtime-py versions it is verified against, with the public-API fallback everywhere else."""
+workspace), the abi_version range a runtime reads, and wasmtime-py: a requirement bounded at
+the newest verified major, its internals used only on verified releases (or when asked), the
+public-API fallback everywhere else (the checks themselves: test_internals.py)."""
 
 from __future__ import annotations
 
@@ -19,13 +20,12 @@ from pathlib import Path
 
 import pytest
 import wasmcore
-import wasmtime
 from packaging.requirements import Requirement
 from packaging.version import Version
 from test_host import RUNTIME, TOY_FUNCTIONS, fn, load_bytes, module_with, toy_manifest
 from wasmcore.__main__ import main as cli
 from wasmcore._abi import manifest as abi
-from wasmcore._backends import wasm
+from wasmcore._backends import internals, wasm
 
 ROOT = Path(__file__).resolve().parents[2]
 CARGO_VERSION = tomllib.loads((ROOT / "Cargo.toml").read_text())["workspace"]["package"]["version"]
@@ -47,13 +47,6 @@ def test_built_wheel_carries_the_cargo_workspace_version() -> None:
             z.read(f"wasmcore-{CARGO_VERSION}.dist-info/METADATA").decode())
     assert meta["Name"] == "wasmcore"
     assert meta["Version"] == CARGO_VERSION == wasmcore.__version__
-    # wasmtime without an upper bound: newer releases install (and use the fallback)
-    wasmtime = next(Requirement(r) for r in meta.get_all("Requires-Dist")
-                    if Requirement(r).name == "wasmtime")
-    assert not any(s.operator in ("<", "<=", "==", "~=", "===") for s in wasmtime.specifier)
-    assert wasmtime.specifier.contains("50.0.1")
-    assert wasmtime.specifier.contains("99.0.0")
-    assert not wasmtime.specifier.contains("49.0.0")
 
 
 def test_version_of_uninstalled_sources_is_a_valid_placeholder() -> None:
@@ -154,91 +147,46 @@ def test_module_version_must_be_a_string(tmp_path: Path, bad: object) -> None:
         load_bytes(tmp_path, module_with(toy_manifest(version=bad)))
 
 
-# ---- the fast path and the public-API fallback -------------------------------------------
+# ---- wasmtime-py: the verified releases, the bound, the fallback -----------------------------
 
-VERIFIED = f"{wasm.FAST_PATH_VERIFIED[0]}.0.1"
-NEWER = f"{wasm.FAST_PATH_VERIFIED[-1] + 1}.0.0"
-OLDER = f"{wasm.FAST_PATH_VERIFIED[0] - 1}.0.0"
+VERIFIED = internals.VERIFIED
+NEWER = f"{VERIFIED[-1] + 1}.0.0"
+
+
+def wasmtime_requirement(requirements: list[str]) -> Requirement:
+    return next(r for r in map(Requirement, requirements) if r.name == "wasmtime")
 
 
 def test_the_dev_pin_is_a_verified_wasmtime_and_normal_runs_take_the_fast_path() -> None:
-    """requirements-dev.txt pins a wasmtime-py the fast path is verified against, so the
-    ordinary test run exercises the fast path (and `just test-fallback` the fallback)."""
+    """requirements-dev.txt pins the oldest verified wasmtime-py (`just test-latest` runs the
+    newest), so the ordinary test run exercises the internals, and its WASMCORE_FAST_PATH=0
+    run the public API."""
     lines = (ROOT / "requirements-dev.txt").read_text().splitlines()
-    reqs = [Requirement(ln) for ln in lines if ln.strip() and not ln.startswith("#")]
-    (pin,) = next(r for r in reqs if r.name == "wasmtime").specifier
+    (pin,) = wasmtime_requirement([ln for ln in lines if ln.strip() and not ln.startswith("#")]
+                                  ).specifier
     assert pin.operator == "=="
     assert metadata.version("wasmtime") == pin.version
-    assert Version(pin.version).major in wasm.FAST_PATH_VERIFIED
-    assert wasm._internals()
-    assert all(wasm._available(path) for path in wasm.FAST_PATHS)  # all in the dev venv
+    assert Version(pin.version).major == VERIFIED[0]
+    assert all(wasm.api(path) is not None for path in wasm.FAST_PATHS)  # all in the dev venv
     switch = os.environ.get("WASMCORE_FAST_PATH", "")
     assert wasm.fast_path() is (switch != "0")
     assert wasm.call_path() == {"": wasm.FAST_PATHS[0], "1": wasm.FAST_PATHS[0],
                                 "0": wasm.PUBLIC}.get(switch, switch)
 
 
-@pytest.mark.parametrize(("owner", "name"), [
-    (wasmtime.Store, "_context"), (wasmtime.Trap, "_from_ptr"),
-    (wasmtime.WasmtimeError, "_from_ptr"), (wasm._B, "wasmtime_func_t"),
-    (wasm._B, "wasmtime_val_raw_t"),
-])
-def test_a_missing_internal_is_noticed(monkeypatch: pytest.MonkeyPatch, owner: object,
-                                       name: str) -> None:
-    monkeypatch.delattr(owner, name)
-    assert wasm._internals() is False
-
-
-# the default fast path (the optional compiled module), the default without it, the last one
-FIRST, SECOND, THIRD = wasm.FAST_PATHS
-ALL, NONE = set(wasm.FAST_PATHS), set()
-
-
-@pytest.mark.parametrize(("switch", "version", "available", "path", "warning"), [
-    ("", VERIFIED, ALL, FIRST, ""),
-    ("", VERIFIED, {SECOND, THIRD}, SECOND, ""),  # wasmcore-speedups not installed: silently
-    ("", VERIFIED, {THIRD}, THIRD, ""),
-    ("", NEWER, ALL, wasm.PUBLIC, "verified against wasmtime-py"),
-    ("", OLDER, ALL, wasm.PUBLIC, "verified against wasmtime-py"),
-    ("", VERIFIED, NONE, wasm.PUBLIC, "lacks internals"),
-    ("0", VERIFIED, ALL, wasm.PUBLIC, ""),  # asked for: no warning
-    ("0", NEWER, ALL, wasm.PUBLIC, ""),
-    ("1", NEWER, ALL, FIRST, ""),
-    ("1", NEWER, {SECOND}, SECOND, ""),
-    ("1", NEWER, NONE, wasm.PUBLIC, "lacks internals"),
-    ("speedups", VERIFIED, ALL, "speedups", ""),
-    ("cffi", VERIFIED, ALL, "cffi", ""),
-    ("ctypes", VERIFIED, ALL, "ctypes", ""),
-    ("ctypes", NEWER, ALL, "ctypes", ""),  # a named path is tried on any version
-    ("speedups", VERIFIED, {"ctypes", "cffi"}, "ctypes",
-     "the speedups call path is not available here (pip install wasmcore[speedups])"),
-    ("cffi", VERIFIED, {"ctypes"}, "ctypes", "cffi call path is not available"),
-    ("ctypes", VERIFIED, {"cffi"}, "cffi", "ctypes call path is not available"),
-    ("cffi", VERIFIED, {"speedups", "ctypes"}, "speedups", "cffi call path is not available"),
-    ("cffi", VERIFIED, NONE, wasm.PUBLIC, "lacks internals"),
-])
-def test_decision(switch: str, version: str, available: set[str], path: str,
-                  warning: str) -> None:
-    decided, text = wasm._decide(switch, version, available.__contains__)
-    assert decided == path
-    assert (warning in text) if warning else text == ""
-    if path == wasm.PUBLIC and text:
-        assert version in text and "public API" in text
-
-
-def test_a_bad_switch_is_an_error() -> None:
-    with pytest.raises(ValueError, match="WASMCORE_FAST_PATH must be speedups, ctypes, cffi, 1 or 0"):
-        wasm._decide("yes", VERIFIED, lambda path: True)
-
-
-@pytest.fixture
-def redecide(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    """The process-wide decision taken again under the test's patches, and again after."""
-    monkeypatch.delenv("WASMCORE_FAST_PATH", raising=False)
-    wasm.call_path.cache_clear()
-    yield monkeypatch
-    monkeypatch.undo()
-    wasm.call_path.cache_clear()
+def test_the_requirement_stops_at_the_newest_verified_major() -> None:
+    """A fresh `pip install wasmcore` gets a verified wasmtime-py (a newer one, forced, runs
+    on the public API: docs/compatibility.md). The wheel's metadata says the same."""
+    project = tomllib.loads((ROOT / "wasm-host-python" / "pyproject.toml").read_text())
+    wheel = max((ROOT / "target" / "wheels").glob("wasmcore-*.whl"))
+    with zipfile.ZipFile(wheel) as z:
+        meta = email.parser.Parser().parsestr(
+            z.read(f"wasmcore-{CARGO_VERSION}.dist-info/METADATA").decode())
+    for req in (wasmtime_requirement(project["project"]["dependencies"]),
+                wasmtime_requirement(meta.get_all("Requires-Dist"))):
+        assert all(req.specifier.contains(f"{m}.{n}.0") for m in VERIFIED for n in (0, 3))
+        assert not req.specifier.contains(NEWER)
+        assert not req.specifier.contains(f"{VERIFIED[0] - 1}.0.0")
 
 
 def _fib(n: int) -> int:
@@ -248,21 +196,34 @@ def _fib(n: int) -> int:
     return a
 
 
+@pytest.fixture
+def redecide(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """The process-wide decisions taken again under the test's patches, and again after."""
+    monkeypatch.delenv("WASMCORE_FAST_PATH", raising=False)
+    wasm.redecide()
+    yield monkeypatch
+    monkeypatch.undo()
+    wasm.redecide()
+
+
 def test_an_unverified_wasmtime_warns_once_and_falls_back(
-        redecide: pytest.MonkeyPatch, tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
-    redecide.setattr(wasm, "FAST_PATH_VERIFIED", range(0))
+        redecide: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    redecide.setattr(internals, "version", lambda: NEWER)
     with pytest.warns(RuntimeWarning, match="public API") as caught:
         core = wasmcore.load()
     assert len(caught) == 1
+    assert NEWER in str(caught[0].message)
     assert core._impl.fast is False
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # once per process: no second warning
         again = wasmcore.load()
-        plugin = wasmcore.Plugin(wasmcore.wasm_path())
+        plugin = wasmcore.Plugin(wasmcore.wasm_path(), timeout=30, fuel=10**12)
         assert cli(["info", str(wasmcore.wasm_path())]) == 0
-    assert "public API call path" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "public API call path" in out
+    assert f"  memory creator: public API (wasmtime-py {NEWER} is not a verified release)" in out
     assert again._impl.fast is False and plugin._backend.fast is False
+    assert plugin._creator is None and not plugin._interrupts
     assert [core.fib(n) for n in range(25)] == [_fib(n) for n in range(25)]
     assert plugin.fib(22) == _fib(22)
     h = core.Sha256()
@@ -275,6 +236,7 @@ def test_switch_0_forces_the_fallback_silently(redecide: pytest.MonkeyPatch) -> 
     core = wasmcore.load()  # filterwarnings = error: a warning would fail here
     plugin = wasmcore.Plugin(wasmcore.wasm_path())
     assert core._impl.fast is False and plugin._backend.fast is False
+    assert plugin._creator is None and not plugin._interrupts
     assert core.fib(24) == plugin.fib(24) == _fib(24)
 
 
@@ -293,23 +255,55 @@ def test_a_named_fast_path_is_taken_and_shown(redecide: pytest.MonkeyPatch,
     assert plugin.fib(23) == _fib(23)
 
 
-def test_switch_1_forces_the_fast_path_on_an_unverified_wasmtime(
-        redecide: pytest.MonkeyPatch) -> None:
-    redecide.setattr(wasm, "FAST_PATH_VERIFIED", range(0))
+def test_switch_1_uses_the_internals_on_an_unverified_wasmtime(
+        redecide: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    redecide.setattr(internals, "version", lambda: NEWER)
     redecide.setenv("WASMCORE_FAST_PATH", "1")
     core = wasmcore.load()
     assert core._impl.fast is True and wasmcore.Plugin(wasmcore.wasm_path())._backend.fast
     assert core.fib(23) == _fib(23)
+    assert cli(["info", str(wasmcore.wasm_path())]) == 0
+    assert f"  calls:          fast path (its internals checked; wasmtime-py {NEWER} is not " \
+           "a verified release)" in capsys.readouterr().out
 
 
-def test_switch_1_still_needs_the_internals(redecide: pytest.MonkeyPatch) -> None:
-    redecide.setattr(wasm, "FAST_PATH_VERIFIED", range(0))
-    redecide.setattr(wasm, "_internals", lambda: False)
+def test_switch_1_still_needs_the_checks(redecide: pytest.MonkeyPatch) -> None:
+    redecide.setattr(internals, "version", lambda: NEWER)
+    redecide.setattr(internals, "structural_failures",
+                     lambda: dict.fromkeys(internals.FEATURES, "changed"))
     redecide.setenv("WASMCORE_FAST_PATH", "1")
-    with pytest.warns(RuntimeWarning, match="lacks internals"):
+    with pytest.warns(RuntimeWarning, match="differs from what wasmcore was written for"):
         core = wasmcore.load()
     assert core._impl.fast is False
     assert core.fib(23) == _fib(23)
+
+
+# the default fast path (the optional compiled module), the default without it, the last one
+FIRST, SECOND, THIRD = wasm.FAST_PATHS
+ALL, NONE = set(wasm.FAST_PATHS), set()
+
+
+@pytest.mark.parametrize(("switch", "calls", "available", "path", "warning"), [
+    ("", True, ALL, FIRST, ""),
+    ("", True, {SECOND, THIRD}, SECOND, ""),  # wasmcore-speedups not installed: silently
+    ("", True, {THIRD}, THIRD, ""),
+    ("", False, ALL, wasm.PUBLIC, ""),  # (internals decided it, and warned)
+    ("1", True, {SECOND}, SECOND, ""),
+    ("speedups", True, ALL, "speedups", ""),
+    ("cffi", True, ALL, "cffi", ""),
+    ("ctypes", True, ALL, "ctypes", ""),
+    ("speedups", True, {"ctypes", "cffi"}, "ctypes",
+     "the speedups call path is not available here (pip install wasmcore[speedups])"),
+    ("cffi", True, {"ctypes"}, "ctypes", "cffi call path is not available"),
+    ("ctypes", True, {"cffi"}, "cffi", "ctypes call path is not available"),
+    ("cffi", True, {"speedups", "ctypes"}, "speedups", "cffi call path is not available"),
+    ("cffi", True, NONE, wasm.PUBLIC, "no foreign-function library"),
+])
+def test_call_path_decision(switch: str, calls: bool, available: set[str], path: str,
+                            warning: str) -> None:
+    decided, text = wasm._decide(switch, calls, available.__contains__)
+    assert decided == path
+    assert (warning in text) if warning else text == ""
 
 
 RELAY = """(module

@@ -71,6 +71,19 @@ def test_wheel_installs_and_runs_without_rust(wheel: Path, tmp_path: Path) -> No
                        text=True, check=False)
     assert (r.returncode, r.stdout) == (0, "6765\n"), r.stderr
     assert core_wasm.endswith("wasmcore.wasm")
+    # pip picked a wasmtime-py wasmcore is verified against (the requirement's upper bound),
+    # and a plugin with a memory runs on it (wasmtime 51's memory creator aborted wasmcore 0.1)
+    plugin = (
+        "import importlib.metadata as m, wasmcore\n"
+        "from wasmcore._backends import internals\n"
+        "p = wasmcore.Plugin(b'(module (memory 1) (func (export \"f\") (result i32) "
+        "i32.const 1))')\n"
+        "print(p.call('f'), internals.verified(m.version('wasmtime')), "
+        "sorted(internals.decision().public))\n"
+    )
+    r = subprocess.run([str(py), "-W", "error", "-c", plugin], env=env, cwd=tmp_path,
+                       capture_output=True, text=True, check=False)
+    assert (r.returncode, r.stdout) == (0, "1 True []\n"), r.stderr
 
     # without the optional compiled module, calls go through ctypes; `pip install
     # wasmcore[speedups]` (here from target/wheels, where `just build` puts its wheel) makes

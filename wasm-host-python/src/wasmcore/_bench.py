@@ -380,7 +380,7 @@ def build_rows(s: Sizes, cores: dict[str, Any], lib_path: Path | None,
 
     data, digest, manifest = read_module(wasmcore.wasm_path())
     for path in wasm_backend.FAST_PATHS:
-        if wasm_backend._available(path):
+        if wasm_backend.available(path):
             core = wasmcore.Core("wasm", wasm_backend.WasmBackend(data, manifest, digest,
                                                                   path=path))
             fib1[f"wasm_{path}"] = lambda core=core: core.fib(1)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ from ._abi.manifest import (
     ParamType,
     abi_span,
 )
-from ._backends import wasm
+from ._backends import internals, wasm
 from ._errors import (
     Error,
     FuelExhausted,
@@ -126,7 +128,7 @@ def module_info(path: Path) -> dict[str, Any]:
     except OSError as e:
         raise ModuleRejected(f"cannot read {str(path)!r}: {e.strerror}") from None
     try:
-        module = wasmtime.Module(engine(False), data)
+        module = wasmtime.Module(engine(False, None), data)
     except wasmtime.WasmtimeError as e:
         raise ModuleRejected(f"{path.name}: module does not compile: {e}") from None
     manifest: Manifest | None = plugin_manifest(data, path.name)
@@ -144,9 +146,10 @@ def module_info(path: Path) -> dict[str, Any]:
             "classes": [c.name for c in manifest.classes],
         }
     out["runtime"] = {"wasmcore": __version__, "abi_versions": [OLDEST_ABI, ABI_VERSION],
-                      "wasmtime": wasm._wasmtime_version(),
+                      "wasmtime": internals.version(),
                       "call_path": f"fast ({wasm.call_path()})" if wasm.fast_path()
-                      else wasm.PUBLIC}
+                      else wasm.PUBLIC,
+                      "features": internals.report()}
     return out
 
 
@@ -181,6 +184,8 @@ def run_info(args: argparse.Namespace) -> int:
     r = info["runtime"]
     print(f"runtime: wasmcore {r['wasmcore']} (reads {abi_span()}), wasmtime-py "
           f"{r['wasmtime']}, {r['call_path']} call path")
+    for feature, how in r["features"].items():
+        print(f"  {feature + ':':16s}{how}")
     return 0
 
 
@@ -238,6 +243,26 @@ def _show(value: Any) -> str:
 
 
 def run_call(args: argparse.Namespace) -> int:
+    if internals.usable("interrupts"):
+        return _call(args)  # Ctrl-C stops the call on this thread (the deadline callback)
+    # Without the deadline callback nothing stops wasm running on the main thread at Ctrl-C:
+    # the call runs on a thread of its own while this one waits, and Ctrl-C ends the process
+    # as an interrupted one (output written so far is flushed)
+    done: list[int] = []
+    worker = threading.Thread(target=lambda: done.append(_call(args)), daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.05)
+    except KeyboardInterrupt as e:
+        print("wasmcore: interrupted", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_exit_code(e))
+    return done[0] if done else _fail(Error("the call ended without a result"))
+
+
+def _call(args: argparse.Namespace) -> int:
     try:
         wasi: bool | Wasi = False
         if args.wasi or args.dir:

@@ -2,11 +2,12 @@
 through cffi, or through the optional compiled module wasmcore-speedups, behind one interface
 (:class:`CApi`).
 
-All three bind to the library wasmtime-py ships and has loaded (cffi opens the same file, so
-the same copy: checked by comparing the functions' addresses; the others take the addresses
-from wasmtime-py's ctypes bindings). Nothing here needs a C compiler: cffi runs in ABI mode,
-and wasmcore-speedups comes as a prebuilt wheel or not at all. Every per-call argument is
-converted once, when a call is bound (:meth:`CApi.bind`): a bound call is a
+All three bind to the library wasmtime-py ships and has loaded, at the addresses
+:mod:`.internals` gives, and only for the features whose prototypes it checked (cffi opens the
+same file, so the same copy: checked by comparing the functions' addresses; its declarations
+are derived from the prototypes in :mod:`.internals` too). Nothing here needs a C compiler:
+cffi runs in ABI mode, and wasmcore-speedups comes as a prebuilt wheel or not at all. Every
+per-call argument is converted once, when a call is bound (:meth:`CApi.bind`): a bound call is a
 ``functools.partial`` over the C function with prebuilt arguments, and costs what one foreign
 call costs; with wasmcore-speedups, a ``BoundCall``, which costs what calling a built-in costs
 (about 70 ns against ctypes' 155). Pointers come back as plain ints (0 or None: none).
@@ -27,20 +28,12 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-# name -> (result, parameters), C types spelled for cffi; every pointer is passed and
-# returned as an integer of pointer size (size_t on the 64-bit platforms wasmtime supports)
-_FUNCS = {
-    "wasmtime_func_call_unchecked": ("size_t", ("void *", "void *", "void *", "size_t",
-                                                "void *")),
-    "wasmtime_context_set_epoch_deadline": ("void", ("void *", "uint64_t")),
-    "wasmtime_context_set_fuel": ("size_t", ("void *", "uint64_t")),
-    "wasmtime_linker_define_func_unchecked": ("size_t", (
-        "void *", "const char *", "size_t", "const char *", "size_t", "void *", "void *",
-        "void *", "void *")),
-    "wasmtime_trap_new": ("size_t", ("const char *", "size_t")),
-}
-# the host-function callback: (env, caller, args_and_results, nargs) -> trap (0: none)
-CALLBACK = "size_t(size_t, size_t, size_t, size_t)"
+from . import internals
+
+# the C functions called here (their prototypes: internals.PROTOTYPES); every pointer is passed
+# and returned as an integer of pointer size (internals.int_form)
+FUNCTIONS = ("wasmtime_func_call_unchecked", "wasmtime_context_set_fuel",
+             "wasmtime_linker_define_func_unchecked", "wasmtime_trap_new")
 Handler = Callable[[Any, Any, int, int], int]
 Escaped = Callable[[BaseException], None]
 
@@ -102,26 +95,24 @@ class CApi:
 class CtypesApi(CApi):
     """Through ctypes: each function without argtypes (so prebuilt arguments pass as they
     are, without a conversion per call; a converted argument is built, and allocated, on
-    every call otherwise)."""
+    every call otherwise). Functions are resolved at first use, each only for a feature that
+    uses wasmtime-py's internals (:func:`internals.address` refuses the others)."""
 
     name = "ctypes"
 
-    def __init__(self, bindings: Any) -> None:
-        self._fns = {}
-        self._addresses: dict[str, int] = {}
-        for name, (result, _) in _FUNCS.items():
-            address = ctypes.cast(getattr(bindings, "_" + name), ctypes.c_void_p).value
-            if not address:
-                raise AttributeError(f"{name} is not in wasmtime-py's library")
-            self._addresses[name] = address
-            # results: pointers come back as ints (None for NULL)
-            restype = None if result == "void" else ctypes.c_void_p
-            self._fns[name] = ctypes.CFUNCTYPE(restype)(address)
-        self._cb_type = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p,
-                                         ctypes.c_size_t, ctypes.c_size_t)
+    def __init__(self) -> None:
+        self._fns: dict[str, Any] = {}
+        restype, argtypes = internals.int_form(internals.HOST_CALLBACK._restype_,
+                                               internals.HOST_CALLBACK._argtypes_)
+        self._cb_type = ctypes.CFUNCTYPE(restype, *argtypes)
 
     def fn(self, name: str) -> Any:
-        return self._fns[name]
+        fn = self._fns.get(name)
+        if fn is None:
+            # results: pointers come back as ints (None for NULL)
+            restype = None if internals.PROTOTYPES[name][1] is None else ctypes.c_void_p
+            fn = self._fns[name] = ctypes.CFUNCTYPE(restype)(internals.address(name))
+        return fn
 
     def ptr(self, address: int) -> Any:
         # c_void_p.from_param gives the converted form ctypes would otherwise build on every
@@ -146,17 +137,17 @@ class SpeedupsApi(CtypesApi):
     name = "speedups"
     INTERFACE = 1  # the module's interface this code is written against
 
-    def __init__(self, bindings: Any, module: Any) -> None:
+    def __init__(self, module: Any) -> None:
         if getattr(module, "INTERFACE", None) != self.INTERFACE:
             raise ImportError(f"wasmcore_speedups {getattr(module, '__version__', '?')} has "
                               f"interface {getattr(module, 'INTERFACE', None)}, not "
                               f"{self.INTERFACE}")
-        super().__init__(bindings)
+        super().__init__()
         self._bound = module.BoundCall
 
     def bind(self, name: str, *args: tuple[str, int]) -> Callable[[], Any]:
-        return self._bound(self._addresses[name], [v for _, v in args],  # type: ignore[no-any-return]
-                           _FUNCS[name][0] != "void")
+        return self._bound(internals.address(name), [v for _, v in args],  # type: ignore[no-any-return]
+                           internals.PROTOTYPES[name][1] is not None)
 
 
 class CffiApi(CApi):
@@ -164,21 +155,24 @@ class CffiApi(CApi):
 
     name = "cffi"
 
-    def __init__(self, bindings: Any, path: str) -> None:
+    def __init__(self, path: str) -> None:
         import cffi
 
         self.ffi = ffi = cffi.FFI()
-        ffi.cdef("\n".join(f"{res} {name}({', '.join(params)});"
-                           for name, (res, params) in _FUNCS.items()))
-        self.lib = lib = ffi.dlopen(path)
-        for name in _FUNCS:  # the same copy of the library as wasmtime-py's
-            mine = int(ffi.cast("uintptr_t", getattr(lib, name)))
-            if mine != ctypes.cast(getattr(bindings, "_" + name), ctypes.c_void_p).value:
-                raise ImportError(f"cffi opened another copy of {path}")
-        self._fns = {name: getattr(lib, name) for name in _FUNCS}
+        ffi.cdef("\n".join(internals.cffi_declaration(name) for name in FUNCTIONS))
+        self.lib = ffi.dlopen(path)
+        self._fns: dict[str, Any] = {}
+        self._callback = internals.cffi_signature(internals.HOST_CALLBACK)
 
     def fn(self, name: str) -> Any:
-        return self._fns[name]
+        fn = self._fns.get(name)
+        if fn is None:
+            fn = getattr(self.lib, name)
+            # the same copy of the library as wasmtime-py's (and a usable feature's function)
+            if int(self.ffi.cast("uintptr_t", fn)) != internals.address(name):
+                raise ImportError(f"cffi opened another copy of {internals.library_path()}")
+            self._fns[name] = fn
+        return fn
 
     def ptr(self, address: int) -> Any:
         return self.ffi.cast("void *", address)
@@ -194,25 +188,26 @@ class CffiApi(CApi):
             escaped(e)  # what escaped the handler: still a trap, never 0
             return trap(b"wasmcore: a host function failed")
 
-        cb = ffi.callback(CALLBACK, handler, onerror=onerror)
+        cb = ffi.callback(self._callback, handler, onerror=onerror)
         return cb, int(ffi.cast("uintptr_t", cb))
 
 
 def load(name: str) -> CApi | None:
     """The C API through ``name`` (``"speedups"``, ``"ctypes"`` or ``"cffi"``), or None when
-    that library (or the interface of it this code knows), or a function or the library file
-    it needs, is not there."""
-    if name not in ("speedups", "ctypes", "cffi"):
+    that library (or the interface of it this code knows), or the library file it needs, is
+    not there. (Which of its functions may be called is :mod:`.internals`' decision.)"""
+    if name not in internals.CALL_PATHS:
         raise ValueError(f"unknown C API binding {name!r}")
     try:
-        from wasmtime import _bindings, _ffi
-
         if name == "speedups":
             import wasmcore_speedups
 
-            return SpeedupsApi(_bindings, wasmcore_speedups)
+            return SpeedupsApi(wasmcore_speedups)
         if name == "ctypes":
-            return CtypesApi(_bindings)
-        return CffiApi(_bindings, str(_ffi.filename))
-    except Exception:  # a library missing or unusable here (its own errors included), a name
-        return None    # gone
+            return CtypesApi()
+        api = CffiApi(internals.library_path())
+        if internals.usable("calls"):
+            api.fn("wasmtime_func_call_unchecked")  # the same copy of the library
+        return api
+    except Exception:  # a library missing or unusable here (its own errors included)
+        return None

@@ -8,10 +8,11 @@ ctypes (:mod:`wasmcore._backends.capi`). Arguments are written into the raw arra
 typed views; results are read back the same way. Traps and errors are still checked after
 every call.
 
-The fast path relies on wasmtime-py internals, so it is taken only on the wasmtime-py versions
-it is verified against (:data:`FAST_PATH_VERIFIED`; ``WASMCORE_FAST_PATH`` overrides, see
-:func:`call_path`). Elsewhere the same generated callables call through wasmtime-py's public
-API instead (:func:`_public_call`): slower per call, the same results and errors.
+The fast path relies on wasmtime-py internals, so it is taken only where :mod:`.internals`
+says the ``calls`` feature may use them (a verified wasmtime-py whose internals pass their
+structural checks; ``WASMCORE_FAST_PATH`` overrides, see :func:`call_path`). Elsewhere the same
+generated callables call through wasmtime-py's public API instead (:func:`_public_call`):
+slower per call, the same results and errors.
 
 Each thread gets its own Store and instance. A callable bound in one thread, called from
 another, forwards to that thread's instance. After a trap the instance is re-created (the
@@ -53,77 +54,31 @@ from .._abi.manifest import (
 )
 from .._abi.objects import Context
 from .._errors import Error, ModuleRejected, Trap, status_error
-from . import capi, reaper
+from . import capi, internals, reaper
 from .reaper import StoreOwner
 from .scratch import ScratchArea
 
-# The wasmtime-py major versions the fast call path is verified against: `just test` passes on
-# them on every call path (requirements-dev.txt pins one). Widen the range only after that;
-# elsewhere the public API is used.
-FAST_PATH_VERIFIED = range(50, 51)
 # The fast paths (their foreign-function library), the first one available being the default:
 # the optional compiled module wasmcore-speedups when it is installed, else ctypes, whose calls
 # are cheaper than cffi's on CPython (docs/performance.md: with arguments prebuilt, a call of
 # wasmtime_func_call_unchecked costs ~70 ns through speedups, ~155 ns through ctypes, ~245 ns
 # through cffi in ABI mode; CPython 3.11, cffi 2.1).
-FAST_PATHS = ("speedups", "ctypes", "cffi")
+FAST_PATHS = internals.CALL_PATHS
 # what to install for a fast path that was asked for and is missing
 _INSTALL = {"speedups": "pip install wasmcore[speedups]", "cffi": "pip install cffi"}
 PUBLIC = "public API"  # the call path through wasmtime-py's public API
-_SWITCH = ("", "1", "0", *FAST_PATHS)
-_SLOT = 16  # bytes per value in the raw argument/result array (wasmtime_val_raw_t)
-
-try:  # the C bindings whose types the fast path uses; _internals() checks the rest it needs
-    from wasmtime import _bindings
-
-    _B: Any = _bindings
-except ImportError:  # pragma: no cover - depends on the wasmtime-py version
-    _B = None
+_SLOT = internals.RAW_SIZE  # bytes per value in the raw argument/result array
 
 _pickle.reduce_engine_errors(wasmtime)  # so that exceptions chained to them pickle
 
 
-def _internals() -> bool:
-    """Whether this wasmtime-py has every internal the fast path touches besides the C
-    functions (:mod:`capi` checks those): a Store's context pointer, a Func's
-    ``wasmtime_func_t``, the pointers of a Linker and a FuncType, and the wrappers of raw
-    errors and traps (a host function in a throwaway Store shows the per-object ones)."""
-    needed = ((_B, "wasmtime_val_raw_t"), (_B, "wasmtime_func_t"), (_B, "wasmtime_error_t"),
-              (_B, "wasm_trap_t"), (wasmtime.WasmtimeError, "_from_ptr"),
-              (wasmtime.Trap, "_from_ptr"), (wasmtime.Store, "_context"),
-              (wasmtime.Linker, "ptr"), (wasmtime.FuncType, "ptr"))
-    if _B is None or not all(hasattr(o, name) for o, name in needed) \
-            or ctypes.sizeof(_B.wasmtime_val_raw_t) != _SLOT:
-        return False
-    try:
-        store = wasmtime.Store(engine())
-        try:
-            func = wasmtime.Func(store, wasmtime.FuncType([], []), lambda: None)
-            return isinstance(func._func, _B.wasmtime_func_t) \
-                and bool(ctypes.cast(store._context(), ctypes.c_void_p).value)
-        finally:
-            store.close()
-    except (AttributeError, TypeError, ValueError):
-        return False
-
-
-def _decide(switch: str, version: str, available: Callable[[str], bool]) -> tuple[str, str]:
+def _decide(switch: str, calls: bool, available: Callable[[str], bool]) -> tuple[str, str]:
     """The call path (one of :data:`FAST_PATHS`, or :data:`PUBLIC`) and the warning to give
-    (empty: none), from ``$WASMCORE_FAST_PATH`` (``switch``), the wasmtime-py version and
-    which fast paths work here (``available(path)``: its library and wasmtime-py's
-    internals)."""
-    if switch == "0":
-        return PUBLIC, ""  # asked for: no warning
-    if switch not in _SWITCH:
-        raise ValueError(f"WASMCORE_FAST_PATH must be {', '.join(FAST_PATHS)}, 1 or 0 (or "
-                         f"unset), got {switch!r}")
-    span = ", ".join(f"{m}.x" for m in FAST_PATH_VERIFIED)
-    major = version.partition(".")[0]
-    if not switch and not (major.isdigit() and int(major) in FAST_PATH_VERIFIED):
-        return PUBLIC, (f"wasmcore: the fast call path is verified against wasmtime-py {span}, "
-                        f"not {version}: calls use wasmtime-py's public API (slower per call; "
-                        "WASMCORE_FAST_PATH=1 tries the fast path, WASMCORE_FAST_PATH=0 "
-                        "silences this)")
+    (empty: none), from ``$WASMCORE_FAST_PATH`` (``switch``), whether the ``calls`` feature
+    uses wasmtime-py's internals (:mod:`.internals` decides, and warns when it falls back
+    unasked) and which foreign-function libraries are here (``available(path)``)."""
+    if not calls:
+        return PUBLIC, ""
     wanted = (switch,) if switch in FAST_PATHS else FAST_PATHS
     for path in (*wanted, *FAST_PATHS):
         if available(path):
@@ -132,9 +87,8 @@ def _decide(switch: str, version: str, available: Callable[[str], bool]) -> tupl
                 f"({_INSTALL.get(switch, 'is ' + switch + ' installed?')}): calls use the "
                 f"{path} fast path")
             return path, note
-    return PUBLIC, (f"wasmcore: wasmtime-py {version} lacks internals the fast call path "
-                    "needs: calls use wasmtime-py's public API (slower per call; "
-                    "WASMCORE_FAST_PATH=0 silences this)")
+    return PUBLIC, ("wasmcore: no foreign-function library for the fast call path here: "
+                    "calls use wasmtime-py's public API (slower per call)")
 
 
 @functools.cache
@@ -143,9 +97,10 @@ def api(path: str) -> capi.CApi | None:
     return capi.load(path)
 
 
-def _available(path: str) -> bool:
-    """Whether fast path ``path`` works here: its library, and wasmtime-py's internals."""
-    return _internals() and api(path) is not None
+def available(path: str) -> bool:
+    """Whether fast path ``path`` can be used here: the ``calls`` feature on wasmtime-py's
+    internals, and that library."""
+    return internals.usable("calls") and api(path) is not None
 
 
 @functools.cache
@@ -154,31 +109,40 @@ def call_path() -> str:
     path through that library), or ``"public API"`` (decided once, on first use; the reason
     for a fallback that was not asked for is one ``RuntimeWarning``).
 
-    ``WASMCORE_FAST_PATH`` chooses: unset, the first of :data:`FAST_PATHS` available on a
-    wasmtime-py in :data:`FAST_PATH_VERIFIED` (speedups when wasmcore-speedups is installed,
-    else ctypes), else the public API; ``speedups``, ``ctypes`` or ``cffi``, that fast path
-    (the first other one available if it is not), on any wasmtime-py whose internals it
-    finds; ``1``, the default fast path on any such wasmtime-py; ``0``, the public API."""
-    path, warning = _decide(os.environ.get("WASMCORE_FAST_PATH", ""), _wasmtime_version(),
-                            _available)
+    ``WASMCORE_FAST_PATH`` chooses (see :mod:`.internals` for what it does to the other
+    features): unset, the first of :data:`FAST_PATHS` available (speedups when
+    wasmcore-speedups is installed, else ctypes) on a verified wasmtime-py, else the public
+    API; ``speedups``, ``ctypes`` or ``cffi``, that fast path (the first other one available
+    if it is not), on any wasmtime-py whose internals pass their checks; ``1``, the default
+    fast path on any such wasmtime-py; ``0``, the public API."""
+    calls = internals.usable("calls")  # (validates the switch, warns once)
+    path, warning = _decide(os.environ.get(internals.SWITCH, ""), calls,
+                            lambda p: api(p) is not None)
     if warning:
         warnings.warn(warning, RuntimeWarning, stacklevel=4)
     return path
 
 
+def redecide() -> None:
+    """Forgets this process's decisions: the next use takes them again, from the
+    environment as it is then (tests switch ``WASMCORE_FAST_PATH`` within a process; what
+    exists keeps the ways it was made with)."""
+    internals.decision.cache_clear()
+    call_path.cache_clear()
+
+
 def callback_api() -> capi.CApi | None:
-    """The C API whose callbacks host functions are (on a fast path): cffi's whenever it is
-    available, also under the ctypes call path, since only cffi catches an exception raised
-    as a callback starts (a signal handler's: Ctrl-C in a plugin that calls host functions,
-    see :mod:`.capi`); ctypes' when cffi is missing or ``WASMCORE_FAST_PATH=ctypes`` asked
-    for ctypes alone. None on the public-API path. (Decided anew at each instantiation, from
-    the cached call path.)"""
-    path = call_path()
-    if path == PUBLIC:
+    """The C API whose callbacks host functions are, where the ``host functions`` feature
+    uses wasmtime-py's internals: cffi's whenever it is available, since only cffi catches an
+    exception raised as a callback starts (a signal handler's: Ctrl-C in a plugin that calls
+    host functions, see :mod:`.capi`); ctypes' when cffi is missing or
+    ``WASMCORE_FAST_PATH=ctypes`` asked for ctypes alone. None: host functions go through
+    wasmtime-py's public API. (Decided anew at each instantiation.)"""
+    if not internals.usable("host functions"):
         return None
-    if os.environ.get("WASMCORE_FAST_PATH", "") != "ctypes" and api("cffi") is not None:
+    if os.environ.get(internals.SWITCH, "") != "ctypes" and api("cffi") is not None:
         return api("cffi")
-    return api(path)
+    return api("ctypes")
 
 
 def fast_path() -> bool:
@@ -231,13 +195,6 @@ def cache_dir() -> Path:
     return Path(base) / "wasmcore"
 
 
-@functools.cache
-def _wasmtime_version() -> str:
-    from importlib.metadata import version
-
-    return version("wasmtime")
-
-
 # Modules already deserialized in this process, by their cache entry as it is on disk (path,
 # inode, size, mtime): a later load() of the same module reuses the Module (wasmtime shares its
 # code between Stores) instead of mapping the entry again. An entry replaced or damaged on
@@ -263,7 +220,7 @@ def compile_module(wasm: bytes, digest: str, eng: wasmtime.Engine | None = None,
     version and the engine configuration). The cache is only ever written by this function; a
     stale or unreadable entry is replaced."""
     eng = engine() if eng is None else eng
-    key = hashlib.sha256(f"{digest}|{_wasmtime_version()}|{config}".encode()).hexdigest()
+    key = hashlib.sha256(f"{digest}|{internals.version()}|{config}".encode()).hexdigest()
     path = cache_dir() / f"{key}.cwasm"
     entry = _entry_key(path)
     if entry is not None:
@@ -385,7 +342,7 @@ class _Instance(ScratchArea):
         self.exports = inst.exports(self.store)
         self.runtime = runtime
         if self.backend.fast:
-            self.ctx_addr = ctypes.cast(self.store._context(), ctypes.c_void_p).value or 0
+            self.ctx_addr = internals.context_address(self.store)
         self.scratch_ptr = self.scratch_cap = 0
         self.scratch = memoryview(bytearray())  # bytes of the scratch area (see place())
         self.view = memoryview(bytearray())  # bytes of linear memory (see read())
@@ -404,6 +361,11 @@ class _Instance(ScratchArea):
         f = self.exports[name]
         assert isinstance(f, wasmtime.Func)
         return f
+
+    def guard(self, call: Callable[[], Any]) -> Callable[[], Any]:
+        """The call through which each call of this instance goes into wasm (the sandbox
+        may hold signals back around it)."""
+        return call
 
     def call(self, name: str, *args: Any) -> Any:
         """A call through the public API (setup and error paths only)."""
@@ -520,13 +482,11 @@ class _Instance(ScratchArea):
         if isinstance(err, BaseException):
             return err
         if err:
-            e = wasmtime.WasmtimeError._from_ptr(
-                ctypes.cast(err, ctypes.POINTER(_B.wasmtime_error_t)))
+            e = internals.error(err)
             self.reset()
             return self.call_error(e, label)
         if holder.value:
-            trap = wasmtime.Trap._from_ptr(
-                ctypes.cast(holder.value, ctypes.POINTER(_B.wasm_trap_t)))
+            trap = internals.trap(holder.value)
             holder.value = None
             self.reset()
             return self.trap_error(trap, label)
@@ -696,11 +656,11 @@ class WasmBackend:
             # the call with every argument bound: a partial calls ~30 ns faster than passing
             # the five arguments from closure variables
             if self.api is not None:
-                values["_w_call"] = self.api.call(inst.ctx_addr, ctypes.addressof(func._func),
-                                                  ctypes.addressof(raw), nslots,
-                                                  ctypes.addressof(trap))
+                call = self.api.call(inst.ctx_addr, internals.func_address(func),
+                                     ctypes.addressof(raw), nslots, ctypes.addressof(trap))
             else:
-                values["_w_call"] = _public_call(inst, func, spec.label, params, results, views)
+                call = _public_call(inst, func, spec.label, params, results, views)
+            values["_w_call"] = inst.guard(call)
             return values
 
         values = per_instance()

@@ -41,41 +41,61 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import signal
 import threading
 from collections.abc import Callable, Generator
+from typing import Any
 
 import wasmtime
 
+from .._backends import internals
 from .._errors import Cancelled, Timeout
-from .limits import LONGEST_DEADLINE, TICKER, c_function, engine_address, increment_epoch
+from .limits import LONGEST_DEADLINE, TICKER, epoch_advancer
 
 MAIN_DEADLINE = 10  # ticks: the main thread's Stores run their callback every 50 ms of wasm
 SPARE = 2  # errors made in advance per Store: a Store stops one call, then is replaced
 STOP = b"wasmcore: the plugin call was stopped"
 
-# (context, data, epoch delta *, update kind *) -> wasmtime_error_t *; all as integers
-_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.c_size_t, ctypes.c_size_t,
-                             ctypes.c_size_t, ctypes.c_size_t)
-_SET_CALLBACK = c_function("wasmtime_store_epoch_deadline_callback", None, ctypes.c_void_p,
-                           ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
-_ERROR_NEW = c_function("wasmtime_error_new", ctypes.c_void_p, ctypes.c_char_p)
-_ERROR_DELETE = c_function("wasmtime_error_delete", None, ctypes.c_void_p)
+
+class _C:
+    """The C functions of the deadline callbacks (made at first use, where the
+    ``interrupts`` feature uses wasmtime-py's internals), every pointer an integer."""
+
+    def __init__(self) -> None:
+        # (context, data, epoch delta *, update kind *) -> wasmtime_error_t *
+        restype, argtypes = internals.int_form(internals.EPOCH_CALLBACK._restype_,
+                                               internals.EPOCH_CALLBACK._argtypes_)
+        self.callback = ctypes.CFUNCTYPE(restype, *argtypes)
+        self.set_callback = internals.c_function(
+            "wasmtime_store_epoch_deadline_callback", None, ctypes.c_void_p, ctypes.c_void_p,
+            ctypes.c_void_p, ctypes.c_void_p)
+        self.error_new = internals.c_function("wasmtime_error_new", ctypes.c_void_p,
+                                              ctypes.c_char_p)
+        self.error_delete = internals.c_function("wasmtime_error_delete", None,
+                                                 ctypes.c_void_p)
+
+
+@functools.cache
+def _c() -> _C:
+    return _C()
 
 
 class Cancels:
-    """How many times the cancel handle of one thread's calls of one plugin was used, and the
-    engine whose epoch it advances (the address of a process-wide engine, never freed)."""
+    """How many times the cancel handle of one thread's calls of one plugin was used, and how
+    it reaches the call: advancing the epoch of the instance's engine (``advance``) by
+    ``bump`` ticks, enough to reach any deadline of its Stores."""
 
-    __slots__ = ("count", "engine")
+    __slots__ = ("advance", "bump", "count")
 
-    def __init__(self, engine: int) -> None:
+    def __init__(self, advance: Callable[[int], None], bump: int) -> None:
         self.count = 0
-        self.engine = engine
+        self.advance = advance
+        self.bump = bump
 
     def cancel(self) -> None:
         # (two racing cancels may count once: the count changes all the same)
         self.count += 1
-        increment_epoch(self.engine, LONGEST_DEADLINE)
+        self.advance(self.bump)
 
 
 class CancelHandle:
@@ -103,25 +123,40 @@ class CancelHandle:
 class Watch:
     """What stops the calls of one plugin instance (one thread): the state its Stores'
     deadline callbacks read (:meth:`decide`), armed before every call (:meth:`begin`, or
-    inlined in ``PluginInstance.arm``)."""
+    inlined in ``PluginInstance.arm``).
 
-    __slots__ = ("__weakref__", "_ticket", "cancels", "deadline", "expires", "pending", "seen",
-                 "stop", "ticks")
+    Without the deadline callback (where the ``interrupts`` feature uses wasmtime-py's public
+    API: ``callbacks`` False), ``eng`` is the instance's own engine, and a deadline stops a
+    call outright: each call gets the deadline :attr:`deadline` (its timeout in ticks, the
+    ticker advancing this engine; else 1, which only a cancel reaches), set by the
+    instance's :meth:`deadline_setter`; a cancel advances this engine alone by as much, so it
+    reaches this instance's call and no other; a trap at the deadline is told apart by
+    :meth:`stopped` (the cancel count moved: cancelled; else timed out). No callback runs, so
+    signal handlers (Ctrl-C) run only when the call returns."""
 
-    def __init__(self, eng: wasmtime.Engine, ticks: int | None) -> None:
-        self.cancels = Cancels(engine_address(eng))
+    __slots__ = ("__weakref__", "_ticket", "callbacks", "cancels", "deadline", "expires",
+                 "pending", "seen", "stop", "ticks")
+
+    def __init__(self, eng: wasmtime.Engine, ticks: int | None, callbacks: bool) -> None:
+        self.callbacks = callbacks
         self.seen = 0  # the cancel count when the call began
         self.ticks = ticks  # the timeout, in ticks
         self.expires = 0  # when the call times out (ticker clock), if it has a timeout
         self.pending: BaseException | None = None  # a signal handler's, not yet acted on
         self.stop: type[BaseException] | BaseException | None = None  # why a call was stopped
+        self._ticket: list[tuple[int, bool]] = []
+        if not self.callbacks:
+            self.deadline = 1 if ticks is None else ticks
+            self.cancels = Cancels(epoch_advancer(eng)[1], self.deadline)
+            if ticks is not None:  # the ticker advances this engine: its deadlines time out
+                self._ticket.append((TICKER.acquire(eng, timeout=True), True))
+            return
+        self.cancels = Cancels(epoch_advancer(eng)[1], LONGEST_DEADLINE)
         main = threading.current_thread() is threading.main_thread()
         cap = MAIN_DEADLINE if main else LONGEST_DEADLINE
         self.deadline = cap if ticks is None else min(cap, ticks)
-        self._ticket: list[bool] = []
         if main:  # the ticker keeps the epoch moving: signals are noticed during long calls
-            TICKER.acquire(eng, timeout=False)
-            self._ticket.append(True)
+            self._ticket.append((TICKER.acquire(eng, timeout=False), False))
 
     def begin(self) -> None:
         """A call begins (not one made by a host function during another call of this
@@ -130,14 +165,24 @@ class Watch:
         if self.ticks is not None:
             self.expires = TICKER.count + self.ticks
 
-    def attach(self, store: wasmtime.Store) -> _Hook:
-        """Gives a new Store of this instance its deadline callback, before it runs anything
-        (the start function is a call too). The Store must keep what this returns."""
-        hook = _Hook(self)
-        _SET_CALLBACK(ctypes.cast(store.ptr(), ctypes.c_void_p).value, hook.address, None, None)
+    def attach(self, store: wasmtime.Store) -> _Hook | None:
+        """Gives a new Store of this instance its deadline callback (where there is one), and
+        its first deadline, before it runs anything (the start function is a call too). The
+        Store must keep what this returns."""
+        hook = None
+        if self.callbacks:
+            hook = _Hook(self)
+            _c().set_callback(internals.store_address(store), hook.address, None, None)
         store.set_epoch_deadline(self.deadline)
         self.begin()
         return hook
+
+    def deadline_setter(self, store: wasmtime.Store) -> Callable[[], None] | None:
+        """What sets the deadline of each call in ``store``, when that takes a call (without
+        the callback: the deadline is relative to the epoch when it is set); else None."""
+        if self.callbacks:
+            return None
+        return functools.partial(store.set_epoch_deadline, self.deadline)
 
     def decide(self, can_stop: bool) -> int:
         """At a deadline, in the callback: 0 to stop the call (:attr:`stop` says why), else the
@@ -158,9 +203,16 @@ class Watch:
         self.stop = why
         return 0
 
-    def stopped(self, where: str, timeout: float | None) -> BaseException | None:
+    def stopped(self, where: str, timeout: float | None,
+                interrupted: bool = False) -> BaseException | None:
         """The exception of a call that failed because the callback stopped it (None when it
-        did not), or that failed while a signal handler's exception waited; clears both."""
+        did not), or that failed while a signal handler's exception waited; clears both.
+        Without the callback, a call that trapped at its deadline (``interrupted``)."""
+        if interrupted and not self.callbacks:
+            # the deadline was the timeout's only if the ticker's clock has got there (a
+            # cancel's advance may land just after a call began: it stops that call)
+            timed_out = self.ticks is not None and TICKER.count >= self.expires
+            self.stop = Timeout if timed_out and self.cancels.count == self.seen else Cancelled
         why, self.stop = self.stop, None
         if self.pending is not None:
             why, self.pending = self.pending, None
@@ -174,13 +226,14 @@ class Watch:
         return why  # what a signal handler raised: KeyboardInterrupt for Ctrl-C
 
     def retire(self) -> None:
-        """The instance is closed or gone: the ticker need not watch for it. Idempotent, and
-        safe in a finalizer (one atomic pop, one lock-free release)."""
+        """The instance is closed or gone: the ticker need not watch for it (nor advance its
+        own engine). Idempotent, and safe in a finalizer (one atomic pop, one lock-free
+        release)."""
         try:
-            self._ticket.pop()
+            key, timeout = self._ticket.pop()
         except IndexError:
             return
-        TICKER.release(False)
+        TICKER.release(key, timeout)
 
     def __del__(self) -> None:
         try:  # noqa: SIM105 -- no global lookup (contextlib) that shutdown may have cleared
@@ -202,13 +255,13 @@ class _Hook:
         self.errors: list[int] = []
         self.spent = 0  # errors[:spent] were returned: wasmtime owns them
         for _ in range(SPARE):
-            err = _ERROR_NEW(STOP)
+            err = _c().error_new(STOP)
             if not err:
                 raise MemoryError("wasmcore: cannot make a wasmtime error")
             self.errors.append(err)
         self.gen = _trampoline(self.key, self.failed, SPARE + 5)
         next(self.gen)
-        self.fn = _CALLBACK(functools.partial(max, 0, *self.errors, key=self.gen.send))
+        self.fn = _c().callback(functools.partial(max, 0, *self.errors, key=self.gen.send))
         self.address = ctypes.cast(self.fn, ctypes.c_void_p).value
 
     def key(self, pos: int, item: int) -> int:
@@ -244,7 +297,7 @@ class _Hook:
     def __del__(self) -> None:
         try:  # never raise from a finalizer (interpreter exit)
             for err in self.errors[self.spent:]:
-                _ERROR_DELETE(err)
+                _c().error_delete(err)
         except Exception:
             pass
 
@@ -266,6 +319,54 @@ def _trampoline(key: Callable[[int, int], int], failed: Callable[[int, BaseExcep
         except BaseException as e:  # a signal handler's, raised at the yield or in key()
             answer = failed(pos, e)
             pos = pos + 1 if pos + 1 < items else 0
+
+
+class SignalGuard:
+    """SIGINT on the main thread while a plugin calls wasmtime-py's own host functions (the
+    ``host functions`` feature on its public API). wasmtime-py's trampoline does Python work
+    before its ``try``, where Python runs a pending signal handler: an exception raised there
+    escapes a ctypes callback, which then hands wasmtime an undefined value (seen: "double
+    free or corruption", the process aborted). So during such a call the SIGINT handler is one
+    that only records the signal; the application's handler runs in the next host function,
+    inside wasmcore's own ``try`` (:meth:`deliver`: what it raises fails the call and is
+    raised by it, as a signal's exception is on every path), or once the call has returned.
+    The application's handler is put back after every call. (Re-entrant: a host function may
+    call the plugin again.)"""
+
+    __slots__ = ("depth", "pending", "previous")
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.pending: list[Any] = []  # the frames the signals arrived in
+        self.previous: Any = None
+
+    def __enter__(self) -> None:
+        if self.depth == 0:
+            previous = signal.getsignal(signal.SIGINT)
+            if callable(previous):  # (SIG_DFL and SIG_IGN run no Python code)
+                self.previous = previous
+                signal.signal(signal.SIGINT, self._record)
+        self.depth += 1
+
+    def _record(self, signum: int, frame: Any) -> None:
+        self.pending.append(frame)
+
+    def deliver(self) -> None:
+        """Runs the application's handler for each signal recorded (it may raise)."""
+        while self.pending:
+            frame = self.pending.pop(0)
+            if self.previous is not None:
+                self.previous(signal.SIGINT, frame)
+
+    def __exit__(self, *exc: object) -> None:
+        self.depth -= 1
+        if self.depth == 0 and self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            try:
+                self.deliver()
+            finally:
+                self.previous = None
+                self.pending.clear()
 
 
 def handle(watch: Watch, plugin: str) -> CancelHandle:

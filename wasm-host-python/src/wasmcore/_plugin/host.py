@@ -1,11 +1,13 @@
 """Host functions: the Python callables a plugin imports, called from wasm.
 
-On a fast call path each import is defined through wasmtime's unchecked C API
-(``wasmtime_linker_define_func_unchecked``) as a cffi or ctypes callback
-(:meth:`wasmcore._backends.capi.CApi.callback`) generated for the import's signature: it reads
-its arguments straight from the raw value array and writes its results there, so a callback
-costs about one foreign callback plus the Python function. On the public-API path
-(``WASMCORE_FAST_PATH=0``) they are wasmtime-py's own host functions (``Linker.define_func``).
+Where the ``host functions`` feature uses wasmtime-py's internals (:mod:`wasmcore._backends.
+internals`: a verified wasmtime-py whose prototypes pass their checks), each import is defined
+through wasmtime's unchecked C API (``wasmtime_linker_define_func_unchecked``) as a cffi or
+ctypes callback (:meth:`wasmcore._backends.capi.CApi.callback`) generated for the import's
+signature: it reads its arguments straight from the raw value array and writes its results
+there, so a callback costs about one foreign callback plus the Python function. Elsewhere
+(``WASMCORE_FAST_PATH=0``, an unverified wasmtime-py, a failed check) they are wasmtime-py's
+own host functions (``Linker.define_func``).
 
 On both: while a host function runs, the reaper closes no Store
 (:data:`wasmcore._backends.reaper.RUNNING`); its result is checked against the import's
@@ -32,7 +34,8 @@ from typing import Any
 import wasmtime
 
 from .._abi.convert import RAW_INT_RANGES
-from .._backends import capi, reaper, wasm
+from .._backends import capi, internals, reaper, wasm
+from .cancel import SignalGuard
 from .common import result_value
 
 
@@ -54,41 +57,36 @@ class HostCalls:
     def take(self) -> BaseException:
         """The exception a host function raised (cleared here, and in wasmtime-py)."""
         e, self.error = self.error, None
-        try:  # wasmtime-py's process-wide copy (the public-API path)
-            from wasmtime import _func
-
-            if isinstance(_func.LAST_EXCEPTION, HostFailed):
-                _func.LAST_EXCEPTION = None
-        except (ImportError, AttributeError):  # pragma: no cover - wasmtime-py's internals
-            pass
+        internals.clear_host_exception(HostFailed)  # wasmtime-py's copy (the public API's)
         assert e is not None
         return e
 
 
 def define(linker: wasmtime.Linker,
            imports: dict[tuple[str, str], tuple[Callable[..., Any], wasmtime.FuncType]],
-           calls: HostCalls, api: capi.CApi | None) -> list[Any]:
+           calls: HostCalls, signals: SignalGuard | None = None) -> list[Any]:
     """Defines every host function of ``imports`` in ``linker``: as unchecked callbacks
-    (:func:`wasmcore._backends.wasm.callback_api`'s, defined through ``api``), or (``api``
-    None) as wasmtime-py host functions. Returns what the
-    instance must keep alive while its Store may call them."""
+    (:func:`wasmcore._backends.wasm.callback_api`'s) where the ``host functions`` feature uses
+    wasmtime-py's internals, else as wasmtime-py host functions. Returns what the instance
+    must keep alive while its Store may call them. wasmtime-py's host functions deliver the
+    signals ``signals`` held back (on the main thread: see :class:`.cancel.SignalGuard`)."""
     keep: list[Any] = []
-    if api is None:
+    callbacks = wasm.callback_api()  # (cffi's, which catch what ctypes' cannot)
+    if callbacks is None:
         for (mod, name), (fn, ty) in imports.items():
             held = _Held(fn)  # wasmtime-py's global table gets a weak reference to it
             keep.append(held)
-            linker.define_func(mod, name, ty, _public(f"{mod}.{name}", held, ty, calls))
+            linker.define_func(mod, name, ty,
+                               _public(f"{mod}.{name}", held, ty, calls, signals))
         return keep
-    at = _address(linker.ptr())
-    callbacks = wasm.callback_api() or api  # (cffi's, which catch what ctypes' cannot)
+    at = internals.pointer(linker)
     for (mod, name), (fn, ty) in imports.items():
         cb, address = callbacks.callback(_callback(f"{mod}.{name}", fn, ty, calls, callbacks),
                                          functools.partial(_escaped, calls))
         keep.append(cb)
-        err = api.define(at, mod, name, _address(ty.ptr()), address)
+        err = callbacks.define(at, mod, name, internals.pointer(ty), address)
         if err:
-            raise wasmtime.WasmtimeError._from_ptr(
-                ctypes.cast(err, ctypes.POINTER(wasmtime._bindings.wasmtime_error_t)))
+            raise internals.error(err)
     return keep
 
 
@@ -108,18 +106,15 @@ class _Held:
         self.fn = fn
 
 
-def _address(ptr: Any) -> int:
-    return ctypes.cast(ptr, ctypes.c_void_p).value or 0
-
-
 def _types(ty: wasmtime.FuncType) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(str(p) for p in ty.params), tuple(str(r) for r in ty.results)
 
 
-def _public(key: str, held: _Held, ty: wasmtime.FuncType,
-            calls: HostCalls) -> Callable[..., Any]:
+def _public(key: str, held: _Held, ty: wasmtime.FuncType, calls: HostCalls,
+            signals: SignalGuard | None) -> Callable[..., Any]:
     """The host function for wasmtime-py's ``Linker.define_func`` (which keeps it in a
-    process-wide table until the Store goes: so it refers to the function weakly)."""
+    process-wide table until the Store goes: so it refers to the function weakly). It first
+    runs the signal handlers held back during the call (``signals``)."""
     results = _types(ty)[1]
     ref = weakref.ref(held)
     state = weakref.ref(calls)
@@ -132,6 +127,8 @@ def _public(key: str, held: _Held, ty: wasmtime.FuncType,
         try:  # (the counts: see _compile)
             calls.depth += 1
             running.depth += 1
+            if signals is not None and signals.pending:
+                signals.deliver()
             return result_value(key, results, h.fn(*args))
         except BaseException as e:
             calls.error = e

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import wasmtime
 
 from .._abi.manifest import Manifest
-from .._backends import reaper, wasm
+from .._backends import internals, reaper, wasm
 from .._errors import (
     Error,
     FuelExhausted,
@@ -24,8 +24,8 @@ from .._errors import (
     Trap,
 )
 from . import host
-from .cancel import Watch
-from .limits import CREATOR, TICK, TICKER, Limits
+from .cancel import SignalGuard, Watch
+from .limits import TICK, TICKER, Limits, new_engine
 from .raw import raw_spec
 from .wasi import Output, Wasi, stdin_file
 
@@ -37,17 +37,30 @@ class PluginInstance(wasm._Instance):
     """One Store + instance of a plugin, for one thread, under the plugin's limits.
 
     Every call arms the limits first (:meth:`arm`): fuel, one C call bound once per Store (on
-    the public-API path, wasmtime-py's setter); the timeout and the cancel handle are read by
-    the Store's epoch-deadline callback (:class:`.cancel.Watch`)."""
+    the public API, wasmtime-py's setter); the timeout and the cancel handle are read by the
+    Store's epoch-deadline callback (:class:`.cancel.Watch`). Without that callback (the
+    ``interrupts`` feature on the public API) the instance has an engine of its own, so that
+    its deadlines and cancels reach its calls alone, and each call sets its deadline."""
 
     backend: PluginBackend
 
     def __init__(self, backend: PluginBackend) -> None:  # type: ignore[override]
         self.dead = False
         self.host = host.HostCalls()  # its host functions running now, and their failure
-        cap = min(backend.plugin.max_memory, 16 << 20)
+        p = backend.plugin
+        cap = min(p.max_memory, 16 << 20)
         self.stdout, self.stderr = Output(cap), Output(cap)
-        self.watch = Watch(backend.plugin._engine, backend.ticks)
+        self.imports = p._host
+        if p._interrupts:
+            self.engine, self.module = p._engine, p._module
+        else:  # (an engine: ~20 µs; the module, deserialized from the plugin's: ~0.5 ms)
+            self.engine = new_engine(p.fuel is not None, p._creator)
+            self.module = p._module_for(self.engine)
+            # types belong to an engine too (wasmtime aborts on a host function of another's)
+            types: dict[tuple[str, str], Any] = {(i.module, i.name or ""): i.type
+                                                 for i in self.module.imports}
+            self.imports = {key: (fn, types[key]) for key, (fn, _) in p._host.items()}
+        self.watch = Watch(self.engine, backend.ticks, p._interrupts)
         super().__init__(backend)
         backend.plugin._instances.add(self)
 
@@ -56,12 +69,18 @@ class PluginInstance(wasm._Instance):
         # a fresh budget: the old instance's memories are charged to the old one until freed
         self.limits = Limits(p.max_memory)
         self._fuel: Callable[[], Any] | None = None
-        store = self._new_store(p._engine)
+        self._deadline: Callable[[], Any] | None = None
+        store = self._new_store(self.engine)
         cap = p.max_memory
+        made = p._creator
         store.set_limits(table_elements=max(cap // 8, 1), instances=10, tables=100,
-                         memories=10, **({} if CREATOR else {"memory_size": cap}))
-        linker = wasmtime.Linker(p._engine)
-        self.host_functions = host.define(linker, p._host, self.host, self.backend.api)
+                         memories=10, **({} if made else {"memory_size": cap}))
+        linker = wasmtime.Linker(self.engine)
+        # wasmtime-py's own host functions on the main thread: SIGINT is held back during
+        # calls (see SignalGuard)
+        self.signals = SignalGuard() if self.imports and wasm.callback_api() is None \
+            and threading.current_thread() is threading.main_thread() else None
+        self.host_functions = host.define(linker, self.imports, self.host, self.signals)
         if p.wasi is not None:
             linker.define_wasi()
             store.set_wasi(self._wasi_config(p.wasi))
@@ -69,10 +88,10 @@ class PluginInstance(wasm._Instance):
         self.hook = self.watch.attach(store)
         if p.fuel is not None:
             store.set_fuel(p.fuel)
-        if CREATOR is not None:
-            CREATOR.current.limits = self.limits
+        if made is not None:
+            made.current.limits = self.limits
         try:
-            inst = linker.instantiate(store, p._module)
+            inst = linker.instantiate(store, self.module)
         except host.HostFailed:  # a host function called by the start function raised
             raise self.host.take() from None
         except wasmtime.Trap as e:
@@ -80,8 +99,8 @@ class PluginInstance(wasm._Instance):
         except wasmtime.WasmtimeError as e:
             raise self._instantiate_error(e) from None
         finally:
-            if CREATOR is not None:
-                CREATOR.current.limits = None
+            if made is not None:
+                made.current.limits = None
         self._attach(inst, runtime=p._typed)
         self._bind_limits()
         # only now: until an instantiation succeeds, every call first tries again (the
@@ -89,14 +108,16 @@ class PluginInstance(wasm._Instance):
         self.dead = False
 
     def _bind_limits(self) -> None:
-        """The per-call setter of fuel, when metered: a bound C call (its result: an error
-        pointer, or None)."""
+        """The per-call setters: of fuel, when metered (a bound C call, whose result is an
+        error pointer or None; else wasmtime-py's setter), and of the deadline, where each
+        call needs its own (see :class:`.cancel.Watch`)."""
         p, b = self.backend.plugin, self.backend
-        if b.api is None:
-            if p.fuel is not None:
-                self._fuel = functools.partial(self.store.set_fuel, p.fuel)
+        self._deadline = self.watch.deadline_setter(self.store)
+        if p.fuel is None:
             return
-        if p.fuel is not None:
+        if b.api is None or not internals.usable("fuel"):
+            self._fuel = functools.partial(self.store.set_fuel, p.fuel)
+        else:
             self._fuel = b.api.bind("wasmtime_context_set_fuel", ("ptr", self.ctx_addr),
                                     ("u64", p.fuel))
 
@@ -108,7 +129,7 @@ class PluginInstance(wasm._Instance):
         if isinstance(e, wasmtime.ExitTrap):
             return Error(f"{p.name}: the start function exited with status {e.code}")
         text = str(e)
-        if self.limits.denied or "exceeds memory limits" in text \
+        if self.refused() or "exceeds memory limits" in text \
                 or "exceeds table limits" in text:
             return MemoryLimitExceeded(f"{p.name}: the module needs more memory than its "
                                        f"max_memory of {p.max_memory} bytes allows: {text}")
@@ -143,6 +164,8 @@ class PluginInstance(wasm._Instance):
             w.seen = w.cancels.count
             if w.ticks is not None:
                 w.expires = TICKER.count + w.ticks
+            if self._deadline is not None:
+                self._deadline()
         if self._fuel is not None and self._fuel():
             raise Error(f"{self.backend.plugin.name}: cannot set the fuel of a call")
 
@@ -165,22 +188,54 @@ class PluginInstance(wasm._Instance):
         self.ctx.live = False
         self.dead = True
 
+    def guard(self, call: Callable[[], Any]) -> Callable[[], Any]:
+        """The call through which each call of this instance goes into wasm (see
+        :attr:`signals`)."""
+        signals = self.signals
+        if signals is None:
+            return call
+
+        def guarded() -> Any:
+            with signals:
+                return call()
+
+        return guarded
+
     # -- failures -------------------------------------------------------------------------
+
+    def refused(self) -> bool:
+        """Whether a memory growth was refused since the call began: known from the memory
+        creator. Without it ``Store.set_limits`` refuses silently (``memory.grow`` gives -1),
+        so the one sign the public API shows is taken: an exported memory grown past half
+        the cap (a growth that could not have been refused leaves it smaller; one that was
+        refused, of at most the memory's size, as allocators grow, leaves it there)."""
+        if self.limits.denied:
+            return True
+        if self.backend.plugin._creator is not None:
+            return False
+        cap = self.backend.plugin.max_memory
+        try:
+            return any(isinstance(m, wasmtime.Memory) and 2 * m.data_len(self.store) > cap
+                       for m in self.exports.values())
+        except Exception:  # (no exports yet: instantiation; a closed Store)
+            return False
 
     def trap_error(self, trap: wasmtime.Trap, label: str) -> Any:
         p = self.backend.plugin
         where = f"{p.name}: {label}()" if label != "instantiation" else f"{p.name}: instantiation"
-        stopped = self.watch.stopped(where, p.timeout)
+        code = trap.trap_code
+        name = code.name if code is not None else ""
+        stopped = self.watch.stopped(where, p.timeout, name == "INTERRUPT")
         if stopped is not None:
             return stopped
         if self.host.error is not None:
             return self.host.take()
-        code = trap.trap_code
-        name = code.name if code is not None else ""
-        if self.limits.denied:
+        if self.refused():
+            asked = f"asked for {self.limits.denied} bytes of memory" if self.limits.denied \
+                else "reached its memory limit"
             return MemoryLimitExceeded(
-                f"{where} asked for {self.limits.denied} bytes of memory, over its max_memory "
-                f"of {p.max_memory} bytes (then trapped: {reason(trap.message)})")
+                f"{where} {asked}, over its max_memory of {p.max_memory} bytes (then trapped: "
+                f"{reason(trap.message)})")
         if name == "INTERRUPT":
             return Timeout(f"{where} ran past its timeout of {p.timeout} s", "interrupt")
         if name == "OUT_OF_FUEL":

@@ -1,21 +1,29 @@
 """The plugin sandbox's limits: the shared epoch ticker (timeouts), linear memories that
-record a refused growth (the memory cap), and the plugin engines configured for both."""
+record a refused growth (the memory cap), and the plugin engines configured for both.
+
+Where the ``interrupts`` feature uses wasmtime-py's internals (:mod:`wasmcore._backends.
+internals`), plugins share one engine per configuration and the ticker advances its epoch
+through the C function; elsewhere each plugin instance has an engine of its own (see
+cancel.py), advanced through ``Engine.increment_epoch``. Where the ``memory creator`` feature
+uses them, linear memories come from :class:`MemoryCreator`; elsewhere from wasmtime, capped
+by ``Store.set_limits``."""
 
 from __future__ import annotations
 
 import ctypes
+import functools
 import itertools
 import mmap
 import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import wasmtime
-from wasmtime import _bindings
 
-from .._backends import reaper
+from .._backends import internals, reaper
 
 TICK = 0.005  # seconds per epoch tick of the shared ticker thread
 SLOW = 10  # ticks per wake-up while no plugin has a timeout (the ticker only watches signals)
@@ -27,14 +35,17 @@ LONGEST_DEADLINE = 100
 # -- the epoch ticker -------------------------------------------------------------------------
 
 class Ticker:
-    """One daemon thread that advances the epoch of the plugin engines while it has users, and
-    closes the Stores of dropped instances (:func:`wasmcore._backends.reaper.reap`) as it goes.
+    """One daemon thread that advances the epoch of the plugin engines while they have users,
+    and closes the Stores of dropped instances (:func:`wasmcore._backends.reaper.reap`) as it
+    goes.
 
     Its users: every plugin with a timeout (a tick every :data:`TICK` seconds), and every
     plugin instance on the main thread (a wake-up every :data:`SLOW` ticks is enough there:
     its Store's deadline callback runs the signal handlers, see cancel.py). :attr:`count` is
     the clock of the timeouts: ticks since the ticker first started, not counting the time it
     was stopped; the epoch itself also advances when a call is cancelled, so it is no clock.
+    An engine is advanced while it has users (an engine of one plugin instance is dropped
+    with its last user).
 
     :meth:`release` is called from finalizers, so from wherever the garbage collector runs: it
     only queues (lock-free); the queue is counted under the lock by the ticker and by
@@ -43,8 +54,9 @@ class Ticker:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._users = {True: 0, False: 0}  # timeout: plugins with a timeout; else watchers
-        self._released: deque[bool] = deque()
-        self._engines: list[int] = []  # wasm_engine_t addresses (the engines are immortal)
+        self._released: deque[tuple[bool, int]] = deque()
+        # engine key -> [advance(n), users] (see epoch_advancer)
+        self._engines: dict[int, list[Any]] = {}
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
         self._origin = time.monotonic()
@@ -52,14 +64,20 @@ class Ticker:
 
     def _count_released(self) -> None:  # under self._lock
         while self._released:
-            self._users[self._released.popleft()] -= 1
+            timeout, key = self._released.popleft()
+            self._users[timeout] -= 1
+            entry = self._engines.get(key)
+            if entry is not None:
+                entry[1] -= 1
+                if entry[1] <= 0:
+                    del self._engines[key]
 
-    def acquire(self, eng: wasmtime.Engine, timeout: bool = True) -> None:
-        addr = engine_address(eng)
+    def acquire(self, eng: wasmtime.Engine, timeout: bool = True) -> int:
+        """One user more of ``eng``; returns the key :meth:`release` takes."""
+        key, advance = epoch_advancer(eng)
         with self._lock:
             self._count_released()
-            if addr not in self._engines:
-                self._engines.append(addr)
+            self._engines.setdefault(key, [advance, 0])[1] += 1
             self._users[timeout] += 1
             if self._thread is None:
                 self._origin = time.monotonic() - self.count * TICK  # the clock goes on
@@ -68,10 +86,11 @@ class Ticker:
                 self._thread.start()
             elif timeout:
                 self._wake.set()  # from slow to a tick every TICK at once
+        return key
 
-    def release(self, timeout: bool = True) -> None:
-        """One user fewer. Safe in a finalizer: never blocks."""
-        self._released.append(timeout)
+    def release(self, key: int, timeout: bool = True) -> None:
+        """One user fewer of the engine ``key``. Safe in a finalizer: never blocks."""
+        self._released.append((timeout, key))
 
     def _run(self) -> None:
         while True:
@@ -81,39 +100,46 @@ class Ticker:
                     self._thread = None
                     return
                 step = 1 if self._users[True] > 0 else SLOW
-                engines = list(self._engines)
+                engines = [advance for advance, _ in self._engines.values()]
             self._wake.wait(TICK * step)
             self._wake.clear()
             now = int((time.monotonic() - self._origin) / TICK)
             if now > self.count:
                 n = min(now - self.count, LONGEST_DEADLINE)
                 self.count = now
-                for addr in engines:
-                    increment_epoch(addr, n)
+                for advance in engines:
+                    advance(n)
             if reaper._GRAVE:
                 reaper.reap()
 
 
-def engine_address(eng: wasmtime.Engine) -> int:
-    return ctypes.cast(eng.ptr(), ctypes.c_void_p).value or 0
-
-
-def increment_epoch(engine: int, n: int) -> None:
-    """Advances the epoch of the engine at address ``engine`` by ``n`` (the C function is
-    thread-safe and called without releasing the GIL: ~0.1 µs an increment)."""
+def _advance_c(increment: Callable[[int], None], engine: int, n: int) -> None:
     for _ in range(n):
-        _INCREMENT(engine)
+        increment(engine)
 
 
-def c_function(name: str, restype: Any, *argtypes: Any) -> Any:
-    """wasmtime's C function ``name`` from wasmtime-py's library, called with the GIL held
-    (for the short calls here, cheaper than releasing it and taking it back)."""
-    address = ctypes.cast(getattr(_bindings, "_" + name), ctypes.c_void_p).value
-    assert address, name
-    return ctypes.PYFUNCTYPE(restype, *argtypes)(address)
+def _advance_public(eng: wasmtime.Engine, n: int) -> None:
+    for _ in range(n):
+        eng.increment_epoch()
 
 
-_INCREMENT = c_function("wasmtime_engine_increment_epoch", None, ctypes.c_void_p)
+@functools.cache
+def _increment() -> Callable[[int], None]:
+    """``wasmtime_engine_increment_epoch`` (thread-safe; called with the GIL held: ~0.1 µs)."""
+    return internals.c_function("wasmtime_engine_increment_epoch", None,  # type: ignore[no-any-return]
+                                ctypes.c_void_p)
+
+
+def epoch_advancer(eng: wasmtime.Engine) -> tuple[int, Callable[[int], None]]:
+    """A key for ``eng`` and the function advancing its epoch by ``n``: the C function where
+    the ``interrupts`` feature uses the internals (the key: the engine's address), else
+    ``Engine.increment_epoch`` (the key: the object's id; the function keeps it alive)."""
+    if internals.usable("interrupts"):
+        address = internals.engine_address(eng)
+        return address, functools.partial(_advance_c, _increment(), address)
+    return id(eng), functools.partial(_advance_public, eng)
+
+
 TICKER = Ticker()
 
 
@@ -147,11 +173,14 @@ class MemoryCreator:
     exactly as with its own memories), the accessible prefix made read-write as it grows.
     Growth beyond the instance's :class:`Limits` is refused and recorded. The limits come from
     the instance being instantiated on this thread (memories are created during
-    instantiation)."""
+    instantiation).
 
-    def __init__(self) -> None:
-        from wasmtime import _bindings as B
+    wasmtime calls it through the callback shape its C API has (``shape``, see
+    :data:`wasmcore._backends.internals.NEW_MEMORY`): seven arguments up to wasmtime 50, one
+    ``wasmtime_memory_request_t *`` since 51; both come to :meth:`_create`. Every callback
+    catches everything and returns an error instead: nothing unwinds into wasmtime."""
 
+    def __init__(self, shape: str) -> None:
         libc = ctypes.CDLL(None, use_errno=True)
         self._mmap = libc.mmap
         self._mmap.restype = ctypes.c_void_p
@@ -163,28 +192,40 @@ class MemoryCreator:
         self._munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
         self._flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | getattr(mmap, "MAP_NORESERVE", 0)
         self._rw = mmap.PROT_READ | mmap.PROT_WRITE
-        self._new_error = B.wasmtime_error_new
+        # (the error pointer as an int: what the callbacks return)
+        self._new_error = internals.c_function("wasmtime_error_new", ctypes.c_size_t,
+                                               ctypes.c_char_p)
         self.current = threading.local()  # .limits while this thread instantiates a plugin
         # No lock: the callbacks run inside wasmtime, where the garbage collector may run a
         # finalizer at any allocation; every step here is one dict operation or next(),
         # which the GIL makes atomic (as wasmtime-py's own Slab does).
         self._maps: dict[int, Mapping] = {}
         self._keys = itertools.count(1)
-        fin = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
         # the callbacks must outlive every memory: they are kept on this (immortal) object
-        self._get = B.wasmtime_memory_get_callback_t(self._get_memory)
-        self._grow = B.wasmtime_memory_grow_callback_t(self._grow_memory)
-        self._fin = fin(self._finalize)
-        self._new = B.wasmtime_new_memory_callback_t(self._new_memory)
-        self._nofin = fin(lambda env: None)
-        self.struct = B.wasmtime_memory_creator(None, self._new, self._nofin)
-        self._linear_memory = B.wasmtime_linear_memory_t
+        self._get = internals.MEMORY_GET(self._get_memory)
+        self._grow = internals.MEMORY_GROW(self._grow_memory)
+        self._fin = internals.FINALIZER(self._finalize)
+        new = self._new_memory_request if shape == "request" else self._new_memory_args
+        self._new = internals.NEW_MEMORY[shape](new)
+        self._nofin = internals.FINALIZER(lambda env: None)
+        self.struct = internals.CREATORS[shape](None, self._new, self._nofin)
 
     def _error(self, message: str) -> int:
-        return ctypes.cast(self._new_error(message.encode()), ctypes.c_void_p).value or 0
+        return int(self._new_error(message.encode()))
 
-    def _new_memory(self, env: int, ty: Any, minimum: int, maximum: int, reserved: int,
-                    guard: int, out: Any) -> int:
+    def _new_memory_args(self, env: int, ty: Any, minimum: int, maximum: int, reserved: int,
+                         guard: int, out: Any) -> int:
+        return self._create(minimum, maximum, reserved, guard, out)
+
+    def _new_memory_request(self, env: int, request: Any, out: Any) -> int:
+        try:
+            r = request[0]
+            return self._create(r.minimum, r.maximum, r.reserved_size_in_bytes,
+                                r.guard_size_in_bytes, out)
+        except BaseException as e:  # never unwind into wasmtime
+            return self._error(f"wasmcore memory creator failed: {e!r}")
+
+    def _create(self, minimum: int, maximum: int, reserved: int, guard: int, out: Any) -> int:
         try:
             limits: Limits | None = getattr(self.current, "limits", None)
             if limits is None:  # a memory made outside instantiation: no plugin to charge
@@ -244,40 +285,60 @@ class MemoryCreator:
             self._munmap(m.base, m.total)
 
 
-def memory_creator() -> MemoryCreator | None:
-    if os.name != "posix" or not hasattr(mmap, "MAP_ANONYMOUS"):
-        return None
-    try:
-        return MemoryCreator()
-    except (AttributeError, OSError):  # pragma: no cover - depends on the platform
-        return None
+_CREATORS: dict[str, MemoryCreator] = {}  # by callback shape; never freed (memories call it)
+_CREATORS_LOCK = threading.Lock()
 
 
-CREATOR = memory_creator()
-ENGINES: dict[bool, wasmtime.Engine] = {}
+def creator() -> MemoryCreator | None:
+    """The memory creator, where the ``memory creator`` feature uses wasmtime-py's internals
+    (made at first use; None elsewhere, and off POSIX). A plugin takes it (or None) once, and
+    its engine and instances keep to that."""
+    shape = internals.decision().shape
+    if shape is None or os.name != "posix" or not hasattr(mmap, "MAP_ANONYMOUS"):
+        return None
+    with _CREATORS_LOCK:
+        made = _CREATORS.get(shape)
+        if made is None:
+            try:
+                made = _CREATORS[shape] = MemoryCreator(shape)
+            except (AttributeError, OSError):  # pragma: no cover - depends on the platform
+                return None
+        return made
+
+
+ENGINES: dict[str, wasmtime.Engine] = {}
 ENGINES_LOCK = threading.Lock()
 
 
-def engine_config(fuel: bool) -> str:
-    return f"plugin;epoch;fuel={int(fuel)};creator={int(CREATOR is not None)};opt=speed"
+def engine_config(fuel: bool, made: MemoryCreator | None) -> str:
+    """The configuration of the plugin engine (part of the compile cache's key)."""
+    return f"plugin;epoch;fuel={int(fuel)};creator={int(made is not None)};opt=speed"
 
 
-def engine(fuel: bool) -> wasmtime.Engine:
-    """The engine for plugins (epoch interruption; fuel metering when ``fuel``), shared."""
+def new_engine(fuel: bool, made: MemoryCreator | None) -> wasmtime.Engine:
+    """A plugin engine: epoch interruption; fuel metering when ``fuel``; linear memories
+    from the memory creator ``made`` (None: wasmtime's own)."""
+    cfg = wasmtime.Config()
+    cfg.epoch_interruption = True
+    cfg.consume_fuel = fuel
+    cfg.cranelift_opt_level = "speed"
+    if made is not None:
+        config = internals.pointer(cfg)
+        internals.c_function("wasmtime_config_host_memory_creator_set", None, ctypes.c_void_p,
+                             ctypes.c_void_p)(config, ctypes.addressof(made.struct))
+        # copy-on-write initialisation needs wasmtime's own mmap memories
+        internals.c_function("wasmtime_config_memory_init_cow_set", None, ctypes.c_void_p,
+                             ctypes.c_bool)(config, False)
+    else:  # the zero-copy views and the scratch area need memory that never moves
+        cfg.memory_may_move = False
+    return wasmtime.Engine(cfg)
+
+
+def engine(fuel: bool, made: MemoryCreator | None) -> wasmtime.Engine:
+    """The plugin engine of that configuration (see :func:`new_engine`), shared."""
+    key = engine_config(fuel, made)
     with ENGINES_LOCK:
-        eng = ENGINES.get(fuel)
+        eng = ENGINES.get(key)
         if eng is None:
-            cfg = wasmtime.Config()
-            cfg.epoch_interruption = True
-            cfg.consume_fuel = fuel
-            cfg.cranelift_opt_level = "speed"
-            if CREATOR is not None:
-                from wasmtime import _bindings as B
-
-                B.wasmtime_config_host_memory_creator_set(cfg.ptr(), ctypes.byref(CREATOR.struct))
-                # copy-on-write initialisation needs wasmtime's own mmap memories
-                B.wasmtime_config_memory_init_cow_set(cfg.ptr(), False)
-            else:  # pragma: no cover - non-POSIX
-                cfg.memory_may_move = False
-            eng = ENGINES[fuel] = wasmtime.Engine(cfg)
+            eng = ENGINES[key] = new_engine(fuel, made)
         return eng

@@ -13,7 +13,7 @@ import wasmtime
 
 from .. import _pickle
 from .._abi.manifest import RUNTIME_EXPORTS, Manifest
-from .._backends import reaper, wasm
+from .._backends import internals, reaper, wasm
 from .._errors import (
     Error,
 )
@@ -30,7 +30,7 @@ from .common import (
     resolve_imports,
 )
 from .instance import PluginBackend, PluginInstance
-from .limits import TICKER, engine, engine_config
+from .limits import TICKER, creator, engine, engine_config
 from .raw import func_signature, wasm_types
 from .wasi import Wasi
 
@@ -70,7 +70,8 @@ class Plugin(PluginBase):
                  host: Mapping[str, Callable[..., Any]] | None = None,
                  sha256: str | None = None, wasi: bool | Wasi = False) -> None:
         self.closed = False
-        self._ticking = False
+        self._ticking: int | None = None  # the ticker's key of the engine it advances for us
+        self._serialized: bytes | bytearray | None = None
         self._instances: weakref.WeakSet[PluginInstance] = weakref.WeakSet()
         data, self.name = read_source(source)
         # what a pickle ships: the absolute path, or the bytes (see wasmcore._pickle)
@@ -90,8 +91,11 @@ class Plugin(PluginBase):
             raise TypeError(f"Plugin(): parameter 'wasi' must be a bool or a wasmcore.Wasi, "
                             f"got {type(wasi).__name__}")
         self.sha256 = check_sha256(data, sha256, self.name)
-        self._engine = engine(self.fuel is not None)
-        config = engine_config(self.fuel is not None)
+        # the ways of wasmtime-py's this plugin uses, for good (see wasmcore._backends.internals)
+        self._interrupts = internals.usable("interrupts")
+        self._creator = creator()
+        self._engine = engine(self.fuel is not None, self._creator)
+        config = engine_config(self.fuel is not None, self._creator)
         self._module = wasm.compile_module(bytes(data), self.sha256, self._engine, config)
         # the export types, read once (wasmtime-py builds them anew on every access)
         self._exports: dict[str, Any] = {e.name: e.type for e in self._module.exports}
@@ -99,14 +103,22 @@ class Plugin(PluginBase):
         self._typed = self.manifest is not None and self._has_runtime()
         self._host = self._resolve_imports(host)
         self._backend = PluginBackend(self, self.manifest or Manifest(0, self.name, (), (), ()))
-        if self.timeout is not None:
-            TICKER.acquire(self._engine)
-            self._ticking = True
+        if self.timeout is not None and self._interrupts:
+            # (without the deadline callback, each instance's engine is advanced instead)
+            self._ticking = TICKER.acquire(self._engine)
         self.functions: dict[str, Callable[..., Any]] = {}
         self._backend.instance()  # instantiate now: a module that cannot start fails here
         expose(self, self._backend, self._anchor)
 
     # -- set-up ---------------------------------------------------------------------------
+
+    def _module_for(self, eng: wasmtime.Engine) -> wasmtime.Module:
+        """The module for another engine of the same configuration: deserialized from this
+        process's own compilation (never from a file)."""
+        serialized = self._serialized
+        if serialized is None:
+            serialized = self._serialized = self._module.serialize()
+        return wasmtime.Module.deserialize(eng, serialized)
 
     def _has_runtime(self) -> bool:
         return "memory" in self._exports and all(n in self._exports for n in RUNTIME_EXPORTS)
@@ -186,9 +198,9 @@ class Plugin(PluginBase):
         if self.closed:
             return
         self.closed = True
-        if self._ticking:
-            TICKER.release()
-            self._ticking = False
+        if self._ticking is not None:
+            TICKER.release(self._ticking)
+            self._ticking = None
         for inst in list(self._instances):
             inst.ctx.live = False
             inst.dead = True
@@ -204,9 +216,10 @@ class Plugin(PluginBase):
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):
-            if getattr(self, "_ticking", False):
-                TICKER.release()
-                self._ticking = False
+            key = getattr(self, "_ticking", None)
+            if key is not None:
+                TICKER.release(key)
+                self._ticking = None
 
     def __reduce__(self) -> tuple[Any, ...]:
         return _pickle.reduce_plugin(self)
