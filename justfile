@@ -17,17 +17,21 @@ build: setup speedups
     cargo xtask dist
     {{py}} -m wasmcore.build.stubs target/dist/wasmcore.wasm --kind core -o wasm-host-python/src/wasmcore/_kernels.pyi
 
-# Run every test: Rust (units, xtask, dist wasm vs native under wasmtime), pytest (all backends, the wheel, the author workflow, the examples) once per call path (the default, speedups; ctypes, the default without wasmcore-speedups, here with ctypes host callbacks too; cffi; the public-API fallback, as test-fallback does), then the browser test and the Pyodide test
-test: build wheel examples && test-web test-pyodide
+# Run every test: Rust (units, xtask, dist wasm vs native under wasmtime), pytest (all backends, the wheel, the author workflow, the examples) once per call path (the default, speedups; ctypes, the default without wasmcore-speedups, here with ctypes host callbacks too; cffi; wasmtime-py's public API for everything, as test-fallback does), then the core and plugin tests on the newest wasmtime-py (test-latest), the browser test and the Pyodide test
+test: build wheel examples && test-latest test-web test-pyodide
     cargo test --workspace
     {{py}} -m pytest
     WASMCORE_FAST_PATH=ctypes {{py}} -m pytest
     WASMCORE_FAST_PATH=cffi {{py}} -m pytest
     WASMCORE_FAST_PATH=0 {{py}} -m pytest
 
-# The Python tests with the fast call path off (WASMCORE_FAST_PATH=0): wasmtime-py's public API only, as on a wasmtime-py the fast path is not verified against
+# The Python tests with wasmtime-py's internals off (WASMCORE_FAST_PATH=0): its public API for every feature, as on a wasmtime-py wasmcore is not verified against
 test-fallback: build wheel examples
     WASMCORE_FAST_PATH=0 {{py}} -m pytest
+
+# The core and plugin tests in a fresh venv with the runtime's wheel, wasmcore-speedups and the newest wasmtime-py the registry serves, past the requirement's upper bound too (or `just test-latest 51.0.0`); the pinned venv is untouched
+test-latest *VERSION: wheel examples
+    scripts/test-latest.sh {{VERSION}}
 
 # Build the optional compiled module wasmcore-speedups (wasm-host-python/speedups, PyO3 + maturin) into target/wheels/ and install it into the venv, where it is the default call path
 speedups: setup
