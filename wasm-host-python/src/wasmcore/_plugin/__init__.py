@@ -11,8 +11,9 @@ plugin cannot tell from any other failure and usually answers with a trap. To re
 trap as :class:`MemoryLimitExceeded` (not as an ``unreachable`` trap), the plugin engine
 gives wasmtime its own linear memories (``wasmtime_config_host_memory_creator_set``): the
 same reserved, guarded ``mmap`` layout wasmtime uses, but growth past the cap is refused *and
-recorded*. Where that is not available (no POSIX ``mmap``) the store limiter enforces the cap
-alone and only an initial size over the cap is reported as such.
+recorded*. Where that is not available (no POSIX ``mmap``, or the ``memory creator`` feature
+on wasmtime-py's public API: :mod:`wasmcore._backends.internals`) the store limiter enforces
+the cap alone, and a refused growth is told only by an exported memory grown past half the cap.
 """
 
 from __future__ import annotations

@@ -43,6 +43,7 @@ import ctypes
 import functools
 import signal
 import threading
+import weakref
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -83,19 +84,21 @@ def _c() -> _C:
 class Cancels:
     """How many times the cancel handle of one thread's calls of one plugin was used, and how
     it reaches the call: advancing the epoch of the instance's engine (``advance``) by
-    ``bump`` ticks, enough to reach any deadline of its Stores."""
+    ``bump`` ticks, or by what ``left()`` says, enough to reach any deadline of its Stores."""
 
-    __slots__ = ("advance", "bump", "count")
+    __slots__ = ("advance", "bump", "count", "left")
 
-    def __init__(self, advance: Callable[[int], None], bump: int) -> None:
+    def __init__(self, advance: Callable[[int], None], bump: int,
+                 left: Callable[[], int] | None = None) -> None:
         self.count = 0
         self.advance = advance
         self.bump = bump
+        self.left = left
 
     def cancel(self) -> None:
         # (two racing cancels may count once: the count changes all the same)
         self.count += 1
-        self.advance(self.bump)
+        self.advance(self.bump if self.left is None else self.left())
 
 
 class CancelHandle:
@@ -135,7 +138,7 @@ class Watch:
     signal handlers (Ctrl-C) run only when the call returns."""
 
     __slots__ = ("__weakref__", "_ticket", "callbacks", "cancels", "deadline", "expires",
-                 "pending", "seen", "stop", "ticks")
+                 "mark", "pending", "seen", "stop", "ticked", "ticks")
 
     def __init__(self, eng: wasmtime.Engine, ticks: int | None, callbacks: bool) -> None:
         self.callbacks = callbacks
@@ -144,12 +147,17 @@ class Watch:
         self.expires = 0  # when the call times out (ticker clock), if it has a timeout
         self.pending: BaseException | None = None  # a signal handler's, not yet acted on
         self.stop: type[BaseException] | BaseException | None = None  # why a call was stopped
+        # (without the callback) the ticker's increments of this instance's engine, and their
+        # count when the call's deadline was set
+        self.ticked = [0]
+        self.mark = 0
         self._ticket: list[tuple[int, bool]] = []
         if not self.callbacks:
             self.deadline = 1 if ticks is None else ticks
-            self.cancels = Cancels(epoch_advancer(eng)[1], self.deadline)
+            self.cancels = Cancels(epoch_advancer(eng)[1], self.deadline,
+                                   None if ticks is None else _left(weakref.ref(self), ticks))
             if ticks is not None:  # the ticker advances this engine: its deadlines time out
-                self._ticket.append((TICKER.acquire(eng, timeout=True), True))
+                self._ticket.append((TICKER.acquire(eng, True, self.ticked), True))
             return
         self.cancels = Cancels(epoch_advancer(eng)[1], LONGEST_DEADLINE)
         main = threading.current_thread() is threading.main_thread()
@@ -173,7 +181,9 @@ class Watch:
         if self.callbacks:
             hook = _Hook(self)
             _c().set_callback(internals.store_address(store), hook.address, None, None)
-        store.set_epoch_deadline(self.deadline)
+            store.set_epoch_deadline(self.deadline)
+        else:
+            self._set_deadline(store)
         self.begin()
         return hook
 
@@ -182,7 +192,11 @@ class Watch:
         the callback: the deadline is relative to the epoch when it is set); else None."""
         if self.callbacks:
             return None
-        return functools.partial(store.set_epoch_deadline, self.deadline)
+        return functools.partial(self._set_deadline, store)
+
+    def _set_deadline(self, store: wasmtime.Store) -> None:
+        self.mark = self.ticked[0]  # (read before the epoch: see stopped())
+        store.set_epoch_deadline(self.deadline)
 
     def decide(self, can_stop: bool) -> int:
         """At a deadline, in the callback: 0 to stop the call (:attr:`stop` says why), else the
@@ -209,9 +223,11 @@ class Watch:
         did not), or that failed while a signal handler's exception waited; clears both.
         Without the callback, a call that trapped at its deadline (``interrupted``)."""
         if interrupted and not self.callbacks:
-            # the deadline was the timeout's only if the ticker's clock has got there (a
-            # cancel's advance may land just after a call began: it stops that call)
-            timed_out = self.ticks is not None and TICKER.count >= self.expires
+            # The deadline was the timeout's if the ticker advanced the epoch that far since it
+            # was set (its count follows each increment, so it may be one behind the epoch;
+            # it was read before the epoch). Else a cancel's advance reached it, which may
+            # land just after the call began: it stops that call.
+            timed_out = self.ticks is not None and self.ticked[0] - self.mark >= self.ticks - 1
             self.stop = Timeout if timed_out and self.cancels.count == self.seen else Cancelled
         why, self.stop = self.stop, None
         if self.pending is not None:
@@ -240,6 +256,18 @@ class Watch:
             self.retire()
         except Exception:
             pass
+
+
+def _left(watch: Callable[[], Watch | None], ticks: int) -> Callable[[], int]:
+    """How far a cancel must advance the epoch of an instance's own engine to reach the
+    deadline of the call running there: what the ticker has not advanced of it yet (and one
+    more: its count may be one behind), no further than the whole timeout (a cancel costs
+    about a microsecond a tick)."""
+    def left() -> int:
+        w = watch()
+        return ticks if w is None else min(ticks, max(1, ticks - (w.ticked[0] - w.mark) + 1))
+
+    return left
 
 
 class _Hook:

@@ -72,9 +72,12 @@ class Ticker:
                 if entry[1] <= 0:
                     del self._engines[key]
 
-    def acquire(self, eng: wasmtime.Engine, timeout: bool = True) -> int:
-        """One user more of ``eng``; returns the key :meth:`release` takes."""
-        key, advance = epoch_advancer(eng)
+    def acquire(self, eng: wasmtime.Engine, timeout: bool = True,
+                ticked: list[int] | None = None) -> int:
+        """One user more of ``eng``; returns the key :meth:`release` takes. ``ticked``: a
+        counter of this ticker's increments of the engine's epoch (see
+        :func:`epoch_advancer`)."""
+        key, advance = epoch_advancer(eng, ticked)
         with self._lock:
             self._count_released()
             self._engines.setdefault(key, [advance, 0])[1] += 1
@@ -106,9 +109,11 @@ class Ticker:
             now = int((time.monotonic() - self._origin) / TICK)
             if now > self.count:
                 n = min(now - self.count, LONGEST_DEADLINE)
-                self.count = now
                 for advance in engines:
                     advance(n)
+                # the clock moves after the epochs: whoever reads the clock and then an epoch
+                # (a call setting its deadline and its expiry) never sees the epoch behind it
+                self.count = now
             if reaper._GRAVE:
                 reaper.reap()
 
@@ -118,9 +123,11 @@ def _advance_c(increment: Callable[[int], None], engine: int, n: int) -> None:
         increment(engine)
 
 
-def _advance_public(eng: wasmtime.Engine, n: int) -> None:
+def _advance_public(eng: wasmtime.Engine, ticked: list[int] | None, n: int) -> None:
     for _ in range(n):
         eng.increment_epoch()
+        if ticked is not None:  # (after each increment: never ahead of the epoch)
+            ticked[0] += 1
 
 
 @functools.cache
@@ -130,14 +137,16 @@ def _increment() -> Callable[[int], None]:
                                 ctypes.c_void_p)
 
 
-def epoch_advancer(eng: wasmtime.Engine) -> tuple[int, Callable[[int], None]]:
+def epoch_advancer(eng: wasmtime.Engine, ticked: list[int] | None = None
+                   ) -> tuple[int, Callable[[int], None]]:
     """A key for ``eng`` and the function advancing its epoch by ``n``: the C function where
     the ``interrupts`` feature uses the internals (the key: the engine's address), else
-    ``Engine.increment_epoch`` (the key: the object's id; the function keeps it alive)."""
+    ``Engine.increment_epoch`` (the key: the object's id; the function keeps it alive), which
+    also counts its increments in ``ticked[0]``."""
     if internals.usable("interrupts"):
         address = internals.engine_address(eng)
         return address, functools.partial(_advance_c, _increment(), address)
-    return id(eng), functools.partial(_advance_public, eng)
+    return id(eng), functools.partial(_advance_public, eng, ticked)
 
 
 TICKER = Ticker()
