@@ -30,11 +30,9 @@ import ctypes
 import functools
 import hashlib
 import os
-import tempfile
 import threading
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import wasmtime
@@ -54,7 +52,7 @@ from .._abi.manifest import (
 )
 from .._abi.objects import Context
 from .._errors import Error, ModuleRejected, Trap, status_error
-from . import capi, internals, reaper
+from . import cache, capi, internals, reaper
 from .reaper import StoreOwner
 from .scratch import ScratchArea
 
@@ -187,71 +185,27 @@ def engine() -> wasmtime.Engine:
         return _ENGINE
 
 
-def cache_dir() -> Path:
-    """Where compiled modules are cached: ``$WASMCORE_CACHE_DIR``, else the user cache dir."""
-    if d := os.environ.get("WASMCORE_CACHE_DIR"):
-        return Path(d)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "wasmcore"
-
-
-# Modules already deserialized in this process, by their cache entry as it is on disk (path,
-# inode, size, mtime): a later load() of the same module reuses the Module (wasmtime shares its
-# code between Stores) instead of mapping the entry again. An entry replaced or damaged on
-# disk no longer matches, so it is read (and repaired) as on a first load.
-_MODULES: dict[tuple[str, int, int, int], wasmtime.Module] = {}
-_MODULES_LOCK = threading.Lock()
 # Digests of modules whose exports were checked against their manifest in this process.
 _CHECKED: set[str] = set()
-
-
-def _entry_key(path: Path) -> tuple[str, int, int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return str(path), st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def compile_module(wasm: bytes, digest: str, eng: wasmtime.Engine | None = None,
                    config: str = ENGINE_CONFIG) -> wasmtime.Module:
     """Compiles ``wasm`` for ``eng`` (default: the core's engine, whose configuration string is
-    ``config``), or loads it from the on-disk cache (keyed by the wasm's sha256, the wasmtime
-    version and the engine configuration). The cache is only ever written by this function; a
-    stale or unreadable entry is replaced."""
+    ``config``), or loads it from the compile cache (:mod:`.cache`: keyed by the wasm's sha256,
+    the wasmtime version and the engine configuration, and authenticated before it is run).
+    The cache is only ever written by this function; an entry that fails its check is
+    replaced."""
     eng = engine() if eng is None else eng
-    key = hashlib.sha256(f"{digest}|{internals.version()}|{config}".encode()).hexdigest()
-    path = cache_dir() / f"{key}.cwasm"
-    entry = _entry_key(path)
-    if entry is not None:
-        with _MODULES_LOCK:
-            module = _MODULES.get(entry)
-        if module is not None:
-            return module
-        try:
-            module = wasmtime.Module.deserialize_file(eng, str(path))
-        except wasmtime.WasmtimeError:
-            pass  # incompatible or damaged: compile again below
-        else:
-            with _MODULES_LOCK:
-                _MODULES[entry] = module
-            return module
+    name = hashlib.sha256(f"{digest}|{internals.version()}|{config}".encode()).hexdigest()
+    module = cache.load(name, lambda data: wasmtime.Module.deserialize(eng, data))
+    if module is not None:
+        return module  # type: ignore[no-any-return]
     try:
         module = wasmtime.Module(eng, wasm)
     except wasmtime.WasmtimeError as e:
         raise ModuleRejected(f"module does not compile: {e}") from None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(module.serialize())
-        os.replace(tmp, path)
-    except OSError:
-        pass  # an unwritable cache only costs speed
-    else:
-        if (entry := _entry_key(path)) is not None:
-            with _MODULES_LOCK:
-                _MODULES[entry] = module
+    cache.store(name, module.serialize(), module)
     return module
 
 
