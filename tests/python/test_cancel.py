@@ -470,12 +470,13 @@ def test_sigint_interrupts_a_plugin_on_the_main_thread(mode: str, limits: dict[s
     assert "Exception ignored" not in err, err  # nothing escaped a callback
 
 
-def deadline_callback(env: dict[str, str]) -> bool:
+def deadline_callback(env: dict[str, str], feature: str = "interrupts") -> bool:
     """Whether a child with environment ``env`` stops calls through the epoch-deadline
-    callback (the ``interrupts`` feature on wasmtime-py's internals), as it will decide."""
+    callback (the ``interrupts`` feature on wasmtime-py's internals; or ``feature``), as it
+    will decide."""
     public, _ = internals.decide(env.get("WASMCORE_FAST_PATH", ""), internals.version(),
                                  internals.structural_failures)
-    return "interrupts" not in public
+    return feature not in public
 
 
 # Without the deadline callback no Python code runs while the main thread is in wasm: a
@@ -526,6 +527,67 @@ def test_sigint_without_the_deadline_callback(export: str) -> None:
     assert child.returncode == 0, err
     assert out == "KeyboardInterrupt\nafter 42\n", err
     assert "Exception ignored" not in err, err
+
+
+# A signal handler's exception raised as one of the memory creator's callbacks starts (before
+# its `try`), injected deterministically with a trace function: a ctypes callback would hand
+# wasmtime an undefined value (the process aborted, "double free or corruption", under Ctrl-C);
+# the callbacks are cffi's, whose error handler runs the callback again and lets the call
+# raise the exception.
+CALLBACK_CHILD = textwrap.dedent("""
+    import faulthandler, random, sys
+    faulthandler.dump_traceback_later({guard}, exit=True)
+    import wasmcore
+    from wasmcore._plugin import limits
+
+    W = (b'(module (memory (export "memory") 1)'
+         b' (func (export "run") (loop $l (drop (memory.grow (i32.const 1)))'
+         b'   (br_if $l (i32.lt_u (memory.size) (i32.const 64)))))'
+         b' (func (export "bomb") (loop $l (br_if $l (i32.ne (memory.grow (i32.const 16))'
+         b'   (i32.const -1)))) unreachable)'
+         b' (func (export "ok") (result i32) (i32.const 42)))')
+    C = limits.MemoryCreator
+    targets = {{f.__code__ for f in (C._get_memory, C._grow_memory, C._new_memory_args,
+                                    C._new_memory_request)}}
+    rng = random.Random(7)
+
+    def tracer(frame, event, arg):
+        if event == "call" and frame.f_code in targets and rng.random() < 0.03:
+            sys.settrace(None)
+            raise KeyboardInterrupt  # as a signal handler does, as the callback starts
+        return None
+
+    p = wasmcore.Plugin(W, max_memory=8 << 20)
+    outcomes = {{"ok": 0, "KeyboardInterrupt": 0, "MemoryLimitExceeded": 0}}
+    for i in range(300):
+        sys.settrace(tracer)
+        try:
+            (p.run if i % 3 else p.bomb)()
+            outcomes["ok"] += 1
+        except (KeyboardInterrupt, wasmcore.MemoryLimitExceeded) as e:
+            outcomes[type(e).__name__] += 1
+        finally:
+            sys.settrace(None)
+        for _ in range(2):  # (a late KeyboardInterrupt comes with the next call at the latest)
+            try:
+                assert p.ok() == 42
+                break
+            except KeyboardInterrupt:
+                outcomes["KeyboardInterrupt"] += 1
+    print(sorted(k for k, n in outcomes.items() if n))
+""").format(guard=HANG_GUARD)
+
+
+def test_an_exception_as_a_memory_callback_starts_is_the_call_s() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "WASMCORE_FAST_PATH"}
+    if not (deadline_callback(env, "memory creator") and deadline_callback(env)):
+        pytest.skip("wasmcore's memory creator and deadline callback are not used here")
+    r = subprocess.run([sys.executable, "-c", CALLBACK_CHILD], capture_output=True, text=True,
+                       timeout=HANG_GUARD + 30, check=False, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "Exception ignored" not in r.stderr, r.stderr
+    # every outcome happened: calls that ran, calls the injected exception stopped, refusals
+    assert r.stdout.split("\n")[0] == str(["KeyboardInterrupt", "MemoryLimitExceeded", "ok"])
 
 
 # the command line: a module that says it is running (its `log` import, printed with

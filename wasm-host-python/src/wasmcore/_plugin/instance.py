@@ -67,7 +67,7 @@ class PluginInstance(wasm._Instance):
     def _instantiate(self) -> None:
         p = self.backend.plugin
         # a fresh budget: the old instance's memories are charged to the old one until freed
-        self.limits = Limits(p.max_memory)
+        self.limits = Limits(p.max_memory, self.watch)
         self._fuel: Callable[[], Any] | None = None
         self._deadline: Callable[[], Any] | None = None
         store = self._new_store(self.engine)
@@ -161,6 +161,9 @@ class PluginInstance(wasm._Instance):
         self.host.error = None
         if not self.host.depth:  # (a call from a host function is part of the running call)
             w = self.watch
+            if w.pending is not None:  # a signal's exception the last call ended without
+                e, w.pending = w.pending, None
+                raise e
             w.seen = w.cancels.count
             if w.ticks is not None:
                 w.expires = TICKER.count + w.ticks

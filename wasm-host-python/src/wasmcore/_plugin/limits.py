@@ -156,24 +156,33 @@ TICKER = Ticker()
 
 class Limits:
     """The memory budget of one plugin instance: bytes in use, the cap, and the size a refused
-    growth asked for (``denied``; 0 when nothing was refused since the last call began)."""
+    growth asked for (``denied``; 0 when nothing was refused since the last call began); and
+    the instance's :class:`.cancel.Watch`, which stops the call that a signal handler's
+    exception escaped into the memory creator in (:meth:`escaped`)."""
 
-    __slots__ = ("cap", "denied", "used")
+    __slots__ = ("cap", "denied", "used", "watch")
 
-    def __init__(self, cap: int) -> None:
+    def __init__(self, cap: int, watch: Any = None) -> None:
         self.cap = cap
         self.used = 0
         self.denied = 0
+        self.watch = watch
+
+    def escaped(self, e: BaseException) -> None:
+        if self.watch is not None and self.watch.pending is None:
+            self.watch.pending = e
 
 
 class Mapping:
-    """One linear memory: ``span`` bytes of address space it may grow into, then a guard."""
+    """One linear memory: ``span`` bytes of address space it may grow into, then a guard; and
+    its own callbacks (``keep``)."""
 
-    __slots__ = ("base", "limits", "size", "span", "total")
+    __slots__ = ("base", "keep", "limits", "size", "span", "total")
 
     def __init__(self, base: int, size: int, span: int, total: int, limits: Limits) -> None:
         self.base, self.size, self.span, self.total = base, size, span, total
         self.limits = limits
+        self.keep: list[Any] = []
 
 
 class MemoryCreator:
@@ -186,8 +195,20 @@ class MemoryCreator:
 
     wasmtime calls it through the callback shape its C API has (``shape``, see
     :data:`wasmcore._backends.internals.NEW_MEMORY`): seven arguments up to wasmtime 50, one
-    ``wasmtime_memory_request_t *`` since 51; both come to :meth:`_create`. Every callback
-    catches everything and returns an error instead: nothing unwinds into wasmtime."""
+    ``wasmtime_memory_request_t *`` since 51; both come to :meth:`_create`.
+
+    Nothing unwinds into wasmtime, and wasmtime never gets an undefined value back. Every
+    callback catches everything and returns an error instead; but Python runs pending signal
+    handlers as a function starts, before its ``try``, so on the main thread Ctrl-C may raise
+    there. A ctypes callback then hands wasmtime whatever was on the stack (seen: the process
+    aborted, "double free or corruption", with SIGINT arriving during a plugin's growing
+    memory). So the callbacks are cffi's where cffi is installed (a dependency): cffi hands
+    such an exception to :meth:`_onerror`, which runs the callback again with the arguments
+    from its frame and lets the call raise the exception (through the instance's
+    :class:`.cancel.Watch`), and should that be interrupted too, returns a value safe for
+    wasmtime fixed in advance: each memory has callbacks of its own, whose fixed value is its
+    base address (``get_memory``) or success (``grow_memory``: the memory has not grown, which
+    the next access finds out, a trap)."""
 
     def __init__(self, shape: str) -> None:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -210,31 +231,81 @@ class MemoryCreator:
         # which the GIL makes atomic (as wasmtime-py's own Slab does).
         self._maps: dict[int, Mapping] = {}
         self._keys = itertools.count(1)
+        try:
+            import cffi
+
+            self._ffi: Any = cffi.FFI()
+        except ImportError:  # pragma: no cover - cffi is a dependency
+            self._ffi = None
         # the callbacks must outlive every memory: they are kept on this (immortal) object
-        self._get = internals.MEMORY_GET(self._get_memory)
-        self._grow = internals.MEMORY_GROW(self._grow_memory)
-        self._fin = internals.FINALIZER(self._finalize)
+        self._keep: list[Any] = []
+        self._fin = self._callback(internals.FINALIZER, self._finalize, None, self._keep)
         new = self._new_memory_request if shape == "request" else self._new_memory_args
-        self._new = internals.NEW_MEMORY[shape](new)
-        self._nofin = internals.FINALIZER(lambda env: None)
+        # (fixed in advance: an error of its own, wasmtime frees it when it gets it)
+        self._new = self._callback(internals.NEW_MEMORY[shape], new,
+                                   self._error("wasmcore: instantiation was interrupted"),
+                                   self._keep)
+        self._nofin = self._callback(internals.FINALIZER, lambda env: None, None, self._keep)
         self.struct = internals.CREATORS[shape](None, self._new, self._nofin)
+
+    def _callback(self, ctype: Any, fn: Callable[..., Any], fixed: int | None,
+                  keep: list[Any]) -> Any:
+        """``fn`` as a C callback of type ``ctype`` (pointers passed as ints), through cffi
+        with ``fixed`` as its value where all else failed (see the class's doc), else through
+        ctypes; what must stay alive goes to ``keep``."""
+        restype, argtypes = internals.int_form(ctype._restype_, ctype._argtypes_)
+        if self._ffi is None:
+            cb: Any = ctypes.CFUNCTYPE(restype, *argtypes)(fn)
+            keep.append(cb)
+            return ctypes.cast(cb, ctype)
+        cb = self._ffi.callback(internals.cffi_signature(ctype), fn,
+                                **({} if fixed is None else {"error": fixed}),
+                                onerror=functools.partial(self._onerror, fn, fixed))
+        keep.append(cb)
+        return ctypes.cast(int(self._ffi.cast("uintptr_t", cb)), ctype)
+
+    def _onerror(self, fn: Callable[..., Any], fixed: int | None, kind: Any, e: Any,
+                 tb: Any) -> int | None:
+        """What escaped ``fn`` as it started (a signal handler's exception): it is handed to
+        the instance, and ``fn`` runs again with the arguments its frame got."""
+        frame = tb.tb_frame if tb is not None else None
+        code = fn.__code__ if hasattr(fn, "__code__") else fn.__func__.__code__  # type: ignore[attr-defined]
+        names = code.co_varnames[:code.co_argcount]
+        limits: Limits | None = getattr(self.current, "limits", None)
+        if frame is not None and frame.f_code is code:
+            args = [frame.f_locals[n] for n in names if n != "self"]
+            m = self._maps.get(args[0]) if fn is not self._new else None  # (env, for a memory)
+            limits = m.limits if m is not None else limits
+            if limits is not None:
+                limits.escaped(e)
+            return fn(*args)  # type: ignore[no-any-return]
+        if limits is not None:
+            limits.escaped(e)
+        return fixed
 
     def _error(self, message: str) -> int:
         return int(self._new_error(message.encode()))
 
-    def _new_memory_args(self, env: int, ty: Any, minimum: int, maximum: int, reserved: int,
-                         guard: int, out: Any) -> int:
+    def _failed(self, e: BaseException, limits: Limits | None) -> int:
+        """The error for a callback that raised ``e``; a signal handler's exception (not an
+        ``Exception``: Ctrl-C's ``KeyboardInterrupt``) is the call's to raise."""
+        if limits is not None and not isinstance(e, Exception):
+            limits.escaped(e)
+        return self._error(f"wasmcore memory creator failed: {e!r}")
+
+    def _new_memory_args(self, env: int, ty: int, minimum: int, maximum: int, reserved: int,
+                         guard: int, out: int) -> int:
         return self._create(minimum, maximum, reserved, guard, out)
 
-    def _new_memory_request(self, env: int, request: Any, out: Any) -> int:
+    def _new_memory_request(self, env: int, request: int, out: int) -> int:
         try:
-            r = request[0]
+            r = internals.wasmtime_memory_request.from_address(request)
             return self._create(r.minimum, r.maximum, r.reserved_size_in_bytes,
                                 r.guard_size_in_bytes, out)
         except BaseException as e:  # never unwind into wasmtime
-            return self._error(f"wasmcore memory creator failed: {e!r}")
+            return self._failed(e, getattr(self.current, "limits", None))
 
-    def _create(self, minimum: int, maximum: int, reserved: int, guard: int, out: Any) -> int:
+    def _create(self, minimum: int, maximum: int, reserved: int, guard: int, out: int) -> int:
         try:
             limits: Limits | None = getattr(self.current, "limits", None)
             if limits is None:  # a memory made outside instantiation: no plugin to charge
@@ -252,21 +323,24 @@ class MemoryCreator:
                 self._munmap(base, total)
                 return self._error("cannot make linear memory accessible")
             key = next(self._keys)
-            self._maps[key] = Mapping(base, minimum, span, total, limits)
+            m = self._maps[key] = Mapping(base, minimum, span, total, limits)
             limits.used += minimum
-            mem = out[0]
+            # this memory's own callbacks (their fixed values are its own: see the class)
+            get = self._callback(internals.MEMORY_GET, self._get_memory, base, m.keep)
+            grow = self._callback(internals.MEMORY_GROW, self._grow_memory, 0, m.keep)
+            mem = internals.wasmtime_linear_memory.from_address(out)
             mem.env = key
-            mem.get_memory = self._get
-            mem.grow_memory = self._grow
+            mem.get_memory = get
+            mem.grow_memory = grow
             mem.finalizer = self._fin
             return 0
         except BaseException as e:  # never unwind into wasmtime
-            return self._error(f"wasmcore memory creator failed: {e!r}")
+            return self._failed(e, getattr(self.current, "limits", None))
 
-    def _get_memory(self, env: int, size: Any, max_size: Any) -> int:
+    def _get_memory(self, env: int, size: int, max_size: int) -> int:
         m = self._maps[env]
-        size[0] = m.size
-        max_size[0] = m.span
+        ctypes.c_size_t.from_address(size).value = m.size
+        ctypes.c_size_t.from_address(max_size).value = m.span
         return m.base
 
     def _grow_memory(self, env: int, new_size: int) -> int:
@@ -285,7 +359,8 @@ class MemoryCreator:
             m.size = new_size
             return 0
         except BaseException as e:
-            return self._error(f"wasmcore memory creator failed: {e!r}")
+            m = self._maps.get(env)
+            return self._failed(e, m.limits if m is not None else None)
 
     def _finalize(self, env: int) -> None:
         m = self._maps.pop(env, None)
