@@ -441,7 +441,10 @@ def test_sigint_interrupts_a_plugin_on_the_main_thread(mode: str, limits: dict[s
 
     def expect(line: str) -> None:
         lines.append(child.stdout.readline().rstrip("\n") if child.stdout else "")
-        assert lines[-1] == line, lines
+        if lines[-1] != line:  # (the child's own account, then its end)
+            child.kill()
+            _, err = child.communicate()
+            raise AssertionError(f"{lines}: expected {line!r}; the child's stderr:\n{err}")
 
     def interrupt() -> None:
         expect("running")
