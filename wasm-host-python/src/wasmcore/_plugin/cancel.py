@@ -217,6 +217,19 @@ class Watch:
         self.stop = why
         return 0
 
+    def due(self) -> bool:
+        """Whether the running call must stop now, asked by a host-side wait (see
+        :mod:`.waits`): records why, as :meth:`decide` does, for :meth:`stopped`."""
+        if self.pending is not None:
+            return True
+        if self.cancels.count != self.seen:
+            self.stop = Cancelled
+            return True
+        if self.ticks is not None and self.expires - TICKER.count <= 0:
+            self.stop = Timeout
+            return True
+        return False
+
     def stopped(self, where: str, timeout: float | None,
                 interrupted: bool = False) -> BaseException | None:
         """The exception of a call that failed because the callback stopped it (None when it

@@ -6,7 +6,6 @@ from __future__ import annotations
 import ctypes
 import functools
 import math
-import os
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -23,7 +22,7 @@ from .._errors import (
     Timeout,
     Trap,
 )
-from . import host
+from . import host, waits
 from .cancel import SignalGuard, Watch
 from .limits import TICK, TICKER, Limits, new_engine
 from .raw import raw_spec
@@ -48,8 +47,11 @@ class PluginInstance(wasm._Instance):
         self.dead = False
         self.host = host.HostCalls()  # its host functions running now, and their failure
         p = backend.plugin
-        cap = min(p.max_memory, 16 << 20)
-        self.stdout, self.stderr = Output(cap), Output(cap)
+        w = p.wasi
+        cap = min(p.max_memory, 16 << 20) if w is None or w.output_limit is None \
+            else w.output_limit
+        self.stdout = Output(cap, w.stdout if w is not None else None)
+        self.stderr = Output(cap, w.stderr if w is not None else None)
         self.imports = p._host
         if p._interrupts:
             self.engine, self.module = p._engine, p._module
@@ -78,12 +80,17 @@ class PluginInstance(wasm._Instance):
         linker = wasmtime.Linker(self.engine)
         # wasmtime-py's own host functions on the main thread: SIGINT is held back during
         # calls (see SignalGuard)
-        self.signals = SignalGuard() if self.imports and wasm.callback_api() is None \
+        self.signals = SignalGuard() if (self.imports or p.wasi is not None) \
+            and wasm.callback_api() is None \
             and threading.current_thread() is threading.main_thread() else None
         self.host_functions = host.define(linker, self.imports, self.host, self.signals)
         if p.wasi is not None:
             linker.define_wasi()
             store.set_wasi(self._wasi_config(p.wasi))
+            # its waiting calls are wasmcore's, which the limits reach (see .waits)
+            linker.allow_shadowing = True
+            mine = waits.define(self, p._imported - set(self.imports))  # (not given by host=)
+            self.host_functions += host.define(linker, mine, self.host, self.signals)
         # the start function runs under the limits too
         self.hook = self.watch.attach(store)
         if p.fuel is not None:
@@ -146,8 +153,8 @@ class PluginInstance(wasm._Instance):
         if w.stdin:  # wasmtime opens the file at once; it need not outlive this call
             with stdin_file(w.stdin) as path:
                 cfg.stdin_file = path
-        for guest, host_dir in w.dirs.items():
-            cfg.preopen_dir(os.fspath(host_dir), guest, w.writable)
+        for guest, host_dir, writable in w.mounts():
+            cfg.preopen_dir(host_dir, guest, writable)
         return cfg
 
     # -- limits ---------------------------------------------------------------------------
@@ -230,6 +237,7 @@ class PluginInstance(wasm._Instance):
         name = code.name if code is not None else ""
         stopped = self.watch.stopped(where, p.timeout, name == "INTERRUPT")
         if stopped is not None:
+            self._forget_host_error()
             return stopped
         if self.host.error is not None:
             return self.host.take()
@@ -246,6 +254,12 @@ class PluginInstance(wasm._Instance):
         t = wasm._trap_error(trap)
         return Trap(f"{where} trapped: {reason(trap.message)}", t.code)
 
+    def _forget_host_error(self) -> None:
+        """A limit stopped the call (in a host-side wait too: :class:`.waits.Stopped`, which
+        is no error of the plugin's)."""
+        if self.host.error is not None:
+            self.host.take()
+
     def failed(self, err: Any, holder: ctypes.c_void_p, label: str) -> None:
         """A raw export's call failed: raises its exception, except for a WASI program's
         exit with status 0, a normal end (the call returns None)."""
@@ -256,13 +270,17 @@ class PluginInstance(wasm._Instance):
     def raised(self, e: Exception, label: str) -> BaseException:
         if isinstance(e, host.HostFailed):  # wasmtime-py raises it in place of the call's trap
             self.reset()
-            return self.host.take()
+            p = self.backend.plugin
+            stopped = self.watch.stopped(f"{p.name}: {label}()", p.timeout)
+            error = self.host.take()
+            return stopped if stopped is not None else error
         return super().raised(e, label)
 
     def call_error(self, e: wasmtime.WasmtimeError, label: str) -> BaseException:
         p = self.backend.plugin
         stopped = self.watch.stopped(f"{p.name}: {label}()", p.timeout)
         if stopped is not None:
+            self._forget_host_error()
             return stopped
         if self.host.error is not None:
             return self.host.take()

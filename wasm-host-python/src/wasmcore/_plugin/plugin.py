@@ -127,6 +127,7 @@ class Plugin(PluginBase):
                          ) -> dict[tuple[str, str], tuple[Callable[..., Any], wasmtime.FuncType]]:
         """Every import must be provided; host functions must fit the import's arity."""
         types = {(i.module, i.name or ""): i.type for i in self._module.imports}
+        self._imported = set(types)
         given = resolve_imports(self.name, host, [
             (mod, name, wasm_types(ty) if isinstance(ty, wasmtime.FuncType) else None,
              describe(ty)) for (mod, name), ty in types.items()], self.wasi is not None)
@@ -180,6 +181,8 @@ class Plugin(PluginBase):
         """The (stdout, stderr) a WASI plugin wrote on this thread since the last call of
         this method."""
         inst = self._instance()
+        inst.stdout.check()
+        inst.stderr.check()
         return inst.stdout.take(), inst.stderr.take()
 
     @property

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 WASI_MODULES = ("wasi_snapshot_preview1", "wasi_unstable")
 
@@ -18,33 +21,88 @@ WASI_MODULES = ("wasi_snapshot_preview1", "wasi_unstable")
 @dataclass(frozen=True)
 class Wasi:
     """What a WASI plugin is given (``Plugin(..., wasi=Wasi(...))``; ``wasi=True`` is
-    ``Wasi()``: nothing at all). ``dirs`` maps a guest path to a host directory to preopen,
-    read-only unless ``writable``. ``stdin`` is what the plugin reads. Its stdout and stderr are
-    captured, never inherited: :meth:`Plugin.take_output` returns them."""
+    ``Wasi()``: nothing at all).
+
+    ``dirs`` maps a guest path to a host directory to preopen: a path, mounted read-only unless
+    ``writable``, or a ``(path, mode)`` pair whose mode is ``"ro"`` or ``"rw"`` (so a read-only
+    library beside a writable ``/tmp``). ``stdin`` is what the plugin reads (at its end, a read
+    is end-of-file; it never waits).
+
+    Its stdout and stderr are captured, never inherited: :meth:`Plugin.take_output` returns
+    them, each kept to ``output_limit`` bytes (default: ``min(max_memory, 16 MiB)``), what
+    comes beyond counted and dropped. ``stdout`` and ``stderr``, when given, are called with
+    every chunk as the plugin writes it, on wasmcore's output thread: keep them quick (the
+    plugin's writes wait while they run); what they raise is raised by the next
+    ``take_output()``, which then takes nothing (the next one does)."""
 
     args: Sequence[str] = ()
     env: Mapping[str, str] = field(default_factory=dict)
-    dirs: Mapping[str, str | os.PathLike[str]] = field(default_factory=dict)
+    dirs: Mapping[str, str | os.PathLike[str] | tuple[str | os.PathLike[str], str]] = \
+        field(default_factory=dict)
     writable: bool = False
     stdin: bytes = b""
+    stdout: Callable[[bytes], object] | None = None
+    stderr: Callable[[bytes], object] | None = None
+    output_limit: int | None = None
+
+    def __post_init__(self) -> None:
+        for guest, host in self.dirs.items():
+            if isinstance(host, tuple):
+                if len(host) != 2 or host[1] not in ("ro", "rw"):
+                    raise ValueError(f"Wasi(): parameter 'dirs': {guest!r} maps to {host!r}; "
+                                     "a pair must be (host directory, 'ro' or 'rw')")
+                host = host[0]
+            if not isinstance(host, (str, os.PathLike)):
+                raise TypeError(f"Wasi(): parameter 'dirs': {guest!r} maps to "
+                                f"{type(host).__name__}, not a path")
+        for name in ("stdout", "stderr"):
+            fn = getattr(self, name)
+            if fn is not None and not callable(fn):
+                raise TypeError(f"Wasi(): parameter {name!r} must be callable or None, "
+                                f"got {type(fn).__name__}")
+        limit = self.output_limit
+        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)
+                                  or limit < 0):
+            raise ValueError(f"Wasi(): parameter 'output_limit' must be a byte count >= 0, "
+                             f"got {limit!r}")
+
+    def mounts(self) -> Iterator[tuple[str, str, bool]]:
+        """(guest path, host directory, writable) of each directory."""
+        for guest, host in self.dirs.items():
+            if isinstance(host, tuple):
+                yield guest, os.fspath(host[0]), host[1] == "rw"
+            else:
+                yield guest, os.fspath(host), self.writable
 
 
 class Output:
-    """Captured stdout or stderr of one thread's instances, bounded (a plugin cannot exhaust
-    the host's memory by printing).
+    """Captured stdout or stderr of one thread's instances, bounded: at most :attr:`cap`
+    bytes are kept, what comes beyond them is counted (:attr:`dropped`) and dropped; ``stream``
+    (optional) is given every chunk as it is written, on wasmcore's output thread.
 
-    WASI writes into an unlinked temporary file (not through a Python callback: wasmtime may
-    drop its output streams on a runtime thread, which must never need the GIL while the
-    interpreter shuts down); the file is read back when the output is taken."""
+    Where the platform has named pipes (POSIX), WASI writes into a pipe that wasmcore's output
+    thread (:class:`_Pump`) drains as it is written: nothing reaches the disk, and a plugin
+    flooding its output never waits long in a write (where no limit could stop it). Elsewhere
+    it writes into an unlinked temporary file, read back when the output is taken. Not through
+    a Python callback of wasmtime's either way: wasmtime may drop its output streams on a
+    runtime thread, which must never need the GIL while the interpreter shuts down."""
 
-    def __init__(self, cap: int) -> None:
+    def __init__(self, cap: int, stream: Callable[[bytes], object] | None = None) -> None:
         self.cap = cap
+        self.stream = stream
         self.data = bytearray()
         self.dropped = 0
-        self.fd = -1  # a plain descriptor: closing it in the finalizer takes no lock
+        self.fd = -1  # the temporary file (no named pipes): closing it in the finalizer
+        self.pipes: list[int] = []  # the read ends the output thread drains for this
+        self.busy = 0  # chunks the output thread has read and not yet given to stream
+        self.cond = threading.Condition(threading.Lock())  # never taken by a finalizer
+        self.error: BaseException | None = None  # what stream raised (take() raises it)
 
     def attach(self, set_path: Callable[[str], None]) -> None:
-        """A fresh file for a new instance (what the previous one wrote is kept)."""
+        """A fresh pipe or file for a new instance (what the previous one wrote is kept)."""
+        if hasattr(os, "mkfifo"):
+            PUMP.open(self, set_path)
+            return
         import tempfile
 
         self.collect()
@@ -53,9 +111,14 @@ class Output:
         try:
             set_path(path)  # wasmtime opens it now
         finally:
-            with contextlib.suppress(OSError):  # POSIX: the open files live on unlinked
+            with contextlib.suppress(OSError):
                 os.unlink(path)
         self.fd = fd
+
+    def add(self, chunk: bytes) -> None:  # under cond
+        room = max(self.cap - len(self.data), 0)
+        self.data += chunk[:room]
+        self.dropped += max(len(chunk) - room, 0)
 
     def close(self) -> None:
         fd, self.fd = self.fd, -1
@@ -67,22 +130,144 @@ class Output:
             self.close()
 
     def collect(self) -> None:
-        if self.fd < 0:
+        """Everything written so far is in :attr:`data` (or counted) when this returns."""
+        if self.fd >= 0:
+            while chunk := os.read(self.fd, 1 << 16):
+                self.add(chunk)
+        if threading.get_ident() == PUMP.ident:  # (stream asks: it is that thread's chunk)
             return
-        while chunk := os.read(self.fd, 1 << 16):
-            room = max(self.cap - len(self.data), 0)
-            self.data += chunk[:room]
-            self.dropped += max(len(chunk) - room, 0)
+        with self.cond:  # the output thread reads all that is in the pipes, then says so
+            while self.busy or any(_unread(fd) for fd in self.pipes):
+                self.cond.wait(0.05)
+
+    def check(self) -> None:
+        """Raises what ``stream`` raised since the last check (once), the output kept."""
+        self.collect()
+        error, self.error = self.error, None
+        if error is not None:
+            raise error
 
     def take(self) -> bytes:
         self.collect()
-        out = bytes(self.data)
-        if self.dropped:
-            out += f"\n[wasmcore: {self.dropped} more bytes dropped]\n".encode()
-        self.data.clear()
-        self.dropped = 0
+        with self.cond:
+            out = bytes(self.data)
+            if self.dropped:
+                out += f"\n[wasmcore: {self.dropped} more bytes dropped]\n".encode()
+            self.data.clear()
+            self.dropped = 0
         return out
 
+
+def _unread(fd: int) -> int:
+    """Bytes waiting in the pipe ``fd``."""
+    import array
+    import fcntl
+    import termios
+
+    n = array.array("i", [0])
+    fcntl.ioctl(fd, termios.FIONREAD, n)
+    return n[0]
+
+
+class _Pump:
+    """wasmcore's output thread: drains every output pipe as it is written (into its
+    :class:`Output`, given to its ``stream``), closes a pipe when its writer (a Store's WASI
+    context) is gone. Started with the first pipe, a daemon thread; anew in a forked child."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pid = -1
+        self.ident = -1  # the thread's
+        self._new: deque[tuple[int, Output]] = deque()
+
+    def open(self, out: Output, set_path: Callable[[str], None]) -> None:
+        """A new pipe for ``out``: its read end opened (not blocking), the path handed to
+        wasmtime (which opens the write end at once), then the path removed."""
+        import tempfile
+
+        where = tempfile.mkdtemp(prefix="wasmcore-out-")  # (0700)
+        path = os.path.join(where, "pipe")
+        try:
+            os.mkfifo(path, 0o600)
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            try:
+                set_path(path)
+            except BaseException:
+                os.close(fd)
+                raise
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            with contextlib.suppress(OSError):
+                os.rmdir(where)
+        import fcntl
+
+        if hasattr(fcntl, "F_SETPIPE_SZ"):  # (Linux: room for bursts, 1 MiB)
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
+        with out.cond:
+            out.pipes.append(fd)
+        with self._lock:
+            if self._pid != os.getpid():
+                self._start()
+            self._new.append((fd, out))
+        os.write(self._wake_w, b"x")
+
+    def _start(self) -> None:  # under self._lock
+        import selectors
+
+        self._pid = os.getpid()
+        self._sel = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._sel.register(self._wake_r, 1, None)
+        threading.Thread(target=self._run, args=(self._sel, self._wake_r),
+                         name="wasmcore-output", daemon=True).start()
+
+    def _run(self, sel: Any, wake: int) -> None:
+        self.ident = threading.get_ident()
+        while True:
+            for key, _ in sel.select():
+                if key.fd == wake:
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(wake, 4096)
+                    while self._new:
+                        fd, out = self._new.popleft()
+                        sel.register(fd, 1, out)
+                    continue
+                self._drain(sel, key.fd, key.data)
+
+    def _drain(self, sel: Any, fd: int, out: Output) -> None:
+        with out.cond:
+            try:
+                chunk = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                return
+            if not chunk:  # the writer is gone
+                sel.unregister(fd)
+                out.pipes.remove(fd)
+                os.close(fd)
+                out.cond.notify_all()
+                return
+            out.add(chunk)
+            stream = out.stream
+            if stream is None:
+                out.cond.notify_all()
+                return
+            out.busy += 1
+        try:
+            stream(chunk)
+        except BaseException as e:  # the application's: raised by the next take()
+            if out.error is None:
+                out.error = e
+        finally:
+            with out.cond:
+                out.busy -= 1
+                out.cond.notify_all()
+
+
+PUMP = _Pump()
 
 
 @contextlib.contextmanager
