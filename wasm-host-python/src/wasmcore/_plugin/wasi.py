@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -33,7 +34,8 @@ class Wasi:
     comes beyond counted and dropped. ``stdout`` and ``stderr``, when given, are called with
     every chunk as the plugin writes it, on wasmcore's output thread: keep them quick (the
     plugin's writes wait while they run); what they raise is raised by the next
-    ``take_output()``, which then takes nothing (the next one does)."""
+    ``take_output()``, which then takes nothing (the next one does). ``argv0``: the program's
+    name in its arguments (default: the module's name)."""
 
     args: Sequence[str] = ()
     env: Mapping[str, str] = field(default_factory=dict)
@@ -44,6 +46,7 @@ class Wasi:
     stdout: Callable[[bytes], object] | None = None
     stderr: Callable[[bytes], object] | None = None
     output_limit: int | None = None
+    argv0: str | None = None
 
     def __post_init__(self) -> None:
         for guest, host in self.dirs.items():
@@ -147,14 +150,20 @@ class Output:
         if error is not None:
             raise error
 
-    def take(self) -> bytes:
+    def take_raw(self) -> tuple[bytes, int]:
+        """What was kept, and how many bytes more were dropped (both cleared)."""
         self.collect()
         with self.cond:
-            out = bytes(self.data)
-            if self.dropped:
-                out += f"\n[wasmcore: {self.dropped} more bytes dropped]\n".encode()
+            out, dropped = bytes(self.data), self.dropped
             self.data.clear()
             self.dropped = 0
+        return out, dropped
+
+    def take(self) -> bytes:
+        """What was kept, followed by a note of what was dropped, if anything was."""
+        out, dropped = self.take_raw()
+        if dropped:
+            out += f"\n[wasmcore: {dropped} more bytes dropped]\n".encode()
         return out
 
 
@@ -181,25 +190,10 @@ class _Pump:
         self._new: deque[tuple[int, Output]] = deque()
 
     def open(self, out: Output, set_path: Callable[[str], None]) -> None:
-        """A new pipe for ``out``: its read end opened (not blocking), the path handed to
-        wasmtime (which opens the write end at once), then the path removed."""
-        import tempfile
-
-        where = tempfile.mkdtemp(prefix="wasmcore-out-")  # (0700)
-        path = os.path.join(where, "pipe")
-        try:
-            os.mkfifo(path, 0o600)
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-            try:
-                set_path(path)
-            except BaseException:
-                os.close(fd)
-                raise
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-            with contextlib.suppress(OSError):
-                os.rmdir(where)
+        """A new pipe for ``out``: its read end kept (not blocking), the write end handed to
+        wasmtime by a path that opens it (``/dev/fd/N``; else a named pipe in a private
+        directory, removed once both ends are open)."""
+        fd = _open_pipe(set_path)
         import fcntl
 
         if hasattr(fcntl, "F_SETPIPE_SZ"):  # (Linux: room for bursts, 1 MiB)
@@ -268,16 +262,66 @@ class _Pump:
 
 
 PUMP = _Pump()
+DEV_FD = os.path.isdir("/dev/fd") and sys.platform.startswith(("linux", "darwin"))
+
+
+def _open_pipe(set_path: Callable[[str], None]) -> int:
+    """A pipe whose write end wasmtime opened through ``set_path``; returns the read end."""
+    if DEV_FD:
+        r, w = os.pipe()
+        try:
+            set_path(f"/dev/fd/{w}")  # (wasmtime opens its own descriptor of the pipe)
+        except BaseException:
+            os.close(r)
+            raise
+        finally:
+            os.close(w)
+        os.set_blocking(r, False)
+        return r
+    import tempfile
+
+    where = tempfile.mkdtemp(prefix="wasmcore-out-")  # (0700)
+    path = os.path.join(where, "pipe")
+    try:
+        os.mkfifo(path, 0o600)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            set_path(path)
+        except BaseException:
+            os.close(fd)
+            raise
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        with contextlib.suppress(OSError):
+            os.rmdir(where)
+    return fd
 
 
 @contextlib.contextmanager
 def stdin_file(data: bytes) -> Iterator[str]:
+    """A path wasmtime opens to read ``data`` (it opens it at once): an anonymous file in
+    memory where the platform has one (Linux), else an unlinked temporary file."""
+    if hasattr(os, "memfd_create") and DEV_FD:
+        fd = os.memfd_create("wasmcore-stdin")
+        try:
+            _write_all(fd, data)
+            yield f"/dev/fd/{fd}"
+        finally:
+            os.close(fd)
+        return
     import tempfile
 
     fd, path = tempfile.mkstemp(prefix="wasmcore-stdin-")
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        _write_all(fd, data)
+        os.close(fd)
         yield path
     finally:
         os.unlink(path)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
