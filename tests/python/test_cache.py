@@ -334,3 +334,78 @@ def test_concurrent_writers_never_give_the_wrong_code(cache_dir: Path) -> None:
             c.wait()
     for c, (out, err) in zip(children, results, strict=True):
         assert (c.returncode, out) == (0, "True 60\n"), err
+
+
+# -- its size bound ---------------------------------------------------------------------------
+
+def plugin_returning(k: int) -> bytes:
+    return f'(module (func (export "f") (result i32) i32.const {k}))'.encode()
+
+
+def test_the_least_recently_used_entries_go_past_the_bound(
+        cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    made = [entry_of(cache_dir, lambda k=k: plugin_f(plugin_returning(k))) for k in range(4)]
+    size = max(p.stat().st_size for p in made)
+    # the first is used again (a new process loads it: its last use moves)
+    for k, path in enumerate(made):
+        os.utime(path, (1000 + k, path.stat().st_mtime))
+    forget()
+    assert plugin_f(plugin_returning(0)) == 0
+    assert entries(cache_dir) == set(made)
+    # room for three and a half entries: the next write evicts the least recently used (the
+    # second and the third)
+    monkeypatch.setenv(cache.MAX_BYTES, str(3 * size + size // 2))
+    fifth = entry_of(cache_dir, lambda: plugin_f(plugin_returning(4)))
+    assert entries(cache_dir) == {made[0], made[3], fifth}
+    # an evicted module compiles again, and runs
+    forget()
+    assert [plugin_f(plugin_returning(k)) for k in range(5)] == list(range(5))
+    # a bound smaller than one entry keeps just the one written
+    monkeypatch.setenv(cache.MAX_BYTES, "1")
+    last = entry_of(cache_dir, lambda: plugin_f(plugin_returning(5)))
+    assert entries(cache_dir) == {last}
+
+
+def test_a_bad_bound_warns_once_and_keeps_the_default(cache_dir: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(cache.MAX_BYTES, "lots")
+    monkeypatch.setattr(cache, "_WARNED", set(), raising=False)
+    with pytest.warns(RuntimeWarning, match="not a byte count"):
+        assert cache.max_bytes() == cache.DEFAULT_MAX
+
+
+def test_the_cache_command_lists_adds_and_clears(cache_dir: Path) -> None:
+    def cli(*args: str) -> str:
+        r = subprocess.run([sys.executable, "-m", "wasmcore", "cache", *args],
+                           capture_output=True, text=True, check=False, env=os.environ)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    program = str(Path(__file__).resolve().parents[2] / "examples" / "plugins"
+                  / "wasi_command.wat")
+    assert "0 entries" in cli("list")
+    assert "compiled" in cli("add", program)
+    assert "compiled" in cli("add", "--metered", program)  # (another engine: another entry)
+    assert len(entries(cache_dir)) == 2
+    listing = cli()
+    assert "2 entries" in listing and all(p.name[:16] in listing for p in entries(cache_dir))
+    forget()
+    before = entries(cache_dir)
+    wasmcore.Program(program).run()  # runs from the entry the command made
+    assert entries(cache_dir) == before
+    assert "removed 2 entries" in cli("clear")
+    assert entries(cache_dir) == set() and (cache_dir / "key").exists()
+
+
+def test_a_long_compile_says_so_on_stderr(cache_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capfd: pytest.CaptureFixture[str]) -> None:
+    from wasmcore._backends import wasm
+
+    monkeypatch.setattr(wasm._Progress, "AFTER", 0.0)
+    source = plugin_returning(77)
+    wasmcore.Plugin(source)
+    err = capfd.readouterr().err
+    assert "wasmcore: compiling a 0.0 MB module (sha256 " in err and "compiled in" in err
+    forget()
+    wasmcore.Plugin(source)  # from the cache: nothing compiles, nothing is said
+    assert capfd.readouterr().err == ""

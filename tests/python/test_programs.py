@@ -250,3 +250,31 @@ def test_cli_ctrl_c_stops_the_program_with_130() -> None:
         _, err = child.communicate()
         pytest.fail(f"wasmcore run did not stop at Ctrl-C: {err!r}")
     assert child.returncode == 130, err
+
+
+# -- wasmcore info without compiling ----------------------------------------------------------
+
+def test_info_reads_the_interface_without_compiling_as_wasmtime_does(
+        boolector: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import wasmtime
+    from wasmcore import _cli
+    from wasmcore._plugin.plugin import describe
+
+    graphviz = programs.fetch(programs.GRAPHVIZ) / programs.GRAPHVIZ[1]
+    modules = [*sorted(PLUGINS.glob("**/*.wat")), *sorted((ROOT / "target" / "dist").glob(
+        "**/*.wasm")), boolector, graphviz]
+    modules = [m for m in modules if m.name != "malformed.wasm"]
+    assert len(modules) > 15
+    engine = wasmtime.Engine()
+    for path in modules:
+        data = path.read_bytes()
+        compiled = wasmtime.Module(engine, data)  # the oracle: wasmtime's own reading
+        expected = {"exports": {e.name: describe(e.type) for e in compiled.exports},
+                    "imports": {f"{i.module}.{i.name}": describe(i.type)
+                                for i in compiled.imports}}
+        assert _cli._interface(data, path.name) == expected, path
+    # and it compiles nothing (a large program takes a minute)
+    monkeypatch.setattr(wasmtime.Module, "__init__", None)
+    assert "_start" in _cli._interface(boolector.read_bytes(), "boolector.wasm")["exports"]
+    with pytest.raises(wasmcore.ModuleRejected, match="not a valid module"):
+        _cli._interface(b"\0asm\x01\0\0\0\x05", "bad.wasm")

@@ -17,6 +17,7 @@ import numpy as np
 import wasmtime
 
 from . import __version__
+from ._abi import binary
 from ._abi.manifest import (
     ABI_VERSION,
     OLDEST_ABI,
@@ -37,7 +38,7 @@ from ._errors import (
 )
 from ._plugin import Plugin, Wasi
 from ._plugin.common import DEFAULT_MAX_MEMORY
-from ._plugin.limits import engine
+from ._plugin.limits import engine, engine_config
 from ._plugin.plugin import describe, plugin_manifest
 
 # exit status per failure kind; the most specific class wins (Timeout before Trap, ...)
@@ -134,6 +135,20 @@ def add_commands(sub: Any) -> None:
                      help="refuse the program unless its sha256 is HEX")
     run.set_defaults(run=run_program)
 
+    cache_cmd = sub.add_parser(
+        "cache", help="list, fill or clear the compile cache",
+        description="The compile cache holds compiled modules (authenticated, bounded by "
+                    "$WASMCORE_CACHE_MAX_BYTES, least recently used evicted first).")
+    actions = cache_cmd.add_subparsers(dest="action", metavar="ACTION")
+    actions.add_parser("list", help="its entries (the default)")
+    add = actions.add_parser("add", help="compile programs into it ahead of their first run "
+                                         "(as wasmcore run and wasmcore.Program use them)")
+    add.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    add.add_argument("--metered", action="store_true",
+                     help="compile with fuel metering (for runs with --fuel)")
+    actions.add_parser("clear", help="remove every entry")
+    cache_cmd.set_defaults(run=run_cache, action="list")
+
 
 def _exit_code(e: BaseException) -> int:
     for cls, code, _ in EXIT_CODES:
@@ -161,17 +176,10 @@ def module_info(path: Path) -> dict[str, Any]:
         data = path.read_bytes()
     except OSError as e:
         raise ModuleRejected(f"cannot read {str(path)!r}: {e.strerror}") from None
-    try:
-        module = wasmtime.Module(engine(False, None), data)
-    except wasmtime.WasmtimeError as e:
-        raise ModuleRejected(f"{path.name}: module does not compile: {e}") from None
+    out: dict[str, Any] = {"file": str(path), "size": len(data),
+                           "sha256": hashlib.sha256(data).hexdigest(), "manifest": None}
+    out.update(_interface(data, path.name))
     manifest: Manifest | None = plugin_manifest(data, path.name)
-    out: dict[str, Any] = {
-        "file": str(path), "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
-        "manifest": None,
-        "exports": {e.name: describe(e.type) for e in module.exports},
-        "imports": {f"{i.module}.{i.name}": describe(i.type) for i in module.imports},
-    }
     if manifest is not None:
         out["manifest"] = {
             "module": manifest.module, "version": manifest.version,
@@ -185,6 +193,31 @@ def module_info(path: Path) -> dict[str, Any]:
                       else wasm.PUBLIC,
                       "features": internals.report()}
     return out
+
+
+def _interface(data: bytes, name: str) -> dict[str, dict[str, str]]:
+    """The exports and imports of a module, read from its binary and validated, without
+    compiling it (a large program takes a minute to compile); compiled where the binary has
+    what wasmcore does not read (the GC proposal's types, 64-bit memories)."""
+    try:
+        if not data.startswith(b"\0asm"):
+            data = wasmtime.wat2wasm(data.decode())
+        wasmtime.Module.validate(engine(False, None), data)
+    except (wasmtime.WasmtimeError, UnicodeDecodeError) as e:
+        raise ModuleRejected(f"{name}: not a valid module: {e}") from None
+    try:
+        parsed = binary.read(data)
+    except ModuleRejected:
+        module = wasm.compile_module(data, hashlib.sha256(data).hexdigest(),
+                                     engine(False, None), engine_config(False, None))
+        return {"exports": {e.name: describe(e.type) for e in module.exports},
+                "imports": {f"{i.module}.{i.name}": describe(i.type) for i in module.imports}}
+
+    def kind(k: str, sig: binary.Signature | None) -> str:
+        return f"func {binary._sig(*sig)}" if k == "func" and sig is not None else k
+
+    return {"exports": {n: kind(k, sig) for n, (k, sig) in parsed.exports.items()},
+            "imports": {f"{i.module}.{i.name}": kind(i.kind, i.type) for i in parsed.imports}}
 
 
 def run_info(args: argparse.Namespace) -> int:
@@ -451,3 +484,37 @@ def _run_program(args: argparse.Namespace) -> int:
         return RUN_EXIT.get(r.limit or "trap", RUN_EXIT["trap"])
     assert r.exit_code is not None
     return r.exit_code if 0 <= r.exit_code <= 255 else 1
+
+
+# -- cache ------------------------------------------------------------------------------------
+
+def run_cache(args: argparse.Namespace) -> int:
+    import time
+
+    from ._backends import cache
+
+    d = cache.cache_dir()
+    if args.action == "clear":
+        print(f"removed {cache.clear(d)} entries from {d}")
+        return 0
+    if args.action == "add":
+        from ._plugin.program import Program
+
+        for f in args.files:
+            try:
+                p = Program(f, metered=args.metered)
+            except (Error, OSError) as e:
+                return _fail(e)
+            print(f"{f}: compiled (sha256 {p.sha256[:12]}...)")
+        return 0
+    found = cache.entries(d)
+    total = sum(size for _, size, _ in found)
+    print(f"{d}: {len(found)} entries, {_size(total)} of at most {_size(cache.max_bytes())}")
+    for path, size, used in reversed(found):  # (the most recently used first)
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(used))
+        print(f"  {path.name[:16]}...  {_size(size):>9}  last used {when}")
+    return 0
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"

@@ -20,6 +20,10 @@ The secret: ``$WASMCORE_CACHE_KEY`` (the secret itself, e.g. shared by a cluster
 else the file ``$WASMCORE_CACHE_KEY_FILE``, else ``key`` in the cache directory (32 random
 bytes, made ``0600`` at first use; never in a shared directory, where others could replace it).
 
+Size: after each write the least recently used entries (by their access time, set when an
+entry is loaded) are removed until the cache is within ``$WASMCORE_CACHE_MAX_BYTES`` (default 2
+GiB); the entry just written stays. ``wasmcore cache`` lists and clears it.
+
 An entry is ``MAGIC``, the 32-byte MAC, then the serialized module. Entries are written to a
 temporary file and renamed into place, so concurrent writers never leave a mixed entry; a
 reader of a half-replaced directory sees one whole entry or the other.
@@ -36,12 +40,15 @@ import secrets
 import stat
 import tempfile
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 MAGIC = b"wasmcore compiled module 1\n"
+MAX_BYTES = "WASMCORE_CACHE_MAX_BYTES"  # the cache's size bound (default: DEFAULT_MAX)
+DEFAULT_MAX = 2 << 30
 MAC_SIZE = 32
 KEY_SIZE = 32
 SHARED = "WASMCORE_CACHE_SHARED"
@@ -234,6 +241,9 @@ def load(name: str, deserialize: Callable[[bytearray], Any]) -> Any | None:
         return None
     with _MODULES_LOCK:
         _MODULES[stamp] = module
+    with contextlib.suppress(OSError):  # used now: the last to be evicted (the access time
+        # only: the modification time is part of the stamp)
+        os.utime(path, ns=(time.time_ns(), st.st_mtime_ns), follow_symlinks=False)
     return module
 
 
@@ -265,3 +275,66 @@ def store(name: str, payload: bytes | bytearray, module: Any) -> None:
         return
     with _MODULES_LOCK:
         _MODULES[_stamp(st, path)] = module
+    evict(d, keep=path)
+
+
+def max_bytes() -> int:
+    """The cache's size bound: ``$WASMCORE_CACHE_MAX_BYTES``, else :data:`DEFAULT_MAX`."""
+    text = os.environ.get(MAX_BYTES)
+    if not text:
+        return DEFAULT_MAX
+    try:
+        value = int(text)
+        if value < 0:
+            raise ValueError
+    except ValueError:
+        _warn_once(f"wasmcore: {MAX_BYTES}={text!r} is not a byte count; the cache keeps to "
+                   f"{DEFAULT_MAX} bytes")
+        return DEFAULT_MAX
+    return value
+
+
+def entries(d: Path | None = None) -> list[tuple[Path, int, float]]:
+    """(path, size, last use) of each entry, the least recently used first."""
+    d = cache_dir() if d is None else d
+    found = []
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return []
+    for name in names:
+        if not name.endswith(".cwasm"):
+            continue
+        with contextlib.suppress(OSError):
+            st = os.stat(d / name, follow_symlinks=False)
+            found.append((d / name, st.st_size, st.st_atime))
+    return sorted(found, key=lambda e: e[2])
+
+
+def evict(d: Path, keep: Path | None = None) -> int:
+    """Removes the least recently used entries until the cache is within :func:`max_bytes`
+    (never ``keep``, the entry just written); returns how many."""
+    bound = max_bytes()
+    found = entries(d)
+    total = sum(size for _, size, _ in found)
+    n = 0
+    for path, size, _ in found:
+        if total <= bound:
+            break
+        if path == keep:
+            continue
+        with contextlib.suppress(FileNotFoundError):  # (another process evicted it)
+            path.unlink()
+            n += 1
+        total -= size
+    return n
+
+
+def clear(d: Path | None = None) -> int:
+    """Removes every entry (not the secret); returns how many."""
+    n = 0
+    for path, _, _ in entries(d):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            n += 1
+    return n

@@ -30,7 +30,9 @@ import ctypes
 import functools
 import hashlib
 import os
+import sys
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -201,12 +203,42 @@ def compile_module(wasm: bytes, digest: str, eng: wasmtime.Engine | None = None,
     module = cache.load(name, lambda data: wasmtime.Module.deserialize(eng, data))
     if module is not None:
         return module  # type: ignore[no-any-return]
+    progress = _Progress(len(wasm), digest)
     try:
         module = wasmtime.Module(eng, wasm)
     except wasmtime.WasmtimeError as e:
         raise ModuleRejected(f"module does not compile: {e}") from None
+    finally:
+        progress.done()
     cache.store(name, module.serialize(), module)
     return module
+
+
+class _Progress:
+    """A line on stderr when a compile takes longer than :attr:`AFTER` seconds (a large
+    program can take a minute), and one when it ends."""
+
+    AFTER = 1.0
+
+    def __init__(self, size: int, digest: str) -> None:
+        self.start = time.monotonic()
+        self.said = False
+        self.size, self.digest = size, digest
+        self.timer = threading.Timer(self.AFTER, self._say)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def _say(self) -> None:
+        self.said = True
+        print(f"wasmcore: compiling a {self.size / 1e6:.1f} MB module (sha256 "
+              f"{self.digest[:12]}...); it is cached for the next time", file=sys.stderr,
+              flush=True)
+
+    def done(self) -> None:
+        self.timer.cancel()
+        if self.said:
+            print(f"wasmcore: compiled in {time.monotonic() - self.start:.1f} s",
+                  file=sys.stderr, flush=True)
 
 
 def _trap_error(trap: wasmtime.Trap) -> Trap:
