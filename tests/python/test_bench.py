@@ -77,8 +77,12 @@ def test_json_has_the_expected_rows(report: tuple[Path, dict[str, Any]]) -> None
     for name in ("add(1, 2)", "add(1, 2), fuel and timeout", "host callback"):
         assert {"plugin", "wasmtime_py", "extism"} <= set(rows["plugins", name]["times"])
     assert "plugin_call" in rows["plugins", "add(1, 2)"]["times"]
+    assert {"program", "wasmtime_run"} <= set(rows["programs", "warm run of a small command"][
+        "times"])
+    assert {"program_load", "wasmtime_load"} <= set(rows["programs",
+                                                         "load from the compile cache"]["times"])
     names = {t["name"] for t in report[1]["targets"]}
-    assert len(names) == 12 and all(t["pass"] in (True, False) for t in report[1]["targets"])
+    assert len(names) == 13 and all(t["pass"] in (True, False) for t in report[1]["targets"])
 
 
 def test_dask_counts_module_bytes(report: tuple[Path, dict[str, Any]]) -> None:

@@ -160,6 +160,11 @@ COLUMNS = {
     "plugin_call": "wasmcore p.call()",
     "wasmtime_py": "wasmtime-py Func()",
     "extism": "Extism",
+    # the programs group (_bench_programs.py)
+    "program": "wasmcore Program.run()",
+    "wasmtime_run": "wasmtime-py directly",
+    "program_load": "wasmcore Program()",
+    "wasmtime_load": "wasmtime-py deserialize",
     "serial": "one process, serial",
     "cluster": "2-worker cluster",
     "serial_cpu": "one process, CPU time",
@@ -180,6 +185,9 @@ GROUPS = {
     "authors": "Author packages, the same Rust: `wasmcore build` vs maturin + PyO3 (per call)",
     "plugins": "Plugins: a call into a sandboxed plugin, and one call whose wasm calls a host "
                "function n times (time per call)",
+    "programs": "WASI programs: a warm run of a small command through wasmcore.Program "
+                "against wasmtime-py used directly (Store, WASI with argv and stdin, "
+                "instantiate, _start, output read); loading it from the compile cache",
     "dask": "Dask: a LocalCluster of 2 single-threaded worker processes against one process "
             "running the same chunks serially; per task, trivial tasks whose function ships "
             "nothing of wasmcore's (builtin), a core's kernel, or a plugin's function",
@@ -271,8 +279,9 @@ def targets(rows: list[Row]) -> list[Target]:
         out.append(Target("dask: 2-worker process cluster ÷ one process, speed-up",
                           dsk.ratio_values().get("serial/cluster"), ">=", 1.7, dsk.label))
     from ._bench_plugins import targets as plugin_targets
+    from ._bench_programs import targets as program_targets
 
-    return out + plugin_targets(rows)
+    return out + plugin_targets(rows) + program_targets(rows)
 
 
 # ---- the rows --------------------------------------------------------------------------------
@@ -1143,6 +1152,12 @@ def run(args: argparse.Namespace) -> int:
             from ._bench_plugins import rows as plugin_rows
 
             prows, pnotes = plugin_rows(s)
+            rows += prows
+            notes += pnotes
+        if "programs" in only:
+            from ._bench_programs import rows as program_rows
+
+            prows, pnotes = program_rows(s)
             rows += prows
             notes += pnotes
         _check_results(rows)

@@ -139,7 +139,16 @@ class Output:
                 self.add(chunk)
         if threading.get_ident() == PUMP.ident:  # (stream asks: it is that thread's chunk)
             return
-        with self.cond:  # the output thread reads all that is in the pipes, then says so
+        with self.cond:
+            if self.stream is None:  # what is in the pipes is read here (the output thread
+                # reads under the same lock): no wait for that thread
+                for fd in self.pipes:
+                    with contextlib.suppress(BlockingIOError):
+                        while chunk := os.read(fd, 1 << 16):  # (at the end: that thread's)
+                            self.add(chunk)
+                return
+            # stream gets every chunk in order, from the output thread: it reads all that is
+            # in the pipes, then says so
             while self.busy or any(_unread(fd) for fd in self.pipes):
                 self.cond.wait(0.05)
 
@@ -204,6 +213,9 @@ class _Pump:
         with self._lock:
             if self._pid != os.getpid():
                 self._start()
+            if self._direct:  # (epoll, kqueue: a descriptor registered now is watched now)
+                self._sel.register(fd, 1, out)
+                return
             self._new.append((fd, out))
         os.write(self._wake_w, b"x")
 
@@ -212,6 +224,7 @@ class _Pump:
 
         self._pid = os.getpid()
         self._sel = selectors.DefaultSelector()
+        self._direct = type(self._sel).__name__ in ("EpollSelector", "KqueueSelector")
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
