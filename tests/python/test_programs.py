@@ -103,6 +103,18 @@ def test_a_limit_is_named_in_the_result() -> None:
     assert waits.run(entry="wait_fd").exit_code == 1002  # a reactor's i32 result
 
 
+def test_the_wasm_stack_is_set_per_program() -> None:
+    r = wasmcore.Program(WAITS).run(entry="deep")  # 20000 calls: over wasmtime's 512 KiB
+    assert isinstance(r.error, wasmcore.Trap) and r.error.code == "stack_overflow"
+    assert r.limit is None and r.exit_code is None
+    deep = wasmcore.Program(WAITS, max_stack=1 << 20)
+    assert [deep.run(entry="deep").exit_code for _ in range(2)] == [20000, 20000]
+    assert wasmcore.Program(WAITS, max_stack=64 << 10).run(entry="deep").error is not None
+    for bad in (1, 2 << 20, 4 << 20, 1.5, True):  # (over 1 MiB wasmtime's engine aborts)
+        with pytest.raises(ValueError, match="'max_stack'"):
+            wasmcore.Program(WAITS, max_stack=bad)  # type: ignore[arg-type]
+
+
 def test_an_exit_status_raises_from_check() -> None:
     r = wasmcore.Program(COMMAND).run(["x"])
     with pytest.raises(wasmcore.Error, match="exited with status 1") as e:
@@ -204,6 +216,9 @@ def test_cli_passes_args_env_stdin_and_the_exit_status(tmp_path: Path) -> None:
     (["--invoke", "grow_or_exit", "--max-memory", "1048576"], 137 if CREATOR else 3,
      "MemoryLimitExceeded" if CREATOR else ""),
     (["--invoke", "missing"], 2, "no function 'missing'"),
+    (["--invoke", "deep"], 134, "call stack exhausted"),
+    (["--invoke", "deep", "--max-stack", "1048576"], 1, ""),  # (20000: over 255)
+    (["--invoke", "deep", "--max-stack", "4194304"], 2, "'max_stack'"),
     (["--dir", "nowhere"], 2, "HOST:GUEST"),
     (["--env", "novalue"], 2, "K=V"),
 ])

@@ -1,6 +1,6 @@
 ;; A WASI (preview 1) program that waits, floods and wanders, for the limits' tests: sleeps
 ;; through poll_oneoff (a duration, or until a time of the monotonic clock read with
-;; clock_time_get), writes to stdout without end, grows its memory, and opens paths under a preopened
+;; clock_time_get), writes to stdout without end, grows its memory, recurses, and opens paths under a preopened
 ;; directory, with or without following symlinks.
 (module
   (import "wasi_snapshot_preview1" "poll_oneoff"
@@ -38,6 +38,13 @@
     (if (i32.eq (memory.grow (i32.const 100)) (i32.const -1))
       (then (call $proc_exit (i32.const 3))))
     (i32.const 0))
+
+  ;; recurses 20000 calls deep (a stack of a few hundred KiB): returns 20000
+  (func $down (param $n i32) (result i32)
+    (if (result i32) (i32.eqz (local.get $n))
+      (then (i32.const 0))
+      (else (i32.add (call $down (i32.sub (local.get $n) (i32.const 1))) (i32.const 1)))))
+  (func (export "deep") (result i32) (call $down (i32.const 20000)))
 
   ;; sleeps an hour (an entry for a program's run)
   (func (export "nap") (result i32)

@@ -123,6 +123,8 @@ def add_commands(sub: Any) -> None:
                      help="fuel limit (compiles the program with fuel metering)")
     run.add_argument("--max-memory", type=int, default=DEFAULT_MAX_MEMORY, metavar="BYTES",
                      help="memory cap in bytes (default: 64 MiB)")
+    run.add_argument("--max-stack", type=int, default=None, metavar="BYTES",
+                     help="bytes of wasm stack (default 512 KiB; at most 1 MiB)")
     run.add_argument("--invoke", default=None, metavar="EXPORT",
                      help="run this export (after _initialize) instead of _start; its i32 "
                           "result is the exit status")
@@ -462,7 +464,8 @@ def _run_program(args: argparse.Namespace) -> int:
             return RUN_EXIT["missing"]
         stdin = b"" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.buffer.read()
         program = Program(args.file, metered=args.fuel is not None, sha256=args.sha256,
-                          trap_unknown_imports=args.trap_unknown_imports)
+                          trap_unknown_imports=args.trap_unknown_imports,
+                          max_stack=args.max_stack)
         r = program.run(args.args, env=env, stdin=stdin, dirs=dirs, timeout=args.timeout,
                         fuel=args.fuel, max_memory=args.max_memory, entry=args.invoke,
                         argv0=args.argv0, output_limit=0, stdout=stream(sys.stdout),

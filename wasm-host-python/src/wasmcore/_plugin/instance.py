@@ -56,7 +56,7 @@ class PluginInstance(wasm._Instance):
         if p._interrupts:
             self.engine, self.module = p._engine, p._module
         else:  # (an engine: ~20 µs; the module, deserialized from the plugin's: ~0.5 ms)
-            self.engine = new_engine(p.fuel is not None, p._creator)
+            self.engine = new_engine(p.fuel is not None, p._creator, p._stack)
             self.module = p._module_for(self.engine)
             # types belong to an engine too (wasmtime aborts on a host function of another's)
             types: dict[tuple[str, str], Any] = {(i.module, i.name or ""): i.type

@@ -394,18 +394,30 @@ ENGINES: dict[str, wasmtime.Engine] = {}
 ENGINES_LOCK = threading.Lock()
 
 
-def engine_config(fuel: bool, made: MemoryCreator | None) -> str:
+# The largest wasm stack a plugin may ask for (see new_engine): wasmtime's engine refuses
+# one over its async stack size (2 MiB by default), and wasmtime-py's Engine() aborts the
+# process on that refusal, so it is never asked for more
+MAX_STACK = 1 << 20
+
+
+def engine_config(fuel: bool, made: MemoryCreator | None, stack: int | None = None) -> str:
     """The configuration of the plugin engine (part of the compile cache's key)."""
-    return f"plugin;epoch;fuel={int(fuel)};creator={int(made is not None)};opt=speed"
+    extra = "" if stack is None else f";stack={stack}"
+    return f"plugin;epoch;fuel={int(fuel)};creator={int(made is not None)};opt=speed{extra}"
 
 
-def new_engine(fuel: bool, made: MemoryCreator | None) -> wasmtime.Engine:
+def new_engine(fuel: bool, made: MemoryCreator | None,
+               stack: int | None = None) -> wasmtime.Engine:
     """A plugin engine: epoch interruption; fuel metering when ``fuel``; linear memories
-    from the memory creator ``made`` (None: wasmtime's own)."""
+    from the memory creator ``made`` (None: wasmtime's own); ``stack`` bytes of wasm stack
+    (None: wasmtime's default, 512 KiB), at most :data:`MAX_STACK` (wasm runs on the calling
+    thread's own stack too: threads get 8 MiB on Linux, the main thread ``ulimit -s``)."""
     cfg = wasmtime.Config()
     cfg.epoch_interruption = True
     cfg.consume_fuel = fuel
     cfg.cranelift_opt_level = "speed"
+    if stack is not None:
+        cfg.max_wasm_stack = stack
     if made is not None:
         config = internals.pointer(cfg)
         internals.c_function("wasmtime_config_host_memory_creator_set", None, ctypes.c_void_p,
@@ -418,11 +430,11 @@ def new_engine(fuel: bool, made: MemoryCreator | None) -> wasmtime.Engine:
     return wasmtime.Engine(cfg)
 
 
-def engine(fuel: bool, made: MemoryCreator | None) -> wasmtime.Engine:
+def engine(fuel: bool, made: MemoryCreator | None, stack: int | None = None) -> wasmtime.Engine:
     """The plugin engine of that configuration (see :func:`new_engine`), shared."""
-    key = engine_config(fuel, made)
+    key = engine_config(fuel, made, stack)
     with ENGINES_LOCK:
         eng = ENGINES.get(key)
         if eng is None:
-            eng = ENGINES[key] = new_engine(fuel, made)
+            eng = ENGINES[key] = new_engine(fuel, made, stack)
         return eng

@@ -75,10 +75,10 @@ class Plugin(PluginBase):
     def _load(self, source: str | os.PathLike[str] | bytes | bytearray | memoryview,
               timeout: float | None, fuel: int | None, max_memory: int,
               host: Mapping[str, Callable[..., Any]] | None, sha256: str | None,
-              wasi: bool | Wasi, trap_unknown: bool = False) -> None:
-        """The constructor's work; ``trap_unknown`` (for :class:`wasmcore.Program`): the
+              wasi: bool | Wasi, trap_unknown: bool = False, stack: int | None = None) -> None:
+        """The constructor's work; for :class:`wasmcore.Program`: ``trap_unknown``, the
         imports of functions nothing provides are functions that trap when called (as with
-        wasmtime's CLI's ``--trap-unknown-imports``)."""
+        wasmtime's CLI's ``--trap-unknown-imports``); ``stack``, the wasm stack's size."""
         self._limits(timeout, fuel, max_memory, wasi)
         data, self.name = read_source(source)
         # what a pickle ships: the absolute path, or the bytes (see wasmcore._pickle)
@@ -88,8 +88,9 @@ class Plugin(PluginBase):
         # the ways of wasmtime-py's this plugin uses, for good (see wasmcore._backends.internals)
         self._interrupts = internals.usable("interrupts")
         self._creator = creator()
-        self._engine = engine(self.fuel is not None, self._creator)
-        config = engine_config(self.fuel is not None, self._creator)
+        self._stack = stack
+        self._engine = engine(self.fuel is not None, self._creator, stack)
+        config = engine_config(self.fuel is not None, self._creator, stack)
         self._module = wasm.compile_module(bytes(data), self.sha256, self._engine, config)
         # the export types, read once (wasmtime-py builds them anew on every access)
         self._exports: dict[str, Any] = {e.name: e.type for e in self._module.exports}
@@ -138,8 +139,9 @@ class Plugin(PluginBase):
         if (fuel is None) != (self.fuel is None):
             raise ValueError(f"{self.name}: fuel metering is compiled in or not")
         p = object.__new__(Plugin)
-        for name in ("name", "_source", "sha256", "_interrupts", "_creator", "_engine",
-                     "_module", "_exports", "manifest", "_typed", "_host", "_imported"):
+        for name in ("name", "_source", "sha256", "_interrupts", "_creator", "_stack",
+                     "_engine", "_module", "_exports", "manifest", "_typed", "_host",
+                     "_imported"):
             setattr(p, name, getattr(self, name))
         p._limits(timeout, fuel, max_memory, wasi)
         p._serialized = self._serialized

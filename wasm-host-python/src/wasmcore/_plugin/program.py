@@ -89,17 +89,26 @@ class Program:
     program are two compilations, so choose once). ``sha256`` pins the module's bytes. Imports
     other than WASI's refuse the module (:class:`wasmcore.ModuleRejected`), unless
     ``trap_unknown_imports``: then each function import nothing provides is a function that
-    traps when called (:class:`wasmcore.Trap` with code ``"unknown_import"``)."""
+    traps when called (:class:`wasmcore.Trap` with code ``"unknown_import"``). ``max_stack``:
+    bytes of wasm stack (default wasmtime's 512 KiB; 64 KiB to 1 MiB: wasmtime refuses more
+    than its async stack size, and wasm runs on the calling thread's stack); deeper recursion
+    is a ``stack_overflow`` trap."""
 
     def __init__(self, source: str | os.PathLike[str] | bytes | bytearray | memoryview, *,
                  metered: bool = False, sha256: str | None = None,
-                 trap_unknown_imports: bool = False) -> None:
+                 trap_unknown_imports: bool = False, max_stack: int | None = None) -> None:
+        from .limits import MAX_STACK
         from .plugin import Plugin
 
+        if max_stack is not None and (not isinstance(max_stack, int) or isinstance(
+                max_stack, bool) or not 64 << 10 <= max_stack <= MAX_STACK):
+            raise ValueError(f"Program(): parameter 'max_stack' must be a byte count from "
+                             f"{64 << 10} to {MAX_STACK}, got {max_stack!r}")
         self.metered = bool(metered)
         self._loaded: Plugin = object.__new__(Plugin)
         self._loaded._load(source, None, METERED if metered else None, DEFAULT_MAX_MEMORY,
-                           None, sha256, True, trap_unknown=bool(trap_unknown_imports))
+                           None, sha256, True, trap_unknown=bool(trap_unknown_imports),
+                           stack=max_stack)
         self.name = self._loaded.name
         self.sha256 = self._loaded.sha256
 
