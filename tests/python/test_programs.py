@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -113,6 +114,25 @@ def test_the_wasm_stack_is_set_per_program() -> None:
     for bad in (1, 2 << 20, 4 << 20, 1.5, True):  # (over 1 MiB wasmtime's engine aborts)
         with pytest.raises(ValueError, match="'max_stack'"):
             wasmcore.Program(WAITS, max_stack=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("entry", ["nap", "flood"])  # asleep in WASI, busy in wasm
+def test_a_cancel_token_stops_runs_from_another_thread(entry: str) -> None:
+    prog = wasmcore.Program(WAITS)
+    token = wasmcore.CancelToken()
+    with ThreadPoolExecutor(2) as pool:
+        runs = [pool.submit(prog.run, entry=entry, cancel=token) for _ in range(2)]
+        time.sleep(0.3)
+        assert not any(r.done() for r in runs)
+        token.cancel()
+        results = [r.result(timeout=60) for r in runs]  # (a hang guard, not a measure)
+    for r in results:
+        assert r.limit == "cancelled" and isinstance(r.error, wasmcore.Cancelled), r
+    # a cancelled token stops a run as it starts; a fresh one lets it run
+    assert prog.run(entry="nap", cancel=token).limit == "cancelled"
+    assert prog.run(entry="wait_fd", cancel=wasmcore.CancelToken()).exit_code == 1002
+    with pytest.raises(TypeError, match="'cancel'"):
+        prog.run(entry="wait_fd", cancel=threading.Event())  # type: ignore[arg-type]
 
 
 def test_an_exit_status_raises_from_check() -> None:

@@ -13,6 +13,7 @@ took, the fuel it used and its memory at the end (linear memory never shrinks: i
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from .._errors import (
     MemoryLimitExceeded,
     Timeout,
 )
+from .cancel import CancelHandle, handle
 from .common import DEFAULT_MAX_MEMORY, check_limit
 from .wasi import Wasi
 
@@ -37,6 +39,36 @@ METERED = 1 << 62  # the fuel of a run of a metered program that sets none: neve
 _LIMITS: tuple[tuple[type[Error], str], ...] = (
     (Timeout, "timeout"), (FuelExhausted, "fuel"), (MemoryLimitExceeded, "memory"),
     (Cancelled, "cancelled"))
+
+
+class CancelToken:
+    """Stops runs of programs from any thread: ``token.cancel()`` stops every run given
+    ``cancel=token`` that is running now, and makes those started later stop at once; each
+    returns a result whose ``limit`` is ``"cancelled"``. Never blocks a run."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._handles: list[CancelHandle] = []
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        """Stops the runs (safe from any thread, and from a signal handler on another)."""
+        with self._lock:
+            self.cancelled = True
+            handles = list(self._handles)
+        for h in handles:
+            h.cancel()
+
+    def _attach(self, h: CancelHandle) -> None:
+        with self._lock:
+            self._handles.append(h)
+
+    def _detach(self, h: CancelHandle) -> None:
+        with self._lock:
+            self._handles.remove(h)
+
+    def __repr__(self) -> str:
+        return f"<wasmcore.CancelToken {'cancelled' if self.cancelled else 'armed'}>"
 
 
 @dataclass(frozen=True)
@@ -125,13 +157,18 @@ class Program:
             max_memory: int = DEFAULT_MAX_MEMORY, entry: str | None = None,
             argv0: str | None = None, output_limit: int = 4 << 20,
             stdout: Callable[[bytes], object] | None = None,
-            stderr: Callable[[bytes], object] | None = None) -> RunResult:
+            stderr: Callable[[bytes], object] | None = None,
+            cancel: CancelToken | None = None) -> RunResult:
         """Runs the program once in a fresh instance: ``_start``, or (``entry``) a reactor's
         export after its ``_initialize``. ``args`` follow ``argv0`` (default: the program's
         name); ``dirs`` as in :class:`wasmcore.Wasi` (a bare path is read-only); stdout and
         stderr are each kept to ``output_limit`` bytes and, when given, streamed to
-        ``stdout``/``stderr`` as written. Failures of the program are in the result; Ctrl-C
+        ``stdout``/``stderr`` as written; ``cancel`` (a :class:`CancelToken`) stops the run
+        from another thread. Failures of the program are in the result; Ctrl-C
         (``KeyboardInterrupt``) and wrong arguments are raised."""
+        if cancel is not None and not isinstance(cancel, CancelToken):
+            raise TypeError(f"run(): parameter 'cancel' must be a wasmcore.CancelToken, got "
+                            f"{type(cancel).__name__}")
         if isinstance(args, (str, bytes)):
             raise TypeError("run(): parameter 'args' must be a sequence of strings, not one "
                             "string")
@@ -151,20 +188,23 @@ class Program:
                                  fuel=(fuel if fuel is not None else METERED)
                                  if self.metered else None)
         try:
-            return _run(p, name, entry is not None)
+            return _run(p, name, entry is not None, cancel)
         finally:
             p.close()
 
 
-def _run(p: Plugin, name: str, reactor: bool) -> RunResult:
+def _run(p: Plugin, name: str, reactor: bool, token: CancelToken | None) -> RunResult:
     inst = p._instance()
     code: int | None = None
     error: Error | None = None
+    h = handle(inst.watch, p.name)
+    if token is not None:
+        token._attach(h)
     start = time.monotonic()
     try:
         if reactor and isinstance(p._exports.get("_initialize"), wasmtime.FuncType):
-            _call(inst, "_initialize")
-        out = _call(inst, name)
+            _call(inst, "_initialize", token)
+        out = _call(inst, name, token)
         code = out if isinstance(out, int) else 0
     except Error as e:
         status = getattr(e, "exit_status", None)
@@ -172,6 +212,9 @@ def _run(p: Plugin, name: str, reactor: bool) -> RunResult:
             code = int(status)
         else:
             error = e
+    finally:
+        if token is not None:
+            token._detach(h)
     elapsed = time.monotonic() - start
     # it exited after a growth was refused (known from the memory creator; else guessed from
     # its memory, only when it failed: see PluginInstance.refused)
@@ -196,10 +239,12 @@ def _run(p: Plugin, name: str, reactor: bool) -> RunResult:
                      peak_memory=_memory_in_use(inst))
 
 
-def _call(inst: Any, name: str) -> Any:
+def _call(inst: Any, name: str, token: CancelToken | None) -> Any:
     """One call of the export ``name`` of a fresh instance, under its limits, through
     wasmtime-py's public call (binding the fast path's call costs more than it saves once)."""
-    inst.arm()
+    inst.arm()  # (a cancel from now on stops the call)
+    if token is not None and token.cancelled:
+        raise Cancelled(f"{inst.backend.plugin.name}: {name}() was cancelled", "cancelled")
     func = inst.exports[name]
     try:
         return inst.guard(lambda: func(inst.store))()
