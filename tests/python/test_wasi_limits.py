@@ -327,3 +327,23 @@ def test_graphviz_renders_as_its_own_runner_does(graphviz: Path) -> None:
         engine = rng.choice(["dot", "neato", "circo"])
         assert render(dot, fmt, engine) == oracle.render(dot, format=fmt, engine=engine), \
             (dot, fmt, engine)
+
+
+# -- exit -------------------------------------------------------------------------------------
+
+def test_an_exit_status_is_typed_and_a_refused_growth_named() -> None:
+    command = ROOT / "examples" / "plugins" / "wasi_command.wat"
+    assert wasmcore.Plugin(command, wasi=True).call("_start") is None  # status 0
+    with pytest.raises(wasmcore.Error, match="exited with status 2") as e:
+        wasmcore.Plugin(command, wasi=wasmcore.Wasi(args=["a", "b"])).call("_start")
+    assert e.value.exit_status == 2 and type(e.value) is wasmcore.Error  # type: ignore[attr-defined]
+    p = wasmcore.Plugin(WAITS, wasi=True, max_memory=1 << 20)
+    with pytest.raises(wasmcore.Error, match="exited with status 3") as e:
+        p.call("grow_or_exit")
+    assert e.value.exit_status == 3  # type: ignore[attr-defined]
+    # known from the memory creator (wasmtime-py's public API does not tell)
+    from wasmcore._backends import internals
+
+    assert isinstance(e.value, wasmcore.MemoryLimitExceeded) == \
+        internals.usable("memory creator")
+    assert wasmcore.Plugin(WAITS, wasi=True).call("grow_or_exit") == 0

@@ -285,7 +285,11 @@ class PluginInstance(wasm._Instance):
         if self.host.error is not None:
             return self.host.take()
         if isinstance(e, wasmtime.ExitTrap):
-            err = Error(f"{self.backend.plugin.name}: {label}() exited with status {e.code}")
+            err = Error(f"{p.name}: {label}() exited with status {e.code}")
+            if e.code and self.limits.denied:  # (as C programs do when malloc fails)
+                err = MemoryLimitExceeded(
+                    f"{p.name}: {label}() exited with status {e.code} after a growth of its "
+                    f"memory past max_memory ({p.max_memory} bytes) was refused")
             err.exit_status = e.code  # type: ignore[attr-defined]  # see failed()
             return err
         return Error(f"{self.backend.plugin.name}: {label}(): {reason(str(e))}")
