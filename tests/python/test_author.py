@@ -95,6 +95,20 @@ def test_new_writes_a_complete_project(project: Path) -> None:
     assert r.returncode == 1 and "not a Python identifier" in r.stderr
 
 
+def test_the_package_imports_whatever_lib_rs_exports(project: Path, tmp_path: Path) -> None:
+    """An author who replaces the example functions of src/lib.rs with their own: the
+    scaffold's package still imports (its example Python looks `cumsum` up when called)."""
+    import shutil
+
+    pkg = tmp_path / PACKAGE
+    shutil.copytree(project / "python" / PACKAGE, pkg)
+    # what the build generates for a lib.rs whose one export is `twice` (its binding stubbed)
+    (pkg / "_lib.py").write_text('__all__ = ["twice"]\n\ndef twice(x):\n    return 2 * x\n')
+    r = run([sys.executable, "-c", f"import {PACKAGE}; print({PACKAGE}.twice(21))"],
+            cwd=tmp_path)
+    assert r.stdout.strip() == "42"
+
+
 @pytest.fixture(scope="module")
 def wheel(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``pip wheel .`` with build isolation: pip installs the backend (the runtime wheel, from

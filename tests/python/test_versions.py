@@ -333,3 +333,15 @@ def test_a_failing_host_function_surfaces_on_every_path(redecide: pytest.MonkeyP
     with pytest.raises(KeyError, match="unlucky"):
         plugin.relay(13)
     assert plugin.relay(-4) == -8
+
+
+def test_the_top_level_shows_its_api_only() -> None:
+    import pydoc
+
+    assert dir(wasmcore) == sorted({*wasmcore.__all__, "__version__"})
+    for name in wasmcore.__all__:  # each resolves (the lazy ones too)
+        assert getattr(wasmcore, name) is not None, name
+    text = pydoc.plain(pydoc.render_doc(wasmcore))
+    assert "class Program" in text and "class Plugin" in text and "load(" in text
+    for helper in ("make_class", "read_module", "_LazyCore", "overload", "threading"):
+        assert helper not in text, helper

@@ -325,6 +325,11 @@ def _load(backend: str, path: str | os.PathLike[str] | None) -> Core:
                      f"got {backend!r}")
 
 
+def __dir__() -> list[str]:
+    """The API only (the module's own imports and helpers are not part of it)."""
+    return sorted({*__all__, "__version__"})
+
+
 def __getattr__(name: str) -> Any:
     if name == "Plugin":  # imported on first use (see wasmcore._plugin): wasmtime's, or Pyodide's
         from ._plugin import Plugin
