@@ -143,6 +143,9 @@ class Program:
                            stack=max_stack)
         self.name = self._loaded.name
         self.sha256 = self._loaded.sha256
+        # it was instantiated once (a module that cannot start fails here); each run is a
+        # plugin derived from it, so its own instance goes now (a large program's memory)
+        self._loaded.close()
 
     @property
     def exports(self) -> dict[str, str]:
