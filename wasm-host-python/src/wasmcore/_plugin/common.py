@@ -110,10 +110,12 @@ def check_sha256(data: bytes, sha256: object, name: str) -> str:
 
 def resolve_imports(plugin: str, host: Mapping[str, Callable[..., Any]] | None,
                     imports: list[tuple[str, str, Signature | None, str]], wasi: bool,
+                    unknown: Callable[[str, str], Callable[..., Any]] | None = None,
                     ) -> dict[tuple[str, str], Callable[..., Any]]:
     """The host function of each import ((module, name, a function's types or None, its
     description)): every import must be provided, by ``host`` or (``wasi``) by WASI, and
-    each host function must fit the import's arity."""
+    each host function must fit the import's arity; with ``unknown``, an import of a function
+    that nothing provides is ``unknown(module, name)`` instead."""
     from .wasi import WASI_MODULES
 
     given: dict[tuple[str, str], Callable[..., Any]] = {}
@@ -136,7 +138,11 @@ def resolve_imports(plugin: str, host: Mapping[str, Callable[..., Any]] | None,
         if sig is not None and fn is not None:
             check_arity(f"{mod}.{name}", fn, sig)
             out[(mod, name)] = fn
-        elif not (wasi and mod in WASI_MODULES):
+        elif wasi and mod in WASI_MODULES:
+            continue
+        elif sig is not None and unknown is not None:
+            out[(mod, name)] = unknown(mod, name)
+        else:
             missing.append(f"{mod}.{name} ({what})")
     if missing:
         hint = "provide functions with host={...}"

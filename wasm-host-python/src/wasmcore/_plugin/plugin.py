@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 import weakref
@@ -33,7 +34,7 @@ from .common import (
 from .instance import PluginBackend, PluginInstance
 from .limits import TICKER, creator, engine, engine_config
 from .raw import func_signature, wasm_types
-from .wasi import WASI_MODULES, Wasi
+from .wasi import Wasi, noted, take
 
 # -- the public class -------------------------------------------------------------------------
 
@@ -167,16 +168,10 @@ class Plugin(PluginBase):
         """Every import must be provided; host functions must fit the import's arity."""
         types = {(i.module, i.name or ""): i.type for i in self._module.imports}
         self._imported = set(types)
-        if trap_unknown:
-            host = dict(host or {})
-            provided = {(k.rpartition(".")[0] or "env", k.rpartition(".")[2]) for k in host}
-            for (mod, name), ty in types.items():
-                if isinstance(ty, wasmtime.FuncType) and (mod, name) not in provided \
-                        and not (self.wasi is not None and mod in WASI_MODULES):
-                    host[f"{mod}.{name}"] = _unknown(self.name, mod, name)
         given = resolve_imports(self.name, host, [
             (mod, name, wasm_types(ty) if isinstance(ty, wasmtime.FuncType) else None,
-             describe(ty)) for (mod, name), ty in types.items()], self.wasi is not None)
+             describe(ty)) for (mod, name), ty in types.items()], self.wasi is not None,
+            functools.partial(_unknown, self.name) if trap_unknown else None)
         return {key: (fn, types[key]) for key, fn in given.items()}
 
     # -- calls ----------------------------------------------------------------------------
@@ -227,9 +222,8 @@ class Plugin(PluginBase):
         """The (stdout, stderr) a WASI plugin wrote on this thread since the last call of
         this method."""
         inst = self._instance()
-        inst.stdout.check()
-        inst.stderr.check()
-        return inst.stdout.take(), inst.stderr.take()
+        out, err = take(inst.stdout, inst.stderr)
+        return noted(*out), noted(*err)
 
     @property
     def exports(self) -> dict[str, str]:

@@ -30,7 +30,7 @@ from .._errors import (
 )
 from .cancel import CancelHandle, handle
 from .common import DEFAULT_MAX_MEMORY, check_limit
-from .wasi import Wasi
+from .wasi import Wasi, take
 
 if TYPE_CHECKING:
     from .plugin import Plugin
@@ -232,10 +232,7 @@ def _run(p: Plugin, name: str, reactor: bool, token: CancelToken | None) -> RunR
             fuel_used = p.fuel - inst.store.get_fuel()
         except wasmtime.WasmtimeError:  # pragma: no cover - a closed Store
             fuel_used = None
-    inst.stdout.check()
-    inst.stderr.check()
-    out_bytes, out_dropped = inst.stdout.take_raw()
-    err_bytes, err_dropped = inst.stderr.take_raw()
+    (out_bytes, out_dropped), (err_bytes, err_dropped) = take(inst.stdout, inst.stderr)
     return RunResult(exit_code=code, stdout=out_bytes, stderr=err_bytes,
                      stdout_truncated=out_dropped > 0, stderr_truncated=err_dropped > 0,
                      limit=limit, error=error, elapsed=elapsed, fuel_used=fuel_used,

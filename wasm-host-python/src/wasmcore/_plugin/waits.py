@@ -84,16 +84,21 @@ def define(instance: PluginInstance, imported: set[tuple[str, str]]
     return out
 
 
-def _memory(inst: PluginInstance | None, ptr: int, size: int) -> int | None:
-    """The host address of ``size`` bytes at ``ptr`` in the instance's memory, or None
-    when they are not all inside it (or it has none yet: instantiation)."""
+def _memory(inst: PluginInstance | None) -> tuple[int, int]:
+    """The host address and the length of the instance's memory ((0, 0) when it has none
+    yet: instantiation)."""
     exports = getattr(inst, "exports", None)
     mem = exports.get("memory") if exports is not None else None
     if not isinstance(mem, wasmtime.Memory) or inst is None:
-        return None
-    if ptr < 0 or size < 0 or ptr + size > mem.data_len(inst.store):
-        return None
-    return ctypes.addressof(mem.data_ptr(inst.store).contents) + ptr
+        return 0, 0
+    return ctypes.addressof(mem.data_ptr(inst.store).contents), mem.data_len(inst.store)
+
+
+def _at(memory: tuple[int, int], ptr: int, size: int) -> int | None:
+    """The host address of ``size`` bytes at ``ptr`` of ``memory``, or None when they are
+    not all inside it."""
+    base, length = memory
+    return base + ptr if ptr >= 0 and size >= 0 and ptr + size <= length else None
 
 
 def _time(ref: Callable[[], PluginInstance | None], clock: Clock) -> Callable[..., int]:
@@ -101,7 +106,7 @@ def _time(ref: Callable[[], PluginInstance | None], clock: Clock) -> Callable[..
         now = clock.now(clock_id)
         if now is None:
             return EINVAL
-        address = _memory(ref(), at, 8)
+        address = _at(_memory(ref()), at & 0xFFFFFFFF, 8)
         if address is None:
             return EFAULT
         ctypes.c_uint64.from_address(address).value = now
@@ -119,9 +124,10 @@ def _poll(ref: Callable[[], PluginInstance | None], clock: Clock, size: int,
         n &= 0xFFFFFFFF
         if n == 0:
             return EINVAL
-        src = _memory(inst, subs & 0xFFFFFFFF, n * size)
-        dst = _memory(inst, events & 0xFFFFFFFF, n * _EVENT.size)
-        counted = _memory(inst, count & 0xFFFFFFFF, 4)
+        memory = _memory(inst)
+        src = _at(memory, subs & 0xFFFFFFFF, n * size)
+        dst = _at(memory, events & 0xFFFFFFFF, n * _EVENT.size)
+        counted = _at(memory, count & 0xFFFFFFFF, 4)
         if src is None or dst is None or counted is None or inst is None:
             return EFAULT
         raw = ctypes.string_at(src, n * size)

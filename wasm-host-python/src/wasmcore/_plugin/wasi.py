@@ -153,27 +153,34 @@ class Output:
                 self.cond.wait(0.05)
 
     def check(self) -> None:
-        """Raises what ``stream`` raised since the last check (once), the output kept."""
-        self.collect()
+        """Raises what ``stream`` raised up to the last :meth:`collect` (once)."""
         error, self.error = self.error, None
         if error is not None:
             raise error
 
     def take_raw(self) -> tuple[bytes, int]:
-        """What was kept, and how many bytes more were dropped (both cleared)."""
-        self.collect()
+        """What was kept up to the last :meth:`collect`, and how many bytes more were
+        dropped (both cleared)."""
         with self.cond:
             out, dropped = bytes(self.data), self.dropped
             self.data.clear()
             self.dropped = 0
         return out, dropped
 
-    def take(self) -> bytes:
-        """What was kept, followed by a note of what was dropped, if anything was."""
-        out, dropped = self.take_raw()
-        if dropped:
-            out += f"\n[wasmcore: {dropped} more bytes dropped]\n".encode()
-        return out
+
+def take(stdout: Output, stderr: Output) -> tuple[tuple[bytes, int], tuple[bytes, int]]:
+    """(kept, dropped) of each stream, all written so far; what a ``stream`` callback raised
+    is raised first, and the output then stays for the next take."""
+    for o in (stdout, stderr):
+        o.collect()
+    for o in (stdout, stderr):
+        o.check()
+    return stdout.take_raw(), stderr.take_raw()
+
+
+def noted(kept: bytes, dropped: int) -> bytes:
+    """``kept``, followed by a note of what was dropped, if anything was."""
+    return kept + f"\n[wasmcore: {dropped} more bytes dropped]\n".encode() if dropped else kept
 
 
 def _unread(fd: int) -> int:
