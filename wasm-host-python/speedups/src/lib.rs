@@ -13,6 +13,13 @@
 //! module only makes the call, with the GIL released as ctypes does. Like a ctypes function
 //! pointer, a `BoundCall` calls whatever address it is given: it is an internal tool, and
 //! wasmcore gives it only the functions of the wasmtime library wasmtime-py has loaded.
+//!
+//! It also holds [`kernel::Kernel`], the compiled call of a kernel whose parameters are
+//! numbers, `bytes` and `str` and whose result is a number: the argument checks, the copies into
+//! linear memory, the writes into the raw value array, the call and the result's decoding in
+//! one call of a built-in (see `kernel.rs`).
+
+mod kernel;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -195,7 +202,7 @@ impl BoundCall {
 
 /// `value` as an integer from 0 to 2**64 - 1, else a `TypeError` or `ValueError` naming the
 /// parameter `name` and the value.
-fn integer(value: &Bound<'_, PyAny>, name: &str) -> PyResult<usize> {
+pub(crate) fn integer(value: &Bound<'_, PyAny>, name: &str) -> PyResult<usize> {
     if !value.is_instance_of::<PyInt>() {
         return Err(PyTypeError::new_err(format!(
             "BoundCall(): parameter '{name}' must be an int, got {}",
@@ -212,6 +219,9 @@ fn integer(value: &Bound<'_, PyAny>, name: &str) -> PyResult<usize> {
 #[pymodule]
 fn wasmcore_speedups(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("INTERFACE", INTERFACE)?;
+    m.add("KERNEL_INTERFACE", kernel::INTERFACE)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    m.add_class::<BoundCall>()
+    m.add_class::<BoundCall>()?;
+    m.add_class::<kernel::Kernel>()?;
+    m.add_class::<kernel::Scratch>()
 }

@@ -158,13 +158,22 @@ class Core:
         thread's callables, as methods) and the exported classes. ``core.fib`` is then a
         method bound to the core: it pickles as ``getattr(core, "fib")``, and the core by
         reference (see __reduce__)."""
-        attrs: dict[str, Any] = {
-            name: self._impl.callable(name)._w_method for name in self.functions}
+        attrs: dict[str, Any] = {name: self._method(name) for name in self.functions}
         attrs.update((name, self._class(name)) for name in self.classes)
         self.__class__ = type("Core", (Core,), {
             "__slots__": (), "__module__": Core.__module__, "__qualname__": Core.__qualname__,
             "__doc__": Core.__doc__, **attrs})
         _pickle.cloudpickle_shim()
+
+    def _method(self, name: str) -> Any:
+        """The class attribute of kernel ``name``: the calling thread's callable as a method
+        of the core, or itself when it is compiled (wasmcore-speedups' kernels are no
+        descriptors: the object is called as it is, and pickles by the core's anchor)."""
+        fn = self._impl.callable(name)
+        if getattr(fn, "_w_fallback", None) is None:
+            return fn._w_method
+        fn._w_owner = self._anchor
+        return fn
 
     def empty(self, shape: int | tuple[int, ...], dtype: Any = "float64") -> np.ndarray:
         """An uninitialised C-contiguous array. On the wasm backend its memory lives inside
@@ -207,7 +216,7 @@ class Core:
         """Bytes the calling thread's calls have copied from host memory into its wasm
         instance so far (always 0 on the native and python backends, which read host memory
         directly)."""
-        return self._impl.instance().bytes_copied if self.backend in ("wasm", "js") else 0
+        return self._impl.instance().copied() if self.backend in ("wasm", "js") else 0
 
     def __repr__(self) -> str:
         return (f"<wasmcore.Core backend={self.backend!r} functions={len(self.functions)} "

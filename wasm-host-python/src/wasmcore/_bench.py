@@ -134,6 +134,7 @@ COLUMNS = {
     "ref": "reference",
     "wasm": "wasm",
     "wasm_speedups": "wasm via speedups",
+    "wasm_bound": "wasm via speedups, BoundCall only",
     "wasm_ctypes": "wasm via ctypes",
     "wasm_cffi": "wasm via cffi",
     "wasm0": "wasm zero-copy",
@@ -339,7 +340,9 @@ def _first_call_in_new_thread(core: Any) -> float:
 
 def _unchecked_call(fn: Any) -> Callable[[], object] | None:
     """The bare ``wasmtime_func_call_unchecked`` call inside a wasm callable: its ``_w_call``,
-    the C function with every argument bound (``None`` if it is not there)."""
+    the C function with every argument bound (``None`` if it is not there). A compiled
+    kernel's is that of the Python callable it stands for."""
+    fn = getattr(fn, "_w_fallback", fn)
     try:
         cells = dict(zip(fn.__code__.co_freevars, (c.cell_contents for c in fn.__closure__),
                          strict=True))
@@ -347,6 +350,22 @@ def _unchecked_call(fn: Any) -> Callable[[], object] | None:
     except (AttributeError, KeyError, TypeError, ValueError):
         return None
     return lambda: call()
+
+
+def bound_core(data: bytes, manifest: Any, digest: str) -> Any:
+    """A core of the bundled module on the speedups path with its kernels not compiled (each
+    call a Python callable around a ``BoundCall``); None without wasmcore-speedups' kernels."""
+    import wasmcore
+
+    from ._backends import wasm as wasm_backend
+
+    if not wasm_backend.available("speedups"):
+        return None
+    backend = wasm_backend.WasmBackend(data, manifest, digest, path="speedups")
+    if not backend.compiled:
+        return None
+    backend.compiled = False
+    return wasmcore.Core("wasm", backend)
 
 
 def build_rows(s: Sizes, cores: dict[str, Any], lib_path: Path | None,
@@ -395,11 +414,14 @@ def build_rows(s: Sizes, cores: dict[str, Any], lib_path: Path | None,
             fib1[f"wasm_{path}"] = lambda core=core: core.fib(1)
             if (unchecked := _unchecked_call(core.fib)) is not None:
                 fib1[f"unchecked_{path}"] = unchecked
+    if (bound := bound_core(data, manifest, digest)) is not None:
+        fib1["wasm_bound"] = lambda: bound.fib(1)
     inst = wasm._impl.instance()
     func, store, out = inst.exports["fib"], inst.store, inst.out
     fib1["generic"] = lambda: func(store, 1, out)
     rows.append(Row("call", "fib(1)", "", fib1,
-                    [(c, "bare") for c in ("wasm", "wasm_speedups", "wasm_ctypes", "wasm_cffi",
+                    [(c, "bare") for c in ("wasm", "wasm_speedups", "wasm_bound", "wasm_ctypes",
+                                           "wasm_cffi",
                                            "native", "python", "generic", "unchecked_speedups",
                                            "unchecked_ctypes", "unchecked_cffi", "empty")]))
 

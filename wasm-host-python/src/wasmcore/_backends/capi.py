@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -144,10 +145,65 @@ class SpeedupsApi(CtypesApi):
                               f"{self.INTERFACE}")
         super().__init__()
         self._bound = module.BoundCall
+        # compiled kernels (calls of numbers in, a number out; see kernel()), unless the
+        # module is of another interface or WASMCORE_COMPILED=0 turned them off
+        base = module.Kernel if getattr(module, "KERNEL_INTERFACE", None) == \
+            self.KERNEL_INTERFACE else None
+        self.kernels = base is not None and os.environ.get("WASMCORE_COMPILED", "1") != "0"
+        self._kernel = None if base is None else _kernel_class(base)
+        self.scratch = module.Scratch  # an instance's scratch area, as its kernels see it
+
+    KERNEL_INTERFACE = 1  # and the interface of its compiled kernels
+
+    def kernel(self, fallback: Callable[..., Any], fail: Callable[[int, int], BaseException],
+               *, raw: int, nslots: int, trap: int, tid: int,
+               params: list[tuple[str, int]], returns: str | None, fallible: bool,
+               scratch: Any = None) -> Any:
+        """The compiled call of a generated callable ``fallback`` whose parameters are numbers,
+        ``bytes`` and ``str`` and whose result is a number (``wasmcore_speedups.Kernel``): it
+        converts exactly typed arguments, writes them at their byte offsets in the raw value
+        array ``raw`` (``bytes`` and ``str`` copied into ``scratch``, a
+        ``wasmcore_speedups.Scratch``, their address and length in two slots), calls
+        ``wasmtime_func_call_unchecked`` and decodes the result; anything else it hands to
+        ``fallback`` as given, and a failed call to ``fail(error, status)``, whose exception it
+        raises. Bind it with ``.rebind(context, func, result_slot)`` before calling."""
+        assert self._kernel is not None
+        k = self._kernel(internals.address("wasmtime_func_call_unchecked"), raw, nslots,
+                         trap, tid, params, returns, fallible, scratch)
+        k._w_fallback, k._w_fail = fallback, fail
+        for attr in ("__doc__", "__module__", "__qualname__", "__name__", "__signature__",
+                     "_w_method"):
+            setattr(k, attr, getattr(fallback, attr))
+        return k
 
     def bind(self, name: str, *args: tuple[str, int]) -> Callable[[], Any]:
         return self._bound(internals.address(name), [v for _, v in args],  # type: ignore[no-any-return]
                            internals.PROTOTYPES[name][1] is not None)
+
+
+def _kernel_class(base: type) -> type:
+    """The Python class of compiled kernels: ``wasmcore_speedups.Kernel`` with what a
+    function has (name, doc, signature, set per object by :meth:`SpeedupsApi.kernel`) and
+    the pickling of a core's function: ``getattr(<its core, restored>, name)``, the core being
+    ``_w_owner`` (set when the core binds it; :class:`wasmcore._pickle.Anchor`)."""
+
+    class CompiledKernel(base):  # type: ignore[misc]
+        _w_owner: Any = None
+
+        def __reduce__(self) -> tuple[Any, ...]:
+            if self._w_owner is None:
+                raise TypeError(f"cannot pickle {self.__qualname__}(): it belongs to no core")
+            return getattr, (self._w_owner, self.__name__)
+
+        def __dask_tokenize__(self) -> object:
+            return ("wasmcore.function", self._w_owner.__dask_tokenize__()
+                    if self._w_owner is not None else id(self), self.__name__)
+
+        def __repr__(self) -> str:
+            return f"<compiled wasm function {self.__qualname__}>"
+
+    CompiledKernel.__module__ = "wasmcore"
+    return CompiledKernel
 
 
 class CffiApi(CApi):

@@ -33,6 +33,10 @@ class ScratchArea:
         """The wasm address of ``a`` when it lives in the module's memory already, else 0."""
         return 0
 
+    def copied(self) -> int:
+        """Bytes copied into the module's memory so far (``Core.bytes_copied``)."""
+        return self.bytes_copied
+
     def scratch_at(self, ptr: int, size: int) -> Any:
         """The bytes of a new scratch area of ``size`` bytes at ``ptr``."""
         raise NotImplementedError

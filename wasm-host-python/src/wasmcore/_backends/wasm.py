@@ -296,6 +296,8 @@ class _Instance(ScratchArea):
         self.owner = _thread.RLock()
         self.owner.acquire()
         self.bytes_copied = 0
+        # the scratch area as compiled kernels see it (see _sync_scratch)
+        self.shared = backend.api.scratch() if backend.compiled else None  # type: ignore[union-attr]
         self.ctx = Context(backend.callable, self.tid, self.usable)
         self._instantiate()
         # wasmcore_free through the fast path (re-bound with the others after a trap): owned
@@ -331,6 +333,8 @@ class _Instance(ScratchArea):
             self.ctx_addr = internals.context_address(self.store)
         self.scratch_ptr = self.scratch_cap = 0
         self.scratch = memoryview(bytearray())  # bytes of the scratch area (see place())
+        if self.shared is not None:
+            self.shared.set(0, 0, 0)
         self.view = memoryview(bytearray())  # bytes of linear memory (see read())
         self.out = 0  # the result slot (below), when the module has the runtime
         if not runtime:
@@ -439,7 +443,12 @@ class _Instance(ScratchArea):
     # -- buffers for calls ------------------------------------------------------------------
 
     def scratch_at(self, ptr: int, size: int) -> memoryview:
+        if self.shared is not None:  # compiled kernels copy into the new area too
+            self.shared.set(self.base + ptr, ptr, size)
         return self.read(ptr, size)
+
+    def copied(self) -> int:
+        return self.bytes_copied + (self.shared.copied if self.shared is not None else 0)
 
     def read(self, ptr: int, size: int) -> memoryview:
         """A view of ``size`` bytes of linear memory at ``ptr`` (memory never moves, so a view
@@ -514,6 +523,8 @@ class WasmBackend:
         if self.path != PUBLIC and self.api is None:
             raise ValueError(f"the {self.path} call path is not available here")
         self.fast = self.api is not None
+        # kernels of numbers compiled in wasmcore-speedups (its default; see _kernel)
+        self.compiled = isinstance(self.api, capi.SpeedupsApi) and self.api.kernels
 
     def _check_exports(self) -> None:
         """Every export the manifest describes must exist with the wasm type it lowers to."""
@@ -653,8 +664,48 @@ class WasmBackend:
         env.update(values, _w_rawbuf=raw)
         fn, rebind = convert.build(spec, body, env, rebind=tuple(values), ints=False, head=head,
                                    copies=True)
-        inst.rebinders.append(lambda: rebind(**per_instance()))
-        return fn
+        kernel = self._kernel(inst, spec, fn, raw, nslots, trap, out_view is not None)
+        if kernel is None:
+            inst.rebinders.append(lambda: rebind(**per_instance()))
+            return fn
+
+        def rebind_both(values: dict[str, Any]) -> None:
+            rebind(**values)
+            kernel.rebind(inst.ctx_addr, internals.func_address(values["_w_keep"]),
+                          inst.base + inst.out if out_view is not None else 0)
+
+        rebind_both(values)
+        inst.rebinders.append(lambda: rebind_both(per_instance()))
+        return kernel  # type: ignore[no-any-return]
+
+    def _kernel(self, inst: _Instance, spec: FunctionSpec, fn: Callable[..., Any], raw: Any,
+                nslots: int, trap: ctypes.c_void_p, out: bool) -> Any:
+        """The compiled call of ``fn`` (:meth:`capi.SpeedupsApi.kernel`) when this backend's
+        calls go through wasmcore-speedups and ``spec``'s parameters and result are all
+        numbers, called as they are (no sandbox arming them, no guard around them); else
+        None. ``out``: a fallible kernel's result is read from the result slot."""
+        api = self.api
+        if not self.compiled or not isinstance(api, capi.SpeedupsApi) \
+                or inst.arm is not None or type(inst).guard is not _Instance.guard:
+            return None
+        ret = spec.returns
+        if ret.kind not in ("unit", "scalar") or (spec.result_pointer and not spec.params) \
+                or any(p.type.kind not in ("scalar", "bytes", "str") for p in spec.params):
+            return None
+        params, slot = [], 0  # (each argument's type, its offset in the raw array)
+        for p in spec.params:
+            params.append((str(p.type.scalar) if p.type.kind == "scalar" else p.type.kind,
+                           slot * _SLOT))
+            slot += 1 if p.type.kind == "scalar" else 2  # (bytes, str: address and length)
+        label, error = spec.label, self._error(inst, spec.label)
+
+        def fail(err: int, status: int) -> BaseException:
+            return inst.failure(err, trap, status, label, error)
+
+        return api.kernel(fn, fail, raw=ctypes.addressof(raw), nslots=nslots,
+                          trap=ctypes.addressof(trap), tid=inst.tid, params=params,
+                          returns=None if ret.kind == "unit" else str(ret.name),
+                          fallible=spec.fallible, scratch=inst.shared)
 
     def _error(self, inst: _Instance, label: str) -> Callable[[int], Exception]:
         def error(status: int) -> Exception:
