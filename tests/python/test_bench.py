@@ -9,8 +9,10 @@ zlib.adler32, numpy.cumsum, rapidfuzz)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import operator
 import statistics
 import sys
 import zlib
@@ -69,10 +71,14 @@ def test_json_has_the_expected_rows(report: tuple[Path, dict[str, Any]]) -> None
         set(rows["dask", "per task"]["times"])
     authors = [r for r in report[1]["rows"] if r["group"] == "authors"]
     assert [r["name"] for r in authors] == ["gcd", "adler32", "adler32", "cumsum", "cumsum",
-                                            "levenshtein"]
+                                            "levenshtein", "Total.add"]
     for r in authors:  # both packages were built and measured, small calls also against labs
         assert {"author", "pyo3"} <= set(r["times"]) and "author/pyo3" in r["ratios"]
-    assert sum("labs" in r["times"] for r in authors) == 4
+    small = [r for r in authors if "labs" in r["times"]]
+    assert len(small) == 5
+    for r in small:  # and on the other call paths of this run
+        assert {"author_ctypes"} | ({"author_bound"} if wasm.available("speedups") else set()) \
+            <= set(r["times"])
     assert not [n for n in report[1]["meta"]["notes"] if n.startswith("authors")]
     for name in ("add(1, 2)", "add(1, 2), fuel and timeout", "host callback"):
         assert {"plugin", "wasmtime_py", "extism"} <= set(rows["plugins", name]["times"])
@@ -165,6 +171,9 @@ def test_author_packages_match_oracles(twins: list[ModuleType], a: int, b: int, 
         assert m.adler32(data) == zlib.adler32(data), m.__name__
         np.testing.assert_array_equal(m.cumsum(arr), np.cumsum(arr), err_msg=m.__name__)
         assert m.levenshtein(s, t) == Levenshtein.distance(s, t), m.__name__
+        total = m.Total()
+        assert [total.add(v) for v in x] == list(range(1, len(x) + 1)), m.__name__
+        assert total.sum() == functools.reduce(operator.add, x, 0.0), m.__name__  # in order
 
 
 def test_author_packages_at_the_bench_sizes(twins: list[ModuleType]) -> None:

@@ -134,7 +134,8 @@ def values(t: str) -> st.SearchStrategy[Any]:
         good = st.one_of(st.floats(), st.floats(width=32), st.integers(-(2**80), 2**80),
                          st.sampled_from([3.5e38, -3.5e38, 1e-46, -0.0, float("inf")]))
     elif t == "bytes":
-        good = st.one_of(st.binary(max_size=300), st.binary(min_size=60_000, max_size=70_000))
+        good = st.one_of(st.binary(max_size=300), st.binary(min_size=60_000, max_size=70_000),
+                         st.sampled_from([b"QUJD", b"QUJ", b"=A=="]))  # (base64 too)
         odd = st.one_of(odd, st.sampled_from([bytearray(b"ab"), memoryview(b"cd"),
                                               np.arange(3, dtype=np.uint8), "ab"]))
     elif t == "str":
@@ -145,15 +146,48 @@ def values(t: str) -> st.SearchStrategy[Any]:
     return st.one_of(good, good, odd)
 
 
+def cast(a: Any, dtype: Any) -> Any:
+    """``a`` as ``dtype``, NaNs and infinities as finite numbers (numpy's casts warn)."""
+    with np.errstate(all="ignore"):
+        return np.nan_to_num(a, posinf=7, neginf=-7).clip(-1e6, 1e6).astype(dtype)
+
+
+def arrays(elem: str, core: wasmcore.Core | None = None) -> st.SearchStrategy[Any]:
+    """Arguments for an array parameter of element type ``elem``: arrays the compiled call
+    takes as they are (and, for ``core``, arrays in its memory), and every other kind: views,
+    strides, other dtypes, byte orders, 2-D, lists, scalars, None."""
+    dt = np.dtype({"f64": "float64", "f32": "float32", "i64": "int64", "u32": "uint32",
+                   "u8": "uint8"}[elem])
+    if dt.kind == "f":
+        values = st.floats(width=dt.itemsize * 8)
+    else:
+        values = st.integers(int(np.iinfo(dt).min), min(int(np.iinfo(dt).max), 40))
+    exact = st.lists(values, max_size=40).map(lambda v: np.array(v, dtype=dt))
+    other = st.one_of(
+        exact.map(lambda a: np.concatenate([a, a])[1:]),  # a view
+        exact.map(lambda a: np.repeat(a, 2)[::2]),  # strided
+        exact.map(lambda a: a.astype(dt.newbyteorder(">"))),
+        exact.map(lambda a: cast(a, np.float32 if dt != np.float32 else np.float64)),
+        exact.map(lambda a: cast(a, np.int64) if dt.kind == "f" else a - 3),
+        exact.map(lambda a: a.reshape(1, -1)),
+        exact.map(lambda a: a.tolist()),
+        st.sampled_from([None, "ab", b"ab", 3, 2.5, [[1.0]], np.float64(1.0)]))
+    if core is not None:
+        other = st.one_of(other, exact.map(core.asarray))  # zero-copy: the Python path's
+    return st.one_of(exact, exact, other)
+
+
 def outcome(f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> object:
-    """What a call gives: its result (NaNs by their bits), or its exception's type and
-    message."""
+    """What a call gives: its result (NaNs by their bits; an array by its dtype, shape and
+    bytes), or its exception's type and message."""
     try:
         r = f(*args, **kwargs)
     except Exception as e:  # noqa: BLE001 - the exception is the outcome
         return type(e), str(e)
     if isinstance(r, float) and math.isnan(r):
         return "nan", np.float64(r).view(np.uint64).item()
+    if isinstance(r, np.ndarray):
+        return np.ndarray, r.dtype.str, r.shape, r.flags.writeable, r.tobytes()
     return type(r), r
 
 
@@ -205,6 +239,38 @@ def test_the_cores_kernels_equal_the_python_path(n: Any) -> None:
     core = wasmcore.load()
     same(core.fib, (n if not isinstance(n, int) or n <= 25 or n > 93 else 25,), {})
     same(core.count_primes, (n if not isinstance(n, int) or n <= 10**5 else 10**5,), {})
+
+
+# the core's kernels' integer parameters, in a range they answer quickly in (and all out of
+# range: their errors)
+SMALL = {"fib": 25, "count_primes": 10**5, "histogram": 1000, "partitions": 60}
+
+
+@pytest.mark.parametrize("name", [f.name for f in wasmcore.load().manifest.functions
+                                  if hasattr(getattr(wasmcore.load(), f.name), "_w_fallback")])
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_the_cores_compiled_kernels_equal_the_python_path(name: str, data: st.DataObject
+                                                          ) -> None:
+    core = wasmcore.load()
+    k = getattr(core, name)
+    spec = next(f for f in core.manifest.functions if f.name == name)
+    args = []
+    for p in spec.params:
+        t = p.type
+        if t.kind == "buffer":
+            small = t.elem == "u32" and name in SMALL
+            v = data.draw(arrays(t.elem, core) if not small else st.lists(
+                st.integers(0, 12), max_size=6).map(lambda x: np.array(x, np.uint32)), label=p.name)
+        elif t.kind == "scalar" and t.scalar in INT_RANGES and name in SMALL:
+            v = data.draw(st.one_of(st.integers(0, SMALL[name]), st.sampled_from(ODD)),
+                          label=p.name)
+        else:
+            v = data.draw(values(t.name), label=p.name)
+        args.append(v)
+    same(k, tuple(args), {})
+    if spec.params and spec.params[-1].has_default:
+        same(k, tuple(args[:-1]), {})  # the default
 
 
 def test_a_trap_or_an_error_status_then_a_good_call(shapes: wasmcore.Core) -> None:
@@ -263,6 +329,25 @@ def test_a_compiled_kernel_pickles_as_its_core(tmp_path: Path) -> None:
     cloudpickle = pytest.importorskip("cloudpickle")
     g = cloudpickle.loads(cloudpickle.dumps(core.count_primes))
     assert g(100) == 25
+
+
+def test_a_modules_compiled_function_pickles_by_name(tmp_path: Path) -> None:
+    import hashlib
+    import types
+
+    from wasmcore._abi.manifest import read_manifest
+    from wasmcore._extension import _bind_module
+
+    data = module_with(MANIFEST, SHAPES)
+    mod = types.ModuleType("wasmcore_test_shapes")  # as an author's package binds its module
+    sys.modules[mod.__name__] = mod
+    try:
+        _bind_module(vars(mod), mod.__name__, data, hashlib.sha256(data).hexdigest(),
+                     read_manifest(data))
+        assert hasattr(mod.add_i32, "_w_fallback")
+        assert pickle.loads(pickle.dumps(mod.add_i32)) is mod.add_i32
+    finally:
+        del sys.modules[mod.__name__]
 
 
 def test_a_dropped_core_frees_its_compiled_kernels(tmp_path: Path) -> None:

@@ -1,32 +1,38 @@
-//! [`Kernel`]: the compiled call of a wasm export whose parameters and result are numbers.
+//! [`Kernel`]: the compiled call of a wasm export whose parameters are numbers, `bytes`, `str`
+//! and 1-D arrays, and whose result is a number, `bytes`, `str` or a 1-D array.
 //!
 //! wasmcore's Python path (the generated callables of `wasmcore/_backends/wasm.py`) stays the
 //! reference: a `Kernel` makes a call itself only when every argument is exactly of the type
-//! the call takes (an `int` in range, a `float`, a `bool`), given by position, from the thread
-//! whose instance it is bound to. Anything else (keywords, defaults, another thread, a numpy
-//! scalar, a value out of range) goes, untouched, to the Python callable it was made from
-//! (`_w_fallback`, an attribute of the Python subclass wasmcore makes), which checks, converts
-//! and raises exactly as it always does. After a call, a wasmtime error, a trap or a kernel's
-//! error status is handed to `_w_fail(error, status)`, the Python path's own failure handling
-//! (which re-creates the instance after a trap), whose exception is raised. So the two paths
-//! cannot disagree on an error: there is one code for each error, in Python.
+//! the call takes (an `int` in range, a `float`, a `bool`, a `bytes`, a `str`, a C-contiguous
+//! aligned numpy array of the element type that is no view of other memory), given by
+//! position, from the thread whose instance it is bound to, and fits the scratch area. Anything
+//! else (keywords, defaults, another thread, a numpy scalar, a value out of range, a list, an
+//! array of another dtype or in linear memory already) goes, untouched, to the Python callable
+//! it was made from (`_w_fallback`, an attribute of the Python subclass wasmcore makes), which
+//! checks, converts and raises exactly as it always does. After a call, a wasmtime error, a trap
+//! or a kernel's error status is handed to `_w_fail(error, status)`, the Python path's own
+//! failure handling (which re-creates the instance after a trap), whose exception is raised. So
+//! the two paths cannot disagree on an error: there is one code for each error, in Python.
 //!
 //! What a `Kernel` writes and reads is fixed when it is made: the raw value array's address,
-//! each argument's byte offset and type, the result's type and, for a fallible kernel, the
-//! address of the result slot in linear memory. The store context, the function and the
-//! result slot are replaced by [`Kernel::rebind`] when wasmcore re-creates the instance.
+//! each argument's type (its byte offset follows from the ABI's lowering, `wasmcore-schema`),
+//! the result's type. The store context, the function and the host address of the result slot
+//! in linear memory are replaced by [`Kernel::rebind`] when wasmcore re-creates the instance;
+//! where the scratch area and linear memory are, by [`Scratch`].
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
+use numpy::npyffi::{self, NPY_ARRAY_ALIGNED, NPY_ARRAY_C_CONTIGUOUS};
+use numpy::{Element, PyArray1, PyArrayDescr, PyArrayDescrMethods, dtype};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyTuple};
 use pyo3::{BoundObject, ffi, intern};
-use wasmcore_schema::{Scalar, ValType};
+use wasmcore_schema::{Dir, Elem, Return, Scalar, Type};
 
 /// The interface of [`Kernel`] that wasmcore checks before using it.
-pub const INTERFACE: u32 = 1;
+pub const INTERFACE: u32 = 2;
 
 /// `wasmtime_func_call_unchecked(context, func, args_and_results, nargs_and_results, trap)`.
 type CallUnchecked = unsafe extern "C" fn(usize, usize, usize, usize, usize) -> usize;
@@ -40,18 +46,34 @@ enum Arg {
     Bytes,
     /// exactly `str`, as UTF-8
     Str,
+    /// exactly a numpy array of the element's dtype (its length in elements)
+    Array(Elem),
 }
 
-/// The most bytes and str arguments of a compiled call.
+/// What a call returns: nothing, a number (in the first slot, or in the result slot of a
+/// fallible kernel), or an owned buffer the kernel wrote the address and length of to the
+/// result slot, copied out and freed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ret {
+    Unit,
+    Num(Scalar),
+    Bytes,
+    Str,
+    Array(Elem),
+}
+
+/// The most `bytes`, `str` and array arguments of a compiled call.
 const MAX_BUFFERS: usize = 8;
 
-/// The scratch area of an instance's linear memory, shared by its kernels: where its first
-/// byte is in the host's memory and in wasm's, how many bytes it has (none until the Python
-/// path first grows it) and how many bytes the kernels have copied into it so far. wasmcore
-/// updates it whenever it replaces the area.
+/// Where an instance's linear memory and its scratch area are, shared by its kernels: the
+/// memory's first byte in the host's memory and how many bytes of it wasmcore knows of (it
+/// only grows); the scratch area's address in linear memory and its size (none until the
+/// Python path first grows it); and how many bytes the kernels have copied into it so far.
+/// wasmcore updates it whenever these change.
 #[pyclass(frozen, module = "wasmcore_speedups")]
 pub struct Scratch {
-    host: AtomicUsize,
+    base: AtomicUsize,
+    len: AtomicUsize,
     ptr: AtomicUsize,
     cap: AtomicUsize,
     copied: AtomicU64,
@@ -62,24 +84,37 @@ impl Scratch {
     #[new]
     fn new() -> Self {
         Scratch {
-            host: AtomicUsize::new(0),
+            base: AtomicUsize::new(0),
+            len: AtomicUsize::new(0),
             ptr: AtomicUsize::new(0),
             cap: AtomicUsize::new(0),
             copied: AtomicU64::new(0),
         }
     }
 
-    /// The area is now `cap` bytes at `ptr` in linear memory, `host` in the host's memory
-    /// (all 0: there is none).
-    fn set(&self, host: usize, ptr: u32, cap: u32) -> PyResult<()> {
-        if cap != 0 && host == 0 {
+    /// Linear memory starts at host address `base` and has (at least) `len` bytes.
+    fn memory(&self, base: usize, len: usize) -> PyResult<()> {
+        if base == 0 && len != 0 {
             return Err(PyValueError::new_err(
-                "Scratch.set(): parameter 'host' is 0",
+                "Scratch.memory(): parameter 'base' is 0",
             ));
         }
-        self.host.store(host, Relaxed);
-        self.ptr.store(ptr as usize, Relaxed);
-        self.cap.store(cap as usize, Relaxed);
+        self.base.store(base, Relaxed);
+        self.len.store(len, Relaxed);
+        Ok(())
+    }
+
+    /// The area is now `cap` bytes at `ptr` in linear memory (0 and 0: there is none); it
+    /// must lie in the memory given by [`Scratch::memory`].
+    fn set(&self, ptr: u32, cap: u32) -> PyResult<()> {
+        let (ptr, cap) = (ptr as usize, cap as usize);
+        if cap != 0 && (self.base.load(Relaxed) == 0 || ptr + cap > self.len.load(Relaxed)) {
+            return Err(PyValueError::new_err(
+                "Scratch.set(): the area is outside linear memory",
+            ));
+        }
+        self.ptr.store(ptr, Relaxed);
+        self.cap.store(cap, Relaxed);
         Ok(())
     }
 
@@ -90,32 +125,23 @@ impl Scratch {
     }
 }
 
-/// The scalar type named `name`, and the bytes its value takes in a slot.
-fn scalar(name: &str) -> Option<(Scalar, usize)> {
-    let t = *Scalar::ALL.iter().find(|t| t.as_str() == name)?;
-    Some((
-        t,
-        if matches!(t.lower(), ValType::I64 | ValType::F64) {
-            8
-        } else {
-            4
-        },
-    ))
-}
-
-/// `Kernel(call, raw, nslots, trap, tid, params, returns, fallible)`: the compiled call of one
-/// export in one instance. `call` is the address of `wasmtime_func_call_unchecked`; `raw` the
-/// address of the call's raw value array of `nslots` 16-byte slots; `trap` the address of the
-/// pointer-sized trap slot; `tid` the ident (`threading.get_ident()`) of the instance's thread;
-/// `params` a list of `(type, offset)`, each argument's type name (`i32`, `u32`, `i64`, `u64`,
-/// `f32`, `f64`, `bool`) and byte offset in the raw array; `returns` the result's type name or
-/// `None`; `fallible`: the export returns an i32 status and writes its result, if any, to the
-/// result slot (see [`Kernel::rebind`]).
+/// `Kernel(call, raw, nslots, trap, tid, params, returns, fallible, scratch=None, free=None,
+/// defaults=[])`:
+/// the compiled call of one export in one instance. `call` is the address of
+/// `wasmtime_func_call_unchecked`; `raw` the address of the call's raw value array of `nslots`
+/// 16-byte slots; `trap` the address of the pointer-sized trap slot; `tid` the ident
+/// (`threading.get_ident()`) of the instance's thread; `params` the manifest's names of the
+/// parameter types (`u64`, `str`, `f64[]`, ..., `handle`: a `u32` here); `returns` the
+/// result's (or `None`); `fallible`: the export returns an i32 status. `scratch` (a
+/// [`Scratch`]) is needed for `bytes`, `str` and array parameters and owned results; `free`
+/// (the instance's `wasmcore_free(ptr, size, align)` kernel) for owned results. `defaults`:
+/// the values of the last parameters when a call leaves them out.
 ///
-/// Calling it needs the attributes `_w_fallback` (the Python callable it stands for) and
-/// `_w_fail` (`(error, status) -> exception`) on the object: wasmcore subclasses it. Unsafe as a
-/// ctypes function pointer is: wasmcore makes these objects itself, with the addresses of the
-/// wasmtime library wasmtime-py has loaded and of memory it keeps alive.
+/// Calling it needs the attributes `_w_fallback` (the Python callable it stands for), `_w_fail`
+/// (`(error, status) -> exception`) and, with an owned result, `_w_take` (the Python path's
+/// copy and free of the result) on the object: wasmcore subclasses it. Unsafe as a ctypes
+/// function pointer is: wasmcore makes these objects itself, with the addresses of the wasmtime
+/// library wasmtime-py has loaded and of memory it keeps alive.
 #[pyclass(frozen, subclass, module = "wasmcore_speedups")]
 pub struct Kernel {
     call: CallUnchecked,
@@ -123,10 +149,14 @@ pub struct Kernel {
     nslots: usize,
     trap: usize,
     tid: std::os::raw::c_ulong,
-    params: Vec<(Arg, usize)>,
-    scratch: Option<Py<Scratch>>,
-    returns: Option<Scalar>,
+    /// each argument's type, its offset in the raw array and, for an array, its dtype
+    params: Vec<(Arg, usize, Option<Py<PyArrayDescr>>)>,
+    /// the default values of the last parameters
+    defaults: Vec<Py<PyAny>>,
+    ret: Ret,
     fallible: bool,
+    scratch: Option<Py<Scratch>>,
+    free: Option<Py<Kernel>>,
     ctx: AtomicUsize,
     func: AtomicUsize,
     out: AtomicUsize,
@@ -135,56 +165,79 @@ pub struct Kernel {
 #[pymethods]
 impl Kernel {
     #[new]
-    #[pyo3(signature = (call, raw, nslots, trap, tid, params, returns, fallible, scratch = None))]
+    #[pyo3(signature = (call, raw, nslots, trap, tid, params, returns, fallible, scratch = None, free = None, defaults = Vec::new()))]
     #[allow(clippy::too_many_arguments)]
     fn new(
+        py: Python<'_>,
         call: usize,
         raw: usize,
         nslots: usize,
         trap: usize,
         tid: std::os::raw::c_ulong,
-        params: Vec<(String, usize)>,
+        params: Vec<String>,
         returns: Option<String>,
         fallible: bool,
         scratch: Option<Py<Scratch>>,
+        free: Option<Py<Kernel>>,
+        defaults: Vec<Py<PyAny>>,
     ) -> PyResult<Self> {
         if call == 0 || raw == 0 || trap == 0 {
             return Err(PyValueError::new_err(
                 "Kernel(): parameters 'call', 'raw' and 'trap' must be addresses, got 0",
             ));
         }
-        let kind = |name: &str| {
-            scalar(name).ok_or_else(|| {
-                PyValueError::new_err(format!("Kernel(): {name:?} is not a number type"))
-            })
-        };
+        let refused =
+            |what: &str| PyValueError::new_err(format!("Kernel(): {what} is not compiled here"));
         let mut ps = Vec::with_capacity(params.len());
-        for (name, offset) in &params {
-            let (arg, size) = match name.as_str() {
-                "bytes" => (Arg::Bytes, 16 + 4),
-                "str" => (Arg::Str, 16 + 4),
-                _ => {
-                    let (t, size) = kind(name)?;
-                    (Arg::Num(t), size)
-                }
+        let mut types = Vec::with_capacity(params.len());
+        let mut offset = 0;
+        for name in &params {
+            let t = Type::parse(name).map_err(|e| PyValueError::new_err(e.to_string()))?;
+            let (arg, descr) = match t {
+                Type::Scalar(s) => (Arg::Num(s), None),
+                Type::Handle => (Arg::Num(Scalar::U32), None),
+                Type::Bytes => (Arg::Bytes, None),
+                Type::Str => (Arg::Str, None),
+                Type::Buffer(e, Dir::In) => (Arg::Array(e), Some(descr_of(py, e))),
+                _ => return Err(refused(name)),
             };
-            if offset + size > nslots * 16 {
-                return Err(PyValueError::new_err(format!(
-                    "Kernel(): offset {offset} is outside the raw array of {nslots} slots"
-                )));
-            }
-            ps.push((arg, *offset));
+            ps.push((arg, offset, descr));
+            types.push(t);
+            offset += 16 * t.lower().len();
         }
-        let buffers = ps.iter().filter(|(a, _)| !matches!(a, Arg::Num(_))).count();
-        if buffers > MAX_BUFFERS || (buffers > 0 && scratch.is_none()) {
+        let r =
+            Return::parse(returns.as_deref()).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let ret = match r {
+            Return::Unit => Ret::Unit,
+            Return::Scalar(s) => Ret::Num(s),
+            Return::Handle => Ret::Num(Scalar::U32),
+            Return::OwnedStr => Ret::Str,
+            Return::Owned(_) if returns.as_deref() == Some("bytes") => Ret::Bytes,
+            Return::Owned(e) => Ret::Array(e),
+            Return::OwnedMatrix(_) => return Err(refused("a 2-D result")),
+        };
+        // the raw array holds the arguments (the result pointer last) and the results
+        let (lowered, results) = wasmcore_schema::signature(&types, r, fallible);
+        if nslots < lowered.len().max(results.len()).max(1) {
             return Err(PyValueError::new_err(format!(
-                "Kernel(): {buffers} bytes or str parameters need a scratch area (at most \
-                 {MAX_BUFFERS})"
+                "Kernel(): {nslots} slots do not hold the call's values"
             )));
         }
-        let returns = returns.as_deref().map(kind).transpose()?.map(|(t, _)| t);
-        if nslots == 0 || (returns.is_some() || fallible) && nslots * 16 < 8 {
-            return Err(PyValueError::new_err("Kernel(): no slot for the result"));
+        if defaults.len() > ps.len() {
+            return Err(PyValueError::new_err(
+                "Kernel(): more defaults than parameters",
+            ));
+        }
+        let buffers = ps.iter().filter(|p| !matches!(p.0, Arg::Num(_))).count();
+        let owned = matches!(ret, Ret::Bytes | Ret::Str | Ret::Array(_));
+        if buffers > MAX_BUFFERS
+            || ((buffers > 0 || owned) && scratch.is_none())
+            || (owned && free.is_none())
+        {
+            return Err(PyValueError::new_err(format!(
+                "Kernel(): {buffers} buffer parameters (at most {MAX_BUFFERS}) and an owned \
+                 result need a scratch area, and an owned result the free function"
+            )));
         }
         // SAFETY: call is non-null (checked above); that it is wasmtime_func_call_unchecked is
         // the maker's promise (the class's doc)
@@ -196,9 +249,11 @@ impl Kernel {
             trap,
             tid,
             params: ps,
-            scratch,
-            returns,
+            defaults,
+            ret,
             fallible,
+            scratch,
+            free,
             ctx: AtomicUsize::new(0),
             func: AtomicUsize::new(0),
             out: AtomicUsize::new(0),
@@ -206,10 +261,12 @@ impl Kernel {
     }
 
     /// Binds the call to the instance's store context `ctx` and function `func` (a
-    /// `wasmtime_func_t *`); `out`: the host address of the result slot of a fallible kernel
-    /// returning a value (0 otherwise).
+    /// `wasmtime_func_t *`); `out`: the host address of the result slot, for a fallible kernel
+    /// returning a value and an owned result (0 otherwise).
     fn rebind(&self, ctx: usize, func: usize, out: usize) -> PyResult<()> {
-        if ctx == 0 || func == 0 || (self.fallible && self.returns.is_some() && out == 0) {
+        let slot = matches!(self.ret, Ret::Bytes | Ret::Str | Ret::Array(_))
+            || (self.fallible && self.ret != Ret::Unit);
+        if ctx == 0 || func == 0 || (slot && out == 0) {
             return Err(PyValueError::new_err("Kernel.rebind(): an address is 0"));
         }
         self.ctx.store(ctx, Relaxed);
@@ -240,61 +297,73 @@ impl Kernel {
         let ctx = k.ctx.load(Relaxed);
         // SAFETY: no precondition (it reads the calling thread's ident)
         let tid = unsafe { ffi::PyThread_get_thread_ident() };
+        let (given, all) = (args.len(), k.params.len());
+        let first_default = all - k.defaults.len();
         if ctx == 0
             || tid != k.tid
-            || args.len() != k.params.len()
+            || given > all
+            || given < first_default
             || kwargs.is_some_and(|d| !d.is_empty())
         {
             return fallback(slf, args, kwargs);
         }
-        // bytes to copy into the scratch area: (from, length, where in the area, raw offset)
-        let mut copies = [(std::ptr::null::<u8>(), 0usize, 0usize, 0usize); MAX_BUFFERS];
+        // bytes to copy into the scratch area: (from, bytes, where in the area, raw offset,
+        // the length the call gets)
+        let mut copies = [(std::ptr::null::<u8>(), 0usize, 0usize, 0usize, 0usize); MAX_BUFFERS];
         let (mut ncopies, mut used) = (0, 0);
-        let (host, base, cap) = match &k.scratch {
+        let (base, ptr, cap) = match &k.scratch {
             Some(s) => {
                 let s = s.get();
                 (
-                    s.host.load(Relaxed),
+                    s.base.load(Relaxed),
                     s.ptr.load(Relaxed),
                     s.cap.load(Relaxed),
                 )
             }
             None => (0, 0, 0),
         };
-        for (i, &(arg, offset)) in k.params.iter().enumerate() {
-            // SAFETY: i < args.len() (checked above)
-            let a = unsafe { args.get_borrowed_item_unchecked(i) };
-            let at = (k.raw + offset) as *mut u8;
-            let t = match arg {
-                Arg::Num(t) => t,
-                // SAFETY: a is a live object
-                _ => match unsafe { bytes_of(arg, a.as_ptr()) } {
-                    // (the Python path grows the area, or converts or refuses the argument)
-                    Some((from, n)) if used + n <= cap => {
-                        copies[ncopies] = (from, n, used, offset);
-                        ncopies += 1;
-                        used += (n + 15) & !15;
+        for (i, (arg, offset, descr)) in k.params.iter().enumerate() {
+            let a = if i < given {
+                // SAFETY: i < args.len()
+                unsafe { args.get_borrowed_item_unchecked(i) }
+            } else {
+                k.defaults[i - first_default].bind_borrowed(py) // (i >= first_default)
+            };
+            let found = match *arg {
+                Arg::Num(t) => {
+                    // SAFETY: offset + the value's size is within the raw array (checked
+                    // when made)
+                    if unsafe { write(t, a.as_ptr(), (k.raw + offset) as *mut u8) } {
                         continue;
                     }
-                    _ => return fallback(slf, args, kwargs),
-                },
+                    None
+                }
+                Arg::Array(e) => descr.as_ref().and_then(|d| array_of(py, &a, e, d.bind(py))),
+                // SAFETY: a is a live object
+                _ => unsafe { bytes_of(*arg, a.as_ptr()) }.map(|(p, n)| (p, n, n)),
             };
-            // SAFETY: offset + the value's size is within the raw array (checked when made)
-            if !unsafe { write(t, a.as_ptr(), at) } {
-                return fallback(slf, args, kwargs);
+            match found {
+                // (the Python path grows the area, or converts or refuses the argument)
+                Some((from, n, len)) if used + n <= cap => {
+                    copies[ncopies] = (from, n, used, *offset, len);
+                    ncopies += 1;
+                    used += (n + 15) & !15;
+                }
+                _ => return fallback(slf, args, kwargs),
             }
         }
         let mut copied = 0;
-        for &(from, n, to, offset) in &copies[..ncopies] {
-            // SAFETY: the bytes of a live bytes or str object (args holds them) into the
-            // scratch area, within its cap (checked above); the address and length into the
-            // two slots at offset (checked when made). A wasm address fits in a u32.
+        for &(from, n, to, offset, len) in &copies[..ncopies] {
+            // SAFETY: the bytes of a live object (args holds it) into the scratch area, within
+            // its cap (checked above) and linear memory (Scratch::set); the address and length
+            // into the two slots at offset (checked when made). A wasm address and a length
+            // that fits in the area fit in a u32.
             unsafe {
                 if n > 0 {
-                    std::ptr::copy_nonoverlapping(from, (host + to) as *mut u8, n);
+                    std::ptr::copy_nonoverlapping(from, (base + ptr + to) as *mut u8, n);
                 }
-                ((k.raw + offset) as *mut u32).write_unaligned((base + to) as u32);
-                ((k.raw + offset + 16) as *mut u32).write_unaligned(n as u32);
+                ((k.raw + offset) as *mut u32).write_unaligned((ptr + to) as u32);
+                ((k.raw + offset + 16) as *mut u32).write_unaligned(len as u32);
             }
             copied += n as u64;
         }
@@ -307,28 +376,198 @@ impl Kernel {
         // ctx and func those of a live instance of this thread, raw and trap live buffers of
         // the sizes given; nothing here touches Python objects while the GIL is released
         let err = py.detach(move || unsafe { call(ctx, func, raw, nslots, trap) });
+        k.check(slf, err)?;
+        let out = k.out.load(Relaxed);
+        match k.ret {
+            Ret::Unit => Ok(py.None()),
+            Ret::Num(t) => {
+                let at = if k.fallible { out } else { raw };
+                // SAFETY: the result is in the raw array, or in the result slot of the
+                // instance's linear memory (its address given by rebind)
+                Ok(unsafe { read(py, t, at as *const u8) })
+            }
+            _ => k.take(slf, out),
+        }
+    }
+}
+
+impl Kernel {
+    /// The exception of a failed call (an error, a trap, an error status), from the Python
+    /// path's failure handling (`_w_fail`).
+    fn check(&self, slf: &Bound<'_, Kernel>, err: usize) -> PyResult<()> {
         // SAFETY: raw and trap are live buffers (the maker's promise)
         let (status, trapped) = unsafe {
             (
-                if k.fallible {
-                    (raw as *const i32).read_unaligned()
+                if self.fallible {
+                    (self.raw as *const i32).read_unaligned()
                 } else {
                     0
                 },
-                (trap as *const usize).read_unaligned() != 0,
+                (self.trap as *const usize).read_unaligned() != 0,
             )
         };
         if err != 0 || trapped || status != 0 {
-            let fail = slf.getattr(intern!(py, "_w_fail"))?;
+            let fail = slf.getattr(intern!(slf.py(), "_w_fail"))?;
             return Err(PyErr::from_value(fail.call1((err, status))?));
         }
-        let Some(t) = k.returns else {
-            return Ok(py.None());
+        Ok(())
+    }
+
+    /// The owned result whose address and length (in elements) the call wrote to the result
+    /// slot at host address `out`: copied out, then freed with the module's `wasmcore_free`.
+    /// A buffer beyond the part of linear memory wasmcore knows of, or not aligned for its
+    /// elements, is the Python path's to take (`_w_take`).
+    fn take(&self, slf: &Bound<'_, Kernel>, out: usize) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        // SAFETY: out is the result slot in linear memory (rebind; two u32 words)
+        let (at, n) = unsafe {
+            let slot = out as *const u32;
+            (
+                slot.read_unaligned() as usize,
+                slot.add(1).read_unaligned() as usize,
+            )
         };
-        let at = if k.fallible { k.out.load(Relaxed) } else { raw };
-        // SAFETY: the result is in the raw array, or in the result slot of the instance's
-        // linear memory (its address given by rebind)
-        Ok(unsafe { read(py, t, at as *const u8) })
+        let item = match self.ret {
+            Ret::Array(e) => e.size(),
+            _ => 1,
+        };
+        let (base, len) = match &self.scratch {
+            Some(s) => (s.get().base.load(Relaxed), s.get().len.load(Relaxed)),
+            None => (0, 0),
+        };
+        let size = n
+            .checked_mul(item)
+            .filter(|size| at.checked_add(*size).is_some_and(|end| end <= len));
+        let (Some(size), Some(free)) = (size, &self.free) else {
+            return Ok(slf.getattr(intern!(py, "_w_take"))?.call0()?.unbind());
+        };
+        if base == 0 || (base + at) % item != 0 {
+            return Ok(slf.getattr(intern!(py, "_w_take"))?.call0()?.unbind());
+        }
+        // SAFETY: size bytes at address `at` of linear memory, inside the part wasmcore knows
+        // of (checked above; memory never moves nor shrinks), aligned for the elements
+        let data = unsafe { std::slice::from_raw_parts((base + at) as *const u8, size) };
+        let result = match self.ret {
+            Ret::Bytes => Ok(PyBytes::new(py, data).into_any().unbind()),
+            Ret::Str => {
+                // as str(data, "utf-8"): the same error for bytes that are no UTF-8
+                // SAFETY: data is a live slice of size bytes
+                let s = unsafe {
+                    ffi::PyUnicode_DecodeUTF8(
+                        data.as_ptr().cast(),
+                        size as ffi::Py_ssize_t,
+                        c"strict".as_ptr(),
+                    )
+                };
+                // SAFETY: a new reference, or null with an exception set
+                unsafe { Bound::from_owned_ptr_or_err(py, s) }.map(Bound::unbind)
+            }
+            Ret::Array(e) => Ok(array_from(py, e, data)),
+            Ret::Unit | Ret::Num(_) => unreachable!("take() is for owned results"),
+        };
+        let free = free.bind(py);
+        free.get()
+            .call_numbers(free, &[at as u64, size as u64, item as u64])?;
+        result
+    }
+
+    /// Calls this kernel (one of numbers: the module's `wasmcore_free`) with `values` and the
+    /// GIL held: for a call with nothing to wait for, run by another kernel.
+    fn call_numbers(&self, slf: &Bound<'_, Kernel>, values: &[u64]) -> PyResult<()> {
+        let ctx = self.ctx.load(Relaxed);
+        if ctx == 0 || values.len() != self.params.len() {
+            return Err(PyValueError::new_err(
+                "Kernel: an internal call of the wrong shape",
+            ));
+        }
+        for (&v, (arg, offset, _)) in values.iter().zip(&self.params) {
+            let Arg::Num(t) = *arg else {
+                return Err(PyValueError::new_err(
+                    "Kernel: an internal call of the wrong shape",
+                ));
+            };
+            let at = (self.raw + offset) as *mut u8;
+            // SAFETY: offset + the value's size is within the raw array (checked when made)
+            unsafe {
+                match t {
+                    Scalar::I64 | Scalar::U64 => (at as *mut u64).write_unaligned(v),
+                    _ => (at as *mut u32).write_unaligned(v as u32),
+                }
+            }
+        }
+        // SAFETY: as in __call__ (the maker's promise)
+        let err = unsafe {
+            (self.call)(
+                ctx,
+                self.func.load(Relaxed),
+                self.raw,
+                self.nslots,
+                self.trap,
+            )
+        };
+        self.check(slf, err)
+    }
+}
+
+/// The numpy dtype of an element type.
+fn descr_of(py: Python<'_>, e: Elem) -> Py<PyArrayDescr> {
+    match e {
+        Elem::F64 => dtype::<f64>(py),
+        Elem::F32 => dtype::<f32>(py),
+        Elem::I64 => dtype::<i64>(py),
+        Elem::U32 => dtype::<u32>(py),
+        Elem::U8 => dtype::<u8>(py),
+    }
+    .unbind()
+}
+
+/// The bytes of argument `a` (their address, size and the array's length in elements) when it
+/// is exactly a numpy array of dtype `descr`, 1-D, C-contiguous and aligned, and not a view of
+/// other memory (a view may be of linear memory itself: the Python path passes those as they
+/// are).
+fn array_of(
+    py: Python<'_>,
+    a: &Borrowed<'_, '_, PyAny>,
+    e: Elem,
+    descr: &Bound<'_, PyArrayDescr>,
+) -> Option<(*const u8, usize, usize)> {
+    // SAFETY: a is a live object
+    if unsafe { npyffi::PyArray_CheckExact(py, a.as_ptr()) } == 0 {
+        return None;
+    }
+    // SAFETY: a is exactly a numpy array (checked above): its fields are those of
+    // PyArrayObject, and its descr a live dtype
+    unsafe {
+        let arr = &(*(a.as_ptr() as *const npyffi::PyArrayObject)).fields;
+        let flags = NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED;
+        if arr.nd != 1 || arr.flags & flags != flags || !arr.base.is_null() {
+            return None;
+        }
+        let own =
+            Bound::from_borrowed_ptr(py, arr.descr.cast()).cast_into_unchecked::<PyArrayDescr>();
+        if !own.is(descr) && !own.is_equiv_to(descr) {
+            return None;
+        }
+        let n = usize::try_from(*arr.dimensions).ok()?;
+        Some((arr.data as *const u8, n.checked_mul(e.size())?, n))
+    }
+}
+
+/// A new numpy array of element type `e` holding a copy of `data` (aligned for it).
+fn array_from(py: Python<'_>, e: Elem, data: &[u8]) -> Py<PyAny> {
+    fn typed<T: Element + Copy>(py: Python<'_>, data: &[u8]) -> Py<PyAny> {
+        // SAFETY: data is aligned for T (the caller checks) and holds whole elements
+        let values = unsafe {
+            std::slice::from_raw_parts(data.as_ptr().cast::<T>(), data.len() / size_of::<T>())
+        };
+        PyArray1::from_slice(py, values).into_any().unbind()
+    }
+    match e {
+        Elem::F64 => typed::<f64>(py, data),
+        Elem::F32 => typed::<f32>(py, data),
+        Elem::I64 => typed::<i64>(py, data),
+        Elem::U32 => typed::<u32>(py, data),
+        Elem::U8 => typed::<u8>(py, data),
     }
 }
 

@@ -156,6 +156,8 @@ COLUMNS = {
     "author": "wasmcore",
     "pyo3": "PyO3",
     "labs": "bare labs()",
+    "author_bound": "wasmcore, BoundCall only",
+    "author_ctypes": "wasmcore via ctypes",
     # the plugins group (_bench_plugins.py)
     "plugin": "wasmcore p.add()",
     "plugin_call": "wasmcore p.call()",
@@ -881,18 +883,51 @@ def author_rows(s: Sizes, notes: list[str]) -> list[Row]:
         ("levenshtein", "6/7 chars", True, lambda m: m.levenshtein("kitten", "sitting")),
     ]
     labs = bare_labs()
+    paths = author_paths(pkgs["author"]) if "author" in pkgs else {}
+    # the method-call row: the method of an object made once per column (outside the timing)
+    totals = {id(m): m.Total() for m in [*pkgs.values(), *paths.values()]}
+    calls.append(("Total.add", "(f64), a method", True, lambda o: o.add(1.5)))
     rows = []
     for name, size, per_call, call in calls:
+        def subject(m: Any, method: bool = name == "Total.add") -> Any:
+            return totals[id(m)] if method else m
+
         th: dict[str, Callable[[], object]] = {
-            col: functools.partial(call, m) for col, m in pkgs.items()}
-        got = [call(m) for m in pkgs.values()]
+            col: functools.partial(call, subject(m)) for col, m in pkgs.items()}
+        got = [call(subject(m)) for m in pkgs.values()]
         if not all(np.array_equal(g, got[0]) for g in got):
             raise AssertionError(f"bench {name} {size}: wasmcore and PyO3 disagree ({got})")
         if per_call:
             th["labs"] = labs
+            th.update((col, functools.partial(call, subject(core)))
+                      for col, core in paths.items())
         rows.append(Row("authors", name, size, th,
-                        [("author", "pyo3"), ("author", "labs"), ("pyo3", "labs")]))
+                        [("author", "pyo3"), ("author_bound", "pyo3"), ("author_ctypes", "pyo3"),
+                         ("author", "labs"), ("pyo3", "labs")]))
     return rows
+
+
+def author_paths(pkg: Any) -> dict[str, Any]:
+    """The wasmcore package's module on the other call paths, each as a core: with
+    wasmcore-speedups but its kernels not compiled (a Python callable around a ``BoundCall``
+    each), and through ctypes (the path without wasmcore-speedups). Only those available."""
+    import hashlib
+
+    import wasmcore
+
+    from ._abi.manifest import read_manifest
+    from ._backends import wasm as wasm_backend
+
+    wasm_file = next(Path(pkg.__file__).parent.glob("*.wasm"))
+    data = wasm_file.read_bytes()
+    digest, manifest = hashlib.sha256(data).hexdigest(), read_manifest(data)
+    out: dict[str, Any] = {}
+    if (bound := bound_core(data, manifest, digest)) is not None:
+        out["author_bound"] = bound
+    if wasm_backend.available("ctypes"):
+        out["author_ctypes"] = wasmcore.Core(
+            "wasm", wasm_backend.WasmBackend(data, manifest, digest, path="ctypes"))
+    return out
 
 
 # ---- measuring -------------------------------------------------------------------------------

@@ -32,3 +32,24 @@ pub fn cumsum(x: &[f64]) -> Vec<f64> {
 pub fn levenshtein(a: &str, b: &str) -> u64 {
     u64::try_from(strsim::levenshtein(a, b)).unwrap_or(u64::MAX)
 }
+
+/// A running total: the count and the sum of the values added one by one.
+#[derive(Clone, Debug, Default)]
+pub struct Total {
+    count: u64,
+    sum: f64,
+}
+
+impl Total {
+    /// Adds `x`; returns how many values were added so far.
+    pub fn add(&mut self, x: f64) -> u64 {
+        self.count += 1;
+        self.sum += x;
+        self.count
+    }
+
+    /// The sum of the values added, left to right.
+    pub fn sum(&self) -> f64 {
+        self.sum
+    }
+}

@@ -35,4 +35,27 @@ mod authors_pyo3 {
     fn levenshtein(a: &str, b: &str) -> u64 {
         authors_kernels::levenshtein(a, b)
     }
+
+    /// A running total: the count and the sum of the values added one by one.
+    #[pyclass]
+    struct Total(authors_kernels::Total);
+
+    #[pymethods]
+    impl Total {
+        /// An empty total.
+        #[new]
+        fn new() -> Self {
+            Total(authors_kernels::Total::default())
+        }
+
+        /// Adds `x`; returns how many values were added so far.
+        fn add(&mut self, x: f64) -> u64 {
+            self.0.add(x)
+        }
+
+        /// The sum of the values added, left to right.
+        fn sum(&self) -> f64 {
+            self.0.sum()
+        }
+    }
 }

@@ -27,3 +27,24 @@ pub fn cumsum(x: &[f64]) -> Vec<f64> {
 pub fn levenshtein(a: &str, b: &str) -> u64 {
     authors_kernels::levenshtein(a, b)
 }
+
+/// A running total: the count and the sum of the values added one by one.
+pub struct Total(authors_kernels::Total);
+
+#[export]
+impl Total {
+    /// An empty total.
+    pub fn new() -> Total {
+        Total(authors_kernels::Total::default())
+    }
+
+    /// Adds `x`; returns how many values were added so far.
+    pub fn add(&mut self, x: f64) -> u64 {
+        self.0.add(x)
+    }
+
+    /// The sum of the values added, left to right.
+    pub fn sum(&self) -> f64 {
+        self.0.sum()
+    }
+}

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import keyword
 import sys
 import threading
+from _thread import get_ident
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -35,6 +37,7 @@ class Context:
     def __init__(self, funcs: Callable[[str], Callable[..., Any]], tid: int | None = None,
                  usable: Callable[[], bool] | None = None) -> None:
         self.funcs = funcs  # export name -> callable in this context
+        self.cache: dict[str, Callable[..., Any]] = {}  # funcs' answers for the owning thread
         self.tid = tid
         self.usable = usable  # False once the memory behind the handles is gone
         self.live = True
@@ -87,6 +90,37 @@ class Context:
                 return
             with contextlib.suppress(Exception):  # a free has nobody to report to
                 self._run(free, what)
+
+
+def lean(m: MethodSpec, method: Callable[..., Any], adopt: Callable[..., Any]
+         ) -> Callable[..., Any] | None:
+    """The method ``m`` as a function of its own parameters (none with a default, all of
+    them Python names), so that a call builds no argument tuple and dict: in the common case
+    (an open object, its context alive, used by its thread, the callable looked up before) it
+    makes the call itself, else it is ``method`` (the checks, their errors, the lookup). None
+    where ``m`` does not qualify."""
+    params = [p for p in m.func.params if p.type.kind != "handle"]
+    if any(p.has_default or not p.name.isidentifier() or keyword.iskeyword(p.name)
+           or p.name.startswith("_w_") for p in params):
+        return None
+    names = ", ".join(p.name for p in params)
+    call = f"_w_fn(_w_h{', ' if names else ''}{names})"
+    if m.func.returns.kind == "handle":
+        call = f"_w_adopt(type(self), _w_ctx, {call})"
+    src = "\n".join([
+        "def _w_make(_w_ident, _w_export, _w_method, _w_adopt):",
+        f"    def method(self{', ' if names else ''}{names}):",
+        "        _w_h, _w_ctx = self._h, self._ctx",
+        "        if _w_h is not None and _w_ctx.live and (_w_ctx.tid is None"
+        " or _w_ctx.tid == _w_ident()):",
+        "            _w_fn = _w_ctx.cache.get(_w_export)",
+        "            if _w_fn is not None:",
+        f"                return {call}",
+        f"        return _w_method(self{', ' if names else ''}{names})",
+        "    return method"])
+    ns: dict[str, Any] = {}
+    exec(compile(src, f"<wasmcore {m.func.label}>", "exec"), ns)
+    return ns["_w_make"](get_ident, m.func.name, method, adopt)  # type: ignore[no-any-return]
 
 
 def class_owner(obj: object) -> Any:
@@ -143,14 +177,22 @@ def make_class(spec: ClassSpec, context: Callable[[], Context], owner: Any = Non
             return construct
 
         def method(self: Any, *args: Any, **kwargs: Any) -> Any:
-            h = self._h
-            if h is None:
-                h = revive(self, mlabel)
-            ctx = self._ctx
-            ctx.check(mlabel)
-            r = ctx.funcs(export)(h, *args, **kwargs)
+            h, ctx = self._h, self._ctx
+            # an open object of a live context, in the context's thread: its callable as
+            # looked up before (else the checks, and their errors)
+            if h is not None and ctx.live and (ctx.tid is None or ctx.tid == get_ident()):
+                fn = ctx.cache.get(export)
+                if fn is None:
+                    fn = ctx.cache[export] = ctx.funcs(export)
+            else:
+                if h is None:
+                    h = revive(self, mlabel)
+                ctx = self._ctx
+                ctx.check(mlabel)
+                fn = ctx.funcs(export)
+            r = fn(h, *args, **kwargs)
             return adopt(type(self), ctx, r) if returns_object else r
-        return method
+        return lean(m, method, adopt) or method
 
     for m in spec.methods:
         fn = wrap(m)

@@ -153,27 +153,31 @@ class SpeedupsApi(CtypesApi):
         self._kernel = None if base is None else _kernel_class(base)
         self.scratch = module.Scratch  # an instance's scratch area, as its kernels see it
 
-    KERNEL_INTERFACE = 1  # and the interface of its compiled kernels
+    KERNEL_INTERFACE = 2  # and the interface of its compiled kernels
 
     def kernel(self, fallback: Callable[..., Any], fail: Callable[[int, int], BaseException],
-               *, raw: int, nslots: int, trap: int, tid: int,
-               params: list[tuple[str, int]], returns: str | None, fallible: bool,
-               scratch: Any = None) -> Any:
-        """The compiled call of a generated callable ``fallback`` whose parameters are numbers,
-        ``bytes`` and ``str`` and whose result is a number (``wasmcore_speedups.Kernel``): it
-        converts exactly typed arguments, writes them at their byte offsets in the raw value
-        array ``raw`` (``bytes`` and ``str`` copied into ``scratch``, a
-        ``wasmcore_speedups.Scratch``, their address and length in two slots), calls
-        ``wasmtime_func_call_unchecked`` and decodes the result; anything else it hands to
-        ``fallback`` as given, and a failed call to ``fail(error, status)``, whose exception it
-        raises. Bind it with ``.rebind(context, func, result_slot)`` before calling."""
+               *, raw: int, nslots: int, trap: int, tid: int, params: list[str],
+               returns: str | None, fallible: bool, scratch: Any = None,
+               free: Any = None, defaults: list[Any] | None = None) -> Any:
+        """The compiled call (``wasmcore_speedups.Kernel``) of a generated callable
+        ``fallback`` whose parameter types (their manifest names) are ``params`` and result
+        type ``returns``: it converts arguments of exactly the types it takes, writes them into
+        the raw value array ``raw`` (bytes, str and arrays copied into the scratch area of
+        ``scratch``, a ``wasmcore_speedups.Scratch``), calls ``wasmtime_func_call_unchecked``
+        and makes the result (an owned one copied out of linear memory, then freed by
+        ``free``, the instance's compiled ``wasmcore_free``); anything else it hands to
+        ``fallback`` as given, and a failed call to ``fail(error, status)``, whose exception
+        it raises. ``defaults``: the values of the last parameters when a call leaves them
+        out. Bind it with ``.rebind(context, func, result_slot)`` before calling; give
+        it ``_w_take`` (the Python path's taking of an owned result) when it has one."""
         assert self._kernel is not None
         k = self._kernel(internals.address("wasmtime_func_call_unchecked"), raw, nslots,
-                         trap, tid, params, returns, fallible, scratch)
+                         trap, tid, params, returns, fallible, scratch, free, defaults or [])
         k._w_fallback, k._w_fail = fallback, fail
         for attr in ("__doc__", "__module__", "__qualname__", "__name__", "__signature__",
-                     "_w_method"):
-            setattr(k, attr, getattr(fallback, attr))
+                     "_w_method"):  # (no _w_method for the methods of exported classes)
+            if hasattr(fallback, attr):
+                setattr(k, attr, getattr(fallback, attr))
         return k
 
     def bind(self, name: str, *args: tuple[str, int]) -> Callable[[], Any]:
@@ -184,15 +188,16 @@ class SpeedupsApi(CtypesApi):
 def _kernel_class(base: type) -> type:
     """The Python class of compiled kernels: ``wasmcore_speedups.Kernel`` with what a
     function has (name, doc, signature, set per object by :meth:`SpeedupsApi.kernel`) and
-    the pickling of a core's function: ``getattr(<its core, restored>, name)``, the core being
-    ``_w_owner`` (set when the core binds it; :class:`wasmcore._pickle.Anchor`)."""
+    its pickling: a core's function as ``getattr(<its core, restored>, name)``, the core being
+    ``_w_owner`` (set when the core binds it; :class:`wasmcore._pickle.Anchor`), a module's
+    (an author's package binds them as module globals) by its module and name."""
 
     class CompiledKernel(base):  # type: ignore[misc]
         _w_owner: Any = None
 
         def __reduce__(self) -> tuple[Any, ...]:
-            if self._w_owner is None:
-                raise TypeError(f"cannot pickle {self.__qualname__}(): it belongs to no core")
+            if self._w_owner is None:  # a module's function (an author's): by its name
+                return self.__qualname__  # type: ignore[no-any-return]
             return getattr, (self._w_owner, self.__name__)
 
         def __dask_tokenize__(self) -> object:

@@ -334,7 +334,8 @@ class _Instance(ScratchArea):
         self.scratch_ptr = self.scratch_cap = 0
         self.scratch = memoryview(bytearray())  # bytes of the scratch area (see place())
         if self.shared is not None:
-            self.shared.set(0, 0, 0)
+            self.shared.memory(0, 0)
+            self.shared.set(0, 0)
         self.view = memoryview(bytearray())  # bytes of linear memory (see read())
         self.out = 0  # the result slot (below), when the module has the runtime
         if not runtime:
@@ -343,6 +344,8 @@ class _Instance(ScratchArea):
         assert isinstance(mem, wasmtime.Memory)
         self.memory = mem
         self.base = ctypes.addressof(mem.data_ptr(self.store).contents)
+        if self.shared is not None:
+            self.shared.memory(self.base, mem.data_len(self.store))
         self._alloc = self._func("wasmcore_alloc")
         self.out = self.alloc(16, 16)  # result slot of fallible scalars and owned buffers
         self.slot = self.read(self.out, 16).cast("I")  # (pointer, length, rows, columns)
@@ -443,9 +446,10 @@ class _Instance(ScratchArea):
     # -- buffers for calls ------------------------------------------------------------------
 
     def scratch_at(self, ptr: int, size: int) -> memoryview:
+        view = self.read(ptr, size)
         if self.shared is not None:  # compiled kernels copy into the new area too
-            self.shared.set(self.base + ptr, ptr, size)
-        return self.read(ptr, size)
+            self.shared.set(ptr, size)
+        return view
 
     def copied(self) -> int:
         return self.bytes_copied + (self.shared.copied if self.shared is not None else 0)
@@ -456,6 +460,8 @@ class _Instance(ScratchArea):
         if ptr + size > len(self.view):
             n = self.memory.data_len(self.store)
             self.view = memoryview((ctypes.c_uint8 * n).from_address(self.base)).cast("B")
+            if self.shared is not None:  # (what compiled kernels may read of it)
+                self.shared.memory(self.base, n)
         return self.view[ptr:ptr + size]
 
     def take_owned(self, make: Callable[[Any, Any], Any], itemsize: int,
@@ -669,10 +675,12 @@ class WasmBackend:
             inst.rebinders.append(lambda: rebind(**per_instance()))
             return fn
 
+        slot = out_view is not None or spec.returns.result_pointer  # (the kernel reads it)
+
         def rebind_both(values: dict[str, Any]) -> None:
             rebind(**values)
             kernel.rebind(inst.ctx_addr, internals.func_address(values["_w_keep"]),
-                          inst.base + inst.out if out_view is not None else 0)
+                          inst.base + inst.out if slot else 0)
 
         rebind_both(values)
         inst.rebinders.append(lambda: rebind_both(per_instance()))
@@ -681,31 +689,37 @@ class WasmBackend:
     def _kernel(self, inst: _Instance, spec: FunctionSpec, fn: Callable[..., Any], raw: Any,
                 nslots: int, trap: ctypes.c_void_p, out: bool) -> Any:
         """The compiled call of ``fn`` (:meth:`capi.SpeedupsApi.kernel`) when this backend's
-        calls go through wasmcore-speedups and ``spec``'s parameters and result are all
-        numbers, called as they are (no sandbox arming them, no guard around them); else
-        None. ``out``: a fallible kernel's result is read from the result slot."""
+        calls go through wasmcore-speedups and ``spec``'s types are compiled there (every
+        type but 2-D arrays and in/out buffers; arrays only where numpy is), called as they
+        are (no sandbox arming them, no guard around them); else None. ``out``: a fallible
+        kernel's result is read from the result slot."""
         api = self.api
         if not self.compiled or not isinstance(api, capi.SpeedupsApi) \
                 or inst.arm is not None or type(inst).guard is not _Instance.guard:
             return None
         ret = spec.returns
-        if ret.kind not in ("unit", "scalar") or (spec.result_pointer and not spec.params) \
-                or any(p.type.kind not in ("scalar", "bytes", "str") for p in spec.params):
+        kinds = {"scalar", "handle", "bytes", "str"} | ({"buffer"} if np is not None else set())
+        if ret.kind not in {"unit", "scalar", "handle", "str"} | (
+                {"owned"} if np is not None or ret.name == "bytes" else set()) \
+                or (spec.result_pointer and not spec.params) \
+                or any(p.type.kind not in kinds or p.type.inout for p in spec.params):
             return None
-        params, slot = [], 0  # (each argument's type, its offset in the raw array)
-        for p in spec.params:
-            params.append((str(p.type.scalar) if p.type.kind == "scalar" else p.type.kind,
-                           slot * _SLOT))
-            slot += 1 if p.type.kind == "scalar" else 2  # (bytes, str: address and length)
         label, error = spec.label, self._error(inst, spec.label)
 
         def fail(err: int, status: int) -> BaseException:
             return inst.failure(err, trap, status, label, error)
 
-        return api.kernel(fn, fail, raw=ctypes.addressof(raw), nslots=nslots,
-                          trap=ctypes.addressof(trap), tid=inst.tid, params=params,
-                          returns=None if ret.kind == "unit" else str(ret.name),
-                          fallible=spec.fallible, scratch=inst.shared)
+        k = api.kernel(fn, fail, raw=ctypes.addressof(raw), nslots=nslots,
+                       trap=ctypes.addressof(trap), tid=inst.tid,
+                       params=[p.type.name for p in spec.params], returns=ret.name,
+                       fallible=spec.fallible, scratch=inst.shared,
+                       free=inst.free if ret.result_pointer else None,
+                       defaults=[p.default for p in spec.params if p.has_default])
+        if ret.result_pointer:  # (where the compiled call leaves it to the Python path)
+            assert ret.elem is not None
+            make, item = convert.owned_result(ret), ELEMS[ret.elem]
+            k._w_take = lambda: inst.take_owned(make, item)
+        return k
 
     def _error(self, inst: _Instance, label: str) -> Callable[[int], Exception]:
         def error(status: int) -> Exception:
