@@ -188,6 +188,12 @@ impl Kernel {
         }
         let refused =
             |what: &str| PyValueError::new_err(format!("Kernel(): {what} is not compiled here"));
+        let arrays = params.iter().any(|p| p.ends_with("[]"))
+            || returns.as_deref().is_some_and(|r| r.ends_with("[]"));
+        if arrays {
+            // (numpy's C API, which rust-numpy imports when first used, needs numpy)
+            py.import("numpy")?;
+        }
         let mut ps = Vec::with_capacity(params.len());
         let mut types = Vec::with_capacity(params.len());
         let mut offset = 0;
