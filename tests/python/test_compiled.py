@@ -184,10 +184,18 @@ def outcome(f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
         r = f(*args, **kwargs)
     except Exception as e:  # noqa: BLE001 - the exception is the outcome
         return type(e), str(e)
+    return norm(r)
+
+
+def norm(r: Any) -> object:
+    """A result as a comparable value: NaNs by their bits, arrays by their dtype, shape and
+    bytes, tuples item by item."""
     if isinstance(r, float) and math.isnan(r):
         return "nan", np.float64(r).view(np.uint64).item()
     if isinstance(r, np.ndarray):
         return np.ndarray, r.dtype.str, r.shape, r.flags.writeable, r.tobytes()
+    if isinstance(r, tuple):
+        return tuple, tuple(norm(x) for x in r)
     return type(r), r
 
 
@@ -202,16 +210,21 @@ def shapes(tmp_path_factory: pytest.TempPathFactory) -> wasmcore.Core:
                       module_with(MANIFEST, SHAPES))
 
 
-def test_every_kernel_of_numbers_is_compiled(shapes: wasmcore.Core) -> None:
+def test_every_kernel_but_2d_and_in_out_ones_is_compiled(shapes: wasmcore.Core) -> None:
     api = wasm.api("speedups")
     assert isinstance(api, capi.SpeedupsApi) and api.kernels  # (of the interface it knows)
     compiled = {name for name in shapes.functions if hasattr(getattr(shapes, name), "_w_fallback")}
     assert compiled == set(shapes.functions)
     core = wasmcore.load()
-    numbers = {f.name for f in core.manifest.functions
-               if f.returns.kind in ("unit", "scalar") and f.params
-               and all(p.type.kind == "scalar" for p in f.params)}
-    assert numbers and {n for n in numbers if hasattr(getattr(core, n), "_w_fallback")} == numbers
+    left = {f.name for f in core.manifest.functions
+            if f.returns.kind == "matrix" or any(p.type.kind == "matrix" or p.type.inout
+                                                 for p in f.params)}
+    assert left == {"axpy", "mandelbrot", "matmul"}
+    assert {n for n in core.functions if hasattr(getattr(core, n), "_w_fallback")} == \
+        set(core.functions) - left
+    stats = core.RunningStats()  # an exported class's methods: through compiled kernels
+    stats.push(np.arange(4.0))
+    assert stats.count == 4 and all(hasattr(f, "_w_fallback") for f in stats._ctx.cache.values())
 
 
 @pytest.mark.parametrize("name", [f["name"] for f in SHAPE_FUNCTIONS])
@@ -426,3 +439,67 @@ def test_the_gil_is_released_during_the_wasm_call(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", GIL_CHILD, str(path)], capture_output=True,
                          text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[7]"
+
+
+RAW = b"""(module
+  (func (export "id_i32") (param i32) (result i32) (local.get 0))
+  (func (export "id_i64") (param i64) (result i64) (local.get 0))
+  (func (export "id_f32") (param f32) (result f32) (local.get 0))
+  (func (export "id_f64") (param f64) (result f64) (local.get 0))
+  (func (export "mix") (param i32 i64 f32 f64) (result f64 f32 i64 i32)
+    (local.get 3) (local.get 2) (local.get 1) (local.get 0))
+  (func (export "sink") (param i32))
+  (func (export "trap_on_zero") (param i32) (result i32)
+    (if (i32.eqz (local.get 0)) (then unreachable)) (local.get 0)))"""
+RAW_TYPES = {"id_i32": ["i32"], "id_i64": ["i64"], "id_f32": ["f32"], "id_f64": ["f64"],
+             "mix": ["i32", "i64", "f32", "f64"], "sink": ["i32"], "trap_on_zero": ["i32"]}
+
+
+def raw_values(t: str) -> st.SearchStrategy[Any]:
+    """Arguments for a raw wasm parameter: in the signed and unsigned ranges and past them, and
+    of other kinds (bool among them: a raw parameter takes no bool)."""
+    odd = st.sampled_from(ODD)
+    if t in ("i32", "i64"):
+        bits = 32 if t == "i32" else 64
+        good: st.SearchStrategy[Any] = st.one_of(
+            st.integers(-(2 ** (bits - 1)), 2**bits - 1),
+            st.sampled_from([-(2 ** (bits - 1)) - 1, 2**bits, 2 ** (bits - 1), -1]))
+    else:
+        good = st.one_of(st.floats(), st.floats(width=32), st.integers(-(2**70), 2**70))
+    return st.one_of(good, good, odd)
+
+
+@pytest.fixture(scope="module")
+def raw_plugin() -> wasmcore.Plugin:
+    return wasmcore.Plugin(RAW, fuel=10**6, timeout=60)  # (limits armed before each call)
+
+
+@pytest.mark.parametrize("name", list(RAW_TYPES))
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_plugins_raw_exports_equal_the_python_path(raw_plugin: wasmcore.Plugin, name: str,
+                                                      data: st.DataObject) -> None:
+    k = getattr(raw_plugin, name)
+    assert hasattr(k, "_w_fallback")  # compiled, limits and all
+    args = tuple(data.draw(raw_values(t), label=t) for t in RAW_TYPES[name])
+    same(k, args, {})
+    same(k, args[:-1], {})
+    same(k, (*args, 0), {})
+
+
+def test_a_plugins_compiled_export_keeps_its_limits_and_recovers() -> None:
+    spin = b"""(module (func (export "spin") (loop (br 0)))
+                (func (export "add") (param i32 i32) (result i32)
+                  (i32.add (local.get 0) (local.get 1))))"""
+    p = wasmcore.Plugin(spin, fuel=10**5)
+    assert hasattr(p.spin, "_w_fallback") and hasattr(p.add, "_w_fallback")
+    with pytest.raises(wasmcore.FuelExhausted):
+        p.spin()
+    assert p.add(2, 3) == 5  # a fresh instance after the failure, the kernel re-bound
+    t = wasmcore.Plugin(spin, timeout=0.2)
+    with pytest.raises(wasmcore.Timeout):
+        t.spin()
+    assert t.add(2**32 - 1, 2) == 1
+    f = pickle.loads(pickle.dumps(t.add))  # by reference to its plugin
+    assert f(1, 2) == 3 and hasattr(f, "_w_fallback")

@@ -21,7 +21,7 @@
 //! where the scratch area and linear memory are, by [`Scratch`].
 
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use numpy::npyffi::{self, NPY_ARRAY_ALIGNED, NPY_ARRAY_C_CONTIGUOUS};
 use numpy::{Element, PyArray1, PyArrayDescr, PyArrayDescrMethods, dtype};
@@ -29,7 +29,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 use pyo3::{BoundObject, ffi, intern};
-use wasmcore_schema::{Dir, Elem, Return, Scalar, Type};
+use wasmcore_schema::{Dir, Elem, Return, Scalar, Type, ValType};
 
 /// The interface of [`Kernel`] that wasmcore checks before using it.
 pub const INTERFACE: u32 = 2;
@@ -48,6 +48,9 @@ enum Arg {
     Str,
     /// exactly a numpy array of the element's dtype (its length in elements)
     Array(Elem),
+    /// a wasm value as it is (an export without a manifest): an `int` in the signed or the
+    /// unsigned range of i32 or i64 (wasm's integers have no sign), or a number for f32, f64
+    Raw(ValType),
 }
 
 /// What a call returns: nothing, a number (in the first slot, or in the result slot of a
@@ -60,6 +63,8 @@ enum Ret {
     Bytes,
     Str,
     Array(Elem),
+    /// wasm values as they are (see [`Kernel::new`]'s `returns`): None, one, or a tuple
+    Raw,
 }
 
 /// The most `bytes`, `str` and array arguments of a compiled call.
@@ -154,18 +159,24 @@ pub struct Kernel {
     /// the default values of the last parameters
     defaults: Vec<Py<PyAny>>,
     ret: Ret,
+    /// the value types of a raw result ([`Ret::Raw`]), in its slots
+    raw_results: Vec<ValType>,
     fallible: bool,
+    /// `_w_arm()` runs before each call (a plugin's limits)
+    armed: bool,
     scratch: Option<Py<Scratch>>,
     free: Option<Py<Kernel>>,
     ctx: AtomicUsize,
     func: AtomicUsize,
     out: AtomicUsize,
+    /// false: every call goes to the Python path (see [`Kernel::rebind`])
+    direct: AtomicBool,
 }
 
 #[pymethods]
 impl Kernel {
     #[new]
-    #[pyo3(signature = (call, raw, nslots, trap, tid, params, returns, fallible, scratch = None, free = None, defaults = Vec::new()))]
+    #[pyo3(signature = (call, raw, nslots, trap, tid, params, returns, fallible, scratch = None, free = None, defaults = Vec::new(), armed = false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -180,6 +191,7 @@ impl Kernel {
         scratch: Option<Py<Scratch>>,
         free: Option<Py<Kernel>>,
         defaults: Vec<Py<PyAny>>,
+        armed: bool,
     ) -> PyResult<Self> {
         if call == 0 || raw == 0 || trap == 0 {
             return Err(PyValueError::new_err(
@@ -197,7 +209,15 @@ impl Kernel {
         let mut ps = Vec::with_capacity(params.len());
         let mut types = Vec::with_capacity(params.len());
         let mut offset = 0;
+        let mut raw_params = Vec::new();
         for name in &params {
+            if let Some(v) = name.strip_prefix("raw ") {
+                let v = val_type(v).ok_or_else(|| refused(name))?;
+                ps.push((Arg::Raw(v), offset, None));
+                raw_params.push(v);
+                offset += 16;
+                continue;
+            }
             let t = Type::parse(name).map_err(|e| PyValueError::new_err(e.to_string()))?;
             let (arg, descr) = match t {
                 Type::Scalar(s) => (Arg::Num(s), None),
@@ -210,6 +230,39 @@ impl Kernel {
             ps.push((arg, offset, descr));
             types.push(t);
             offset += 16 * t.lower().len();
+        }
+        let mut raw_results = Vec::new();
+        if let Some(names) = returns.as_deref().and_then(|r| r.strip_prefix("raw")) {
+            // an export without a manifest: its wasm types, as they are
+            for v in names.split_whitespace() {
+                raw_results.push(val_type(v).ok_or_else(|| refused(v))?);
+            }
+            if !types.is_empty()
+                || fallible
+                || nslots < raw_params.len().max(raw_results.len()).max(1)
+            {
+                return Err(refused(
+                    "a raw export with other parameters or too few slots",
+                ));
+            }
+            return Ok(Kernel::made(
+                call,
+                raw,
+                nslots,
+                trap,
+                tid,
+                ps,
+                defaults,
+                Ret::Raw,
+                raw_results,
+                false,
+                armed,
+                None,
+                None,
+            ));
+        }
+        if !raw_params.is_empty() {
+            return Err(refused("a raw parameter of a function with a manifest"));
         }
         let r =
             Return::parse(returns.as_deref()).map_err(|e| PyValueError::new_err(e.to_string()))?;
@@ -239,37 +292,38 @@ impl Kernel {
         if buffers > MAX_BUFFERS
             || ((buffers > 0 || owned) && scratch.is_none())
             || (owned && free.is_none())
+            || (armed && (buffers > 0 || owned))
         {
             return Err(PyValueError::new_err(format!(
                 "Kernel(): {buffers} buffer parameters (at most {MAX_BUFFERS}) and an owned \
-                 result need a scratch area, and an owned result the free function"
+                 result need a scratch area, an owned result the free function, and neither \
+                 is compiled with limits armed before the call"
             )));
         }
-        // SAFETY: call is non-null (checked above); that it is wasmtime_func_call_unchecked is
-        // the maker's promise (the class's doc)
-        let call = unsafe { std::mem::transmute::<usize, CallUnchecked>(call) };
-        Ok(Kernel {
+        Ok(Kernel::made(
             call,
             raw,
             nslots,
             trap,
             tid,
-            params: ps,
+            ps,
             defaults,
             ret,
+            Vec::new(),
             fallible,
+            armed,
             scratch,
             free,
-            ctx: AtomicUsize::new(0),
-            func: AtomicUsize::new(0),
-            out: AtomicUsize::new(0),
-        })
+        ))
     }
 
     /// Binds the call to the instance's store context `ctx` and function `func` (a
     /// `wasmtime_func_t *`); `out`: the host address of the result slot, for a fallible kernel
     /// returning a value and an owned result (0 otherwise).
-    fn rebind(&self, ctx: usize, func: usize, out: usize) -> PyResult<()> {
+    /// `direct`: false where each call must take the Python path (a plugin whose calls go
+    /// through a guard holding signals back, see wasmcore's `PluginInstance.guard`).
+    #[pyo3(signature = (ctx, func, out, direct = true))]
+    fn rebind(&self, ctx: usize, func: usize, out: usize, direct: bool) -> PyResult<()> {
         let slot = matches!(self.ret, Ret::Bytes | Ret::Str | Ret::Array(_))
             || (self.fallible && self.ret != Ret::Unit);
         if ctx == 0 || func == 0 || (slot && out == 0) {
@@ -278,6 +332,7 @@ impl Kernel {
         self.ctx.store(ctx, Relaxed);
         self.func.store(func, Relaxed);
         self.out.store(out, Relaxed);
+        self.direct.store(direct, Relaxed);
         Ok(())
     }
 
@@ -306,6 +361,7 @@ impl Kernel {
         let (given, all) = (args.len(), k.params.len());
         let first_default = all - k.defaults.len();
         if ctx == 0
+            || !k.direct.load(Relaxed)
             || tid != k.tid
             || given > all
             || given < first_default
@@ -344,6 +400,13 @@ impl Kernel {
                     }
                     None
                 }
+                Arg::Raw(v) => {
+                    // SAFETY: as for a number (a slot holds any wasm value)
+                    if unsafe { write_raw(v, a.as_ptr(), (k.raw + offset) as *mut u8) } {
+                        continue;
+                    }
+                    None
+                }
                 Arg::Array(e) => descr.as_ref().and_then(|d| array_of(py, &a, e, d.bind(py))),
                 // SAFETY: a is a live object
                 _ => unsafe { bytes_of(*arg, a.as_ptr()) }.map(|(p, n)| (p, n, n)),
@@ -376,13 +439,26 @@ impl Kernel {
         if let Some(s) = &k.scratch {
             s.get().copied.fetch_add(copied, Relaxed);
         }
-        let (call, func, raw, nslots, trap) =
-            (k.call, k.func.load(Relaxed), k.raw, k.nslots, k.trap);
+        if k.armed {
+            // the limits of this call (it may re-create the instance after a failure, which
+            // re-binds this kernel: the context and function are read after it)
+            slf.getattr(intern!(py, "_w_arm"))?.call0()?;
+        }
+        let (call, ctx, func, raw, nslots, trap) = (
+            k.call,
+            k.ctx.load(Relaxed),
+            k.func.load(Relaxed),
+            k.raw,
+            k.nslots,
+            k.trap,
+        );
         // SAFETY: the maker's promise (the class's doc): call is wasmtime_func_call_unchecked,
         // ctx and func those of a live instance of this thread, raw and trap live buffers of
         // the sizes given; nothing here touches Python objects while the GIL is released
         let err = py.detach(move || unsafe { call(ctx, func, raw, nslots, trap) });
-        k.check(slf, err)?;
+        if let Some(failed) = k.check(slf, err)? {
+            return Ok(failed); // (a raw export's: a WASI program's exit with status 0)
+        }
         let out = k.out.load(Relaxed);
         match k.ret {
             Ret::Unit => Ok(py.None()),
@@ -392,15 +468,57 @@ impl Kernel {
                 // instance's linear memory (its address given by rebind)
                 Ok(unsafe { read(py, t, at as *const u8) })
             }
+            Ret::Raw => k.raw_values(py),
             _ => k.take(slf, out),
         }
     }
 }
 
 impl Kernel {
+    #[allow(clippy::too_many_arguments)]
+    fn made(
+        call: usize,
+        raw: usize,
+        nslots: usize,
+        trap: usize,
+        tid: std::os::raw::c_ulong,
+        params: Vec<(Arg, usize, Option<Py<PyArrayDescr>>)>,
+        defaults: Vec<Py<PyAny>>,
+        ret: Ret,
+        raw_results: Vec<ValType>,
+        fallible: bool,
+        armed: bool,
+        scratch: Option<Py<Scratch>>,
+        free: Option<Py<Kernel>>,
+    ) -> Kernel {
+        // SAFETY: call is non-null (checked by new); that it is wasmtime_func_call_unchecked
+        // is the maker's promise (the class's doc)
+        let call = unsafe { std::mem::transmute::<usize, CallUnchecked>(call) };
+        Kernel {
+            call,
+            raw,
+            nslots,
+            trap,
+            tid,
+            params,
+            defaults,
+            ret,
+            raw_results,
+            fallible,
+            armed,
+            scratch,
+            free,
+            ctx: AtomicUsize::new(0),
+            func: AtomicUsize::new(0),
+            out: AtomicUsize::new(0),
+            direct: AtomicBool::new(true),
+        }
+    }
+
     /// The exception of a failed call (an error, a trap, an error status), from the Python
-    /// path's failure handling (`_w_fail`).
-    fn check(&self, slf: &Bound<'_, Kernel>, err: usize) -> PyResult<()> {
+    /// path's failure handling (`_w_fail`); or, when that returns None rather than an
+    /// exception (a raw export's failure that is a normal end), the call's result: None.
+    fn check(&self, slf: &Bound<'_, Kernel>, err: usize) -> PyResult<Option<Py<PyAny>>> {
         // SAFETY: raw and trap are live buffers (the maker's promise)
         let (status, trapped) = unsafe {
             (
@@ -414,9 +532,39 @@ impl Kernel {
         };
         if err != 0 || trapped || status != 0 {
             let fail = slf.getattr(intern!(slf.py(), "_w_fail"))?;
-            return Err(PyErr::from_value(fail.call1((err, status))?));
+            let e = fail.call1((err, status))?;
+            if e.is_none() {
+                return Ok(Some(e.unbind()));
+            }
+            return Err(PyErr::from_value(e));
         }
-        Ok(())
+        Ok(None)
+    }
+
+    /// A raw export's results, as the Python path reads them: None, the one value, or a tuple.
+    fn raw_values(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let values: Vec<Py<PyAny>> = self
+            .raw_results
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| {
+                let at = (self.raw + 16 * k) as *const u8;
+                // SAFETY: slot k of the raw array (checked when made: there are enough)
+                unsafe {
+                    match v {
+                        ValType::I32 => obj(py, (at as *const i32).read_unaligned()),
+                        ValType::I64 => obj(py, (at as *const i64).read_unaligned()),
+                        ValType::F32 => obj(py, f64::from((at as *const f32).read_unaligned())),
+                        ValType::F64 => obj(py, (at as *const f64).read_unaligned()),
+                    }
+                }
+            })
+            .collect();
+        Ok(match values.len() {
+            0 => py.None(),
+            1 => values.into_iter().next().unwrap_or_else(|| py.None()),
+            _ => PyTuple::new(py, values)?.into_any().unbind(),
+        })
     }
 
     /// The owned result whose address and length (in elements) the call wrote to the result
@@ -469,7 +617,9 @@ impl Kernel {
                 unsafe { Bound::from_owned_ptr_or_err(py, s) }.map(Bound::unbind)
             }
             Ret::Array(e) => Ok(array_from(py, e, data)),
-            Ret::Unit | Ret::Num(_) => unreachable!("take() is for owned results"),
+            Ret::Unit | Ret::Num(_) | Ret::Raw => {
+                Err(PyValueError::new_err("Kernel: no owned result to take"))
+            }
         };
         let free = free.bind(py);
         free.get()
@@ -511,7 +661,53 @@ impl Kernel {
                 self.trap,
             )
         };
-        self.check(slf, err)
+        self.check(slf, err).map(|_| ())
+    }
+}
+
+/// The wasm value type named `name`.
+fn val_type(name: &str) -> Option<ValType> {
+    [ValType::I32, ValType::I64, ValType::F32, ValType::F64]
+        .into_iter()
+        .find(|v| v.as_str() == name)
+}
+
+/// Writes raw argument `a` as a wasm `v` at `at` when it is exactly an `int` in the signed or
+/// unsigned range of an integer type (stored as its two's complement), or a `float` or an `int`
+/// for a float type: false (nothing written) for anything the Python path must check.
+///
+/// # Safety
+/// `a` is a live object; `at` is writable for 8 bytes.
+unsafe fn write_raw(v: ValType, a: *mut ffi::PyObject, at: *mut u8) -> bool {
+    // SAFETY: the caller's promise; every function here takes any live object of its type
+    unsafe {
+        match v {
+            ValType::F32 => write(Scalar::F32, a, at),
+            ValType::F64 => write(Scalar::F64, a, at),
+            _ => {
+                if ffi::PyLong_CheckExact(a) == 0 {
+                    return false;
+                }
+                let mut overflow = 0;
+                let x = ffi::PyLong_AsLongLongAndOverflow(a, &mut overflow);
+                match (v, overflow) {
+                    (ValType::I32, 0) if (-(1i64 << 31)..(1i64 << 32)).contains(&x) => {
+                        (at as *mut u32).write_unaligned(x as u32)
+                    }
+                    (ValType::I64, 0) => (at as *mut i64).write_unaligned(x),
+                    (ValType::I64, 1) => {
+                        let u = ffi::PyLong_AsUnsignedLongLong(a);
+                        if u == u64::MAX && !ffi::PyErr_Occurred().is_null() {
+                            ffi::PyErr_Clear();
+                            return false;
+                        }
+                        (at as *mut u64).write_unaligned(u);
+                    }
+                    _ => return false,
+                }
+                true
+            }
+        }
     }
 }
 

@@ -365,6 +365,9 @@ def bind(fn: Callable[..., Any], anchor: Anchor) -> Callable[..., Any]:
     """``fn`` (a generated callable) as a method bound to ``anchor``: calls cost about 1 ns
     more, and it pickles by reference to its owner."""
     cloudpickle_shim()
+    if getattr(fn, "_w_fallback", None) is not None:  # compiled: it pickles by its owner
+        fn._w_owner = anchor  # type: ignore[attr-defined]
+        return fn
     return types.MethodType(fn._w_method, anchor)  # type: ignore[attr-defined]
 
 

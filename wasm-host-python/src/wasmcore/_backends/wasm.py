@@ -494,6 +494,7 @@ class _Instance(ScratchArea):
         return error(status)
 
 
+_UNGUARDED: Any = object()  # what guard() gives back as it is when it adds nothing
 _U32 = ParamType("scalar", "u32", scalar="u32")
 _FREE = FunctionSpec("wasmcore_free", "", (Param("ptr", _U32), Param("size", _U32),
                                           Param("align", _U32)), ReturnType(None, "unit"), False)
@@ -679,8 +680,10 @@ class WasmBackend:
 
         def rebind_both(values: dict[str, Any]) -> None:
             rebind(**values)
+            # (a plugin whose calls go through a guard holding signals back: the Python path)
+            direct = inst.guard(_UNGUARDED) is _UNGUARDED
             kernel.rebind(inst.ctx_addr, internals.func_address(values["_w_keep"]),
-                          inst.base + inst.out if slot else 0)
+                          inst.base + inst.out if slot else 0, direct)
 
         rebind_both(values)
         inst.rebinders.append(lambda: rebind_both(per_instance()))
@@ -690,31 +693,40 @@ class WasmBackend:
                 nslots: int, trap: ctypes.c_void_p, out: bool) -> Any:
         """The compiled call of ``fn`` (:meth:`capi.SpeedupsApi.kernel`) when this backend's
         calls go through wasmcore-speedups and ``spec``'s types are compiled there (every
-        type but 2-D arrays and in/out buffers; arrays only where numpy is), called as they
-        are (no sandbox arming them, no guard around them); else None. ``out``: a fallible
-        kernel's result is read from the result slot."""
+        type but 2-D arrays and in/out buffers; arrays only where numpy is; with a plugin's
+        limits armed before each call, numbers only); else None. ``out``: a fallible kernel's
+        result is read from the result slot."""
         api = self.api
-        if not self.compiled or not isinstance(api, capi.SpeedupsApi) \
-                or inst.arm is not None or type(inst).guard is not _Instance.guard:
+        if not self.compiled or not isinstance(api, capi.SpeedupsApi):
             return None
-        ret = spec.returns
-        kinds = {"scalar", "handle", "bytes", "str"} | ({"buffer"} if np is not None else set())
-        if ret.kind not in {"unit", "scalar", "handle", "str"} | (
-                {"owned"} if np is not None or ret.name == "bytes" else set()) \
-                or (spec.result_pointer and not spec.params) \
+        ret, armed = spec.returns, inst.arm is not None and spec is not _FREE  # (as the body)
+        kinds = {"scalar", "handle"} | (set() if armed else {"bytes", "str"}) | (
+            {"buffer"} if np is not None and not armed else set())
+        returns = {"unit", "scalar", "handle"} | (set() if armed else {"str"}) | (
+            {"owned"} if (np is not None or ret.name == "bytes") and not armed else set())
+        names: str | None
+        if ret.kind == "raw":  # an export without a manifest: wasm values as they are
+            params = [f"raw {p.type.name}" for p in spec.params]
+            names = "raw " + " ".join(spec.signature()[1])
+        elif ret.kind not in returns or (spec.result_pointer and not spec.params) \
                 or any(p.type.kind not in kinds or p.type.inout for p in spec.params):
             return None
+        else:
+            params, names = [p.type.name for p in spec.params], ret.name
         label, error = spec.label, self._error(inst, spec.label)
 
-        def fail(err: int, status: int) -> BaseException:
+        def fail(err: int, status: int) -> BaseException | None:
+            if ret.kind == "raw":  # (raises, or is None: a WASI program's exit with status 0)
+                return inst.failed(err, trap, label)  # type: ignore[attr-defined,no-any-return]
             return inst.failure(err, trap, status, label, error)
 
         k = api.kernel(fn, fail, raw=ctypes.addressof(raw), nslots=nslots,
-                       trap=ctypes.addressof(trap), tid=inst.tid,
-                       params=[p.type.name for p in spec.params], returns=ret.name,
-                       fallible=spec.fallible, scratch=inst.shared,
+                       trap=ctypes.addressof(trap), tid=inst.tid, params=params,
+                       returns=names, fallible=spec.fallible, scratch=inst.shared,
                        free=inst.free if ret.result_pointer else None,
-                       defaults=[p.default for p in spec.params if p.has_default])
+                       defaults=[p.default for p in spec.params if p.has_default], armed=armed)
+        if armed:
+            k._w_arm = inst.arm
         if ret.result_pointer:  # (where the compiled call leaves it to the Python path)
             assert ret.elem is not None
             make, item = convert.owned_result(ret), ELEMS[ret.elem]
