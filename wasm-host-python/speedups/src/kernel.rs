@@ -232,7 +232,7 @@ impl Kernel {
             offset += 16 * t.lower().len();
         }
         let mut raw_results = Vec::new();
-        if let Some(names) = returns.as_deref().and_then(|r| r.strip_prefix("raw")) {
+        let ret = if let Some(names) = returns.as_deref().and_then(|r| r.strip_prefix("raw")) {
             // an export without a manifest: its wasm types, as they are
             for v in names.split_whitespace() {
                 raw_results.push(val_type(v).ok_or_else(|| refused(v))?);
@@ -245,49 +245,38 @@ impl Kernel {
                     "a raw export with other parameters or too few slots",
                 ));
             }
-            return Ok(Kernel::made(
-                call,
-                raw,
-                nslots,
-                trap,
-                tid,
-                ps,
-                defaults,
-                Ret::Raw,
-                raw_results,
-                false,
-                armed,
-                None,
-                None,
-            ));
-        }
-        if !raw_params.is_empty() {
-            return Err(refused("a raw parameter of a function with a manifest"));
-        }
-        let r =
-            Return::parse(returns.as_deref()).map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let ret = match r {
-            Return::Unit => Ret::Unit,
-            Return::Scalar(s) => Ret::Num(s),
-            Return::Handle => Ret::Num(Scalar::U32),
-            Return::OwnedStr => Ret::Str,
-            Return::Owned(_) if returns.as_deref() == Some("bytes") => Ret::Bytes,
-            Return::Owned(e) => Ret::Array(e),
-            Return::OwnedMatrix(_) => return Err(refused("a 2-D result")),
+            Ret::Raw
+        } else {
+            if !raw_params.is_empty() {
+                return Err(refused("a raw parameter of a function with a manifest"));
+            }
+            let r = Return::parse(returns.as_deref())
+                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+            // the raw array holds the arguments (the result pointer last) and the results
+            let (lowered, results) = wasmcore_schema::signature(&types, r, fallible);
+            if nslots < lowered.len().max(results.len()).max(1) {
+                return Err(PyValueError::new_err(format!(
+                    "Kernel(): {nslots} slots do not hold the call's values"
+                )));
+            }
+            match r {
+                Return::Unit => Ret::Unit,
+                Return::Scalar(s) => Ret::Num(s),
+                Return::Handle => Ret::Num(Scalar::U32),
+                Return::OwnedStr => Ret::Str,
+                Return::Owned(_) if returns.as_deref() == Some("bytes") => Ret::Bytes,
+                Return::Owned(e) => Ret::Array(e),
+                Return::OwnedMatrix(_) => return Err(refused("a 2-D result")),
+            }
         };
-        // the raw array holds the arguments (the result pointer last) and the results
-        let (lowered, results) = wasmcore_schema::signature(&types, r, fallible);
-        if nslots < lowered.len().max(results.len()).max(1) {
-            return Err(PyValueError::new_err(format!(
-                "Kernel(): {nslots} slots do not hold the call's values"
-            )));
-        }
         if defaults.len() > ps.len() {
             return Err(PyValueError::new_err(
                 "Kernel(): more defaults than parameters",
             ));
         }
-        let buffers = ps.iter().filter(|p| !matches!(p.0, Arg::Num(_))).count();
+        let buffers = (ps.iter())
+            .filter(|p| matches!(p.0, Arg::Bytes | Arg::Str | Arg::Array(_)))
+            .count();
         let owned = matches!(ret, Ret::Bytes | Ret::Str | Ret::Array(_));
         if buffers > MAX_BUFFERS
             || ((buffers > 0 || owned) && scratch.is_none())
@@ -300,21 +289,28 @@ impl Kernel {
                  is compiled with limits armed before the call"
             )));
         }
-        Ok(Kernel::made(
+        // SAFETY: call is non-null (checked above); that it is wasmtime_func_call_unchecked is
+        // the maker's promise (the class's doc)
+        let call = unsafe { std::mem::transmute::<usize, CallUnchecked>(call) };
+        Ok(Kernel {
             call,
             raw,
             nslots,
             trap,
             tid,
-            ps,
+            params: ps,
             defaults,
             ret,
-            Vec::new(),
+            raw_results,
             fallible,
             armed,
             scratch,
             free,
-        ))
+            ctx: AtomicUsize::new(0),
+            func: AtomicUsize::new(0),
+            out: AtomicUsize::new(0),
+            direct: AtomicBool::new(true),
+        })
     }
 
     /// Binds the call to the instance's store context `ctx` and function `func` (a
@@ -475,46 +471,6 @@ impl Kernel {
 }
 
 impl Kernel {
-    #[allow(clippy::too_many_arguments)]
-    fn made(
-        call: usize,
-        raw: usize,
-        nslots: usize,
-        trap: usize,
-        tid: std::os::raw::c_ulong,
-        params: Vec<(Arg, usize, Option<Py<PyArrayDescr>>)>,
-        defaults: Vec<Py<PyAny>>,
-        ret: Ret,
-        raw_results: Vec<ValType>,
-        fallible: bool,
-        armed: bool,
-        scratch: Option<Py<Scratch>>,
-        free: Option<Py<Kernel>>,
-    ) -> Kernel {
-        // SAFETY: call is non-null (checked by new); that it is wasmtime_func_call_unchecked
-        // is the maker's promise (the class's doc)
-        let call = unsafe { std::mem::transmute::<usize, CallUnchecked>(call) };
-        Kernel {
-            call,
-            raw,
-            nslots,
-            trap,
-            tid,
-            params,
-            defaults,
-            ret,
-            raw_results,
-            fallible,
-            armed,
-            scratch,
-            free,
-            ctx: AtomicUsize::new(0),
-            func: AtomicUsize::new(0),
-            out: AtomicUsize::new(0),
-            direct: AtomicBool::new(true),
-        }
-    }
-
     /// The exception of a failed call (an error, a trap, an error status), from the Python
     /// path's failure handling (`_w_fail`); or, when that returns None rather than an
     /// exception (a raw export's failure that is a normal end), the call's result: None.
