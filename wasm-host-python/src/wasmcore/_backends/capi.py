@@ -206,6 +206,12 @@ def _kernel_class(base: type) -> type:
                 return self.__qualname__  # type: ignore[no-any-return]
             return getattr, (self._w_owner, self.__name__)
 
+        @property
+        def __self__(self) -> Any:
+            """What the function is bound to, as for the method it stands for: its core's or
+            plugin's anchor (None for a module's function)."""
+            return self._w_owner
+
         def __dask_tokenize__(self) -> object:
             return ("wasmcore.function", self._w_owner.__dask_tokenize__()
                     if self._w_owner is not None else id(self), self.__name__)
