@@ -1,5 +1,6 @@
-"""The optional compiled module wasmcore-speedups (wasm-host-python/speedups): its one class,
-``BoundCall``, against ctypes and Python on C library functions of every arity it takes (the
+"""The optional compiled module wasmcore-speedups (wasm-host-python/speedups): its class
+``BoundCall`` (its ``Kernel``, a kernel's whole call, is checked against the Python path in
+test_compiled.py), against ctypes and Python on C library functions of every arity it takes (the
 values from Python: ``abs``, ``bytes.find``, ``sorted``, a pipe's contents), its errors, the
 GIL released during a call, and how wasmcore takes it up or leaves it (docs/performance.md).
 
