@@ -548,12 +548,10 @@ impl Kernel {
         let size = n
             .checked_mul(item)
             .filter(|size| at.checked_add(*size).is_some_and(|end| end <= len));
-        let (Some(size), Some(free)) = (size, &self.free) else {
+        let aligned = base != 0 && (base + at) % item == 0;
+        let (Some(size), Some(free), true) = (size, &self.free, aligned) else {
             return Ok(slf.getattr(intern!(py, "_w_take"))?.call0()?.unbind());
         };
-        if base == 0 || (base + at) % item != 0 {
-            return Ok(slf.getattr(intern!(py, "_w_take"))?.call0()?.unbind());
-        }
         // SAFETY: size bytes at address `at` of linear memory, inside the part wasmcore knows
         // of (checked above; memory never moves nor shrinks), aligned for the elements
         let data = unsafe { std::slice::from_raw_parts((base + at) as *const u8, size) };
@@ -640,29 +638,49 @@ unsafe fn write_raw(v: ValType, a: *mut ffi::PyObject, at: *mut u8) -> bool {
         match v {
             ValType::F32 => write(Scalar::F32, a, at),
             ValType::F64 => write(Scalar::F64, a, at),
-            _ => {
-                if ffi::PyLong_CheckExact(a) == 0 {
-                    return false;
+            ValType::I32 => match exact_int(a) {
+                // (two's complement: -2**31 to 2**32 - 1 fit, signed or unsigned)
+                Some(x) if (-(1i128 << 31)..(1i128 << 32)).contains(&x) => {
+                    (at as *mut u32).write_unaligned(x as u32);
+                    true
                 }
-                let mut overflow = 0;
-                let x = ffi::PyLong_AsLongLongAndOverflow(a, &mut overflow);
-                match (v, overflow) {
-                    (ValType::I32, 0) if (-(1i64 << 31)..(1i64 << 32)).contains(&x) => {
-                        (at as *mut u32).write_unaligned(x as u32)
-                    }
-                    (ValType::I64, 0) => (at as *mut i64).write_unaligned(x),
-                    (ValType::I64, 1) => {
-                        let u = ffi::PyLong_AsUnsignedLongLong(a);
-                        if u == u64::MAX && !ffi::PyErr_Occurred().is_null() {
-                            ffi::PyErr_Clear();
-                            return false;
-                        }
-                        (at as *mut u64).write_unaligned(u);
-                    }
-                    _ => return false,
+                _ => false,
+            },
+            ValType::I64 => match exact_int(a) {
+                Some(x) => {
+                    (at as *mut u64).write_unaligned(x as u64); // (exact_int's range fits)
+                    true
                 }
-                true
+                None => false,
+            },
+        }
+    }
+}
+
+/// The value of `a` when it is exactly an `int` from -2**63 to 2**64 - 1 (the integers a
+/// slot can hold, signed or unsigned); None, with no exception left set, for anything else.
+///
+/// # Safety
+/// `a` is a live object.
+unsafe fn exact_int(a: *mut ffi::PyObject) -> Option<i128> {
+    // SAFETY: the caller's promise; the functions take any live int
+    unsafe {
+        if ffi::PyLong_CheckExact(a) == 0 {
+            return None;
+        }
+        let mut overflow = 0;
+        let x = ffi::PyLong_AsLongLongAndOverflow(a, &mut overflow);
+        match overflow {
+            0 => Some(i128::from(x)),
+            1 => {
+                let u = ffi::PyLong_AsUnsignedLongLong(a);
+                if u == u64::MAX && !ffi::PyErr_Occurred().is_null() {
+                    ffi::PyErr_Clear(); // beyond 2**64 - 1
+                    return None;
+                }
+                Some(i128::from(u))
             }
+            _ => None,
         }
     }
 }
@@ -810,27 +828,21 @@ unsafe fn write(t: Scalar, a: *mut ffi::PyObject, at: *mut u8) -> bool {
                 }
             }
             _ => {
-                if ffi::PyLong_CheckExact(a) == 0 {
+                let Some(v) = exact_int(a) else {
                     return false;
-                }
-                let mut overflow = 0;
-                let v = ffi::PyLong_AsLongLongAndOverflow(a, &mut overflow);
-                match (t, overflow) {
-                    (Scalar::I32, 0) if i32::try_from(v).is_ok() => {
+                };
+                match t {
+                    Scalar::I32 if i32::try_from(v).is_ok() => {
                         (at as *mut i32).write_unaligned(v as i32)
                     }
-                    (Scalar::U32, 0) if u32::try_from(v).is_ok() => {
+                    Scalar::U32 if u32::try_from(v).is_ok() => {
                         (at as *mut u32).write_unaligned(v as u32)
                     }
-                    (Scalar::I64, 0) => (at as *mut i64).write_unaligned(v),
-                    (Scalar::U64, 0) if v >= 0 => (at as *mut u64).write_unaligned(v as u64),
-                    (Scalar::U64, 1) => {
-                        let u = ffi::PyLong_AsUnsignedLongLong(a);
-                        if u == u64::MAX && !ffi::PyErr_Occurred().is_null() {
-                            ffi::PyErr_Clear();
-                            return false;
-                        }
-                        (at as *mut u64).write_unaligned(u);
+                    Scalar::I64 if i64::try_from(v).is_ok() => {
+                        (at as *mut i64).write_unaligned(v as i64)
+                    }
+                    Scalar::U64 if u64::try_from(v).is_ok() => {
+                        (at as *mut u64).write_unaligned(v as u64)
                     }
                     _ => return false,
                 }
