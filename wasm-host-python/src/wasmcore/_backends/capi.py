@@ -145,8 +145,8 @@ class SpeedupsApi(CtypesApi):
                               f"{self.INTERFACE}")
         super().__init__()
         self._bound = module.BoundCall
-        # compiled kernels (calls of numbers in, a number out; see kernel()), unless the
-        # module is of another interface or WASMCORE_COMPILED=0 turned them off
+        # compiled kernels (see kernel()), unless the module is of another interface or
+        # WASMCORE_COMPILED=0 turned them off
         base = module.Kernel if getattr(module, "KERNEL_INTERFACE", None) == \
             self.KERNEL_INTERFACE else None
         self.kernels = base is not None and os.environ.get("WASMCORE_COMPILED", "1") != "0"

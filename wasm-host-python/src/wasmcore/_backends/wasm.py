@@ -296,7 +296,8 @@ class _Instance(ScratchArea):
         self.owner = _thread.RLock()
         self.owner.acquire()
         self.bytes_copied = 0
-        # the scratch area as compiled kernels see it (see _sync_scratch)
+        # linear memory and the scratch area as compiled kernels see them (kept up to date
+        # by _attach, read and scratch_at)
         self.shared = backend.api.scratch() if backend.compiled else None  # type: ignore[union-attr]
         self.ctx = Context(backend.callable, self.tid, self.usable)
         self._instantiate()
@@ -530,7 +531,7 @@ class WasmBackend:
         if self.path != PUBLIC and self.api is None:
             raise ValueError(f"the {self.path} call path is not available here")
         self.fast = self.api is not None
-        # kernels of numbers compiled in wasmcore-speedups (its default; see _kernel)
+        # kernels compiled in wasmcore-speedups (its default; which ones: see _kernel)
         self.compiled = isinstance(self.api, capi.SpeedupsApi) and self.api.kernels
 
     def _check_exports(self) -> None:
@@ -671,7 +672,7 @@ class WasmBackend:
         env.update(values, _w_rawbuf=raw)
         fn, rebind = convert.build(spec, body, env, rebind=tuple(values), ints=False, head=head,
                                    copies=True)
-        kernel = self._kernel(inst, spec, fn, raw, nslots, trap, out_view is not None)
+        kernel = self._kernel(inst, spec, fn, raw, nslots, trap)
         if kernel is None:
             inst.rebinders.append(lambda: rebind(**per_instance()))
             return fn
@@ -690,12 +691,11 @@ class WasmBackend:
         return kernel  # type: ignore[no-any-return]
 
     def _kernel(self, inst: _Instance, spec: FunctionSpec, fn: Callable[..., Any], raw: Any,
-                nslots: int, trap: ctypes.c_void_p, out: bool) -> Any:
+                nslots: int, trap: ctypes.c_void_p) -> Any:
         """The compiled call of ``fn`` (:meth:`capi.SpeedupsApi.kernel`) when this backend's
         calls go through wasmcore-speedups and ``spec``'s types are compiled there (every
         type but 2-D arrays and in/out buffers; arrays only where numpy is; with a plugin's
-        limits armed before each call, numbers only); else None. ``out``: a fallible kernel's
-        result is read from the result slot."""
+        limits armed before each call, numbers only); else None."""
         api = self.api
         if not self.compiled or not isinstance(api, capi.SpeedupsApi):
             return None
