@@ -32,6 +32,7 @@ import wasmcore
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_host import RUNTIME, fn, load_bytes, module_with, toy_manifest
+from test_spec import f32_float, f64_float
 from wasmcore._backends import capi, wasm
 
 pytestmark = pytest.mark.skipif(
@@ -117,6 +118,9 @@ MANIFEST = toy_manifest(functions=[*SHAPE_FUNCTIONS, WAIT])
 INT_RANGES = {"i32": (-(2**31), 2**31 - 1), "u32": (0, 2**32 - 1),
               "i64": (-(2**63), 2**63 - 1), "u64": (0, 2**64 - 1)}
 # arguments no parameter takes as they are: the Python path converts or refuses them
+# NaNs with payloads, signalling and quiet, as f32s and f64s (both paths carry their bits)
+NANS = [*map(f32_float, (0x7FA0_0000, 0xFF80_0001, 0x7FC0_0001)),
+        *map(f64_float, (0x7FF4_0000_0000_0000, 0xFFF0_0000_0000_0001))]
 ODD = [None, "1", b"1", 1.5, True, False, np.int32(3), np.uint64(2**64 - 1), np.float32(2.5),
        np.bool_(True), np.float64(-1.0), 1j, [1], 2**64, -(2**63) - 1, 2**1024, float("nan")]
 
@@ -132,7 +136,8 @@ def values(t: str) -> st.SearchStrategy[Any]:
             st.integers(-(2**70), 2**70))
     elif t in ("f32", "f64"):
         good = st.one_of(st.floats(), st.floats(width=32), st.integers(-(2**80), 2**80),
-                         st.sampled_from([3.5e38, -3.5e38, 1e-46, -0.0, float("inf")]))
+                         st.sampled_from([3.5e38, -3.5e38, 1e-46, -0.0, float("inf")]),
+                         st.sampled_from(NANS))
     elif t == "bytes":
         good = st.one_of(st.binary(max_size=300), st.binary(min_size=60_000, max_size=70_000),
                          st.sampled_from([b"QUJD", b"QUJ", b"=A=="]))  # (base64 too)
@@ -465,7 +470,8 @@ def raw_values(t: str) -> st.SearchStrategy[Any]:
             st.integers(-(2 ** (bits - 1)), 2**bits - 1),
             st.sampled_from([-(2 ** (bits - 1)) - 1, 2**bits, 2 ** (bits - 1), -1]))
     else:
-        good = st.one_of(st.floats(), st.floats(width=32), st.integers(-(2**70), 2**70))
+        good = st.one_of(st.floats(), st.floats(width=32), st.integers(-(2**70), 2**70),
+                         st.sampled_from(NANS))
     return st.one_of(good, good, odd)
 
 

@@ -23,6 +23,7 @@ import wasmcore
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_plugin import guarded
+from test_spec import f32_float, float_f32
 from wasmcore._backends import internals, reaper, wasm
 
 WAT = """(module
@@ -144,6 +145,23 @@ def test_results_are_converted_as_the_import_says(i: int, j: int, f: float, g: f
         assert pl.call_f64(0.0) == g
         assert pl.call_pair(0, 0.0) == (as_i64(j), f)
         assert pl.sum(3) == 3 * as_i32(i)
+
+
+def test_f32_nans_cross_host_functions_with_their_bits(path: str) -> None:
+    """An f32 NaN's payload, signalling or quiet, both ways through a host function (and as
+    one of two results); wasmtime-py's public API converts through a C float, which quiets a
+    signalling NaN (docs/plugins.md, "Calls")."""
+    seen: list[int] = []
+
+    def f32(x: float) -> float:
+        seen.append(float_f32(x))
+        return x
+
+    p = plugin(path, f32=f32, pair=lambda a, b: (a, f32_float(a % 2**32)))
+    for bits in (0x7FA0_0000, 0xFF80_0001, 0x7FBF_FFFF, 0x7FC0_0001):
+        want = bits | 0x40_0000 if p._backend.path == wasm.PUBLIC else bits
+        assert float_f32(p.call_f32(f32_float(bits))) == want and seen[-1] == want
+        assert float_f32(p.call_pair(bits, 0.0)[1]) == want
 
 
 def test_an_f32_result_beyond_its_range_is_infinite(path: str) -> None:

@@ -510,7 +510,7 @@ impl Kernel {
                     match v {
                         ValType::I32 => obj(py, (at as *const i32).read_unaligned()),
                         ValType::I64 => obj(py, (at as *const i64).read_unaligned()),
-                        ValType::F32 => obj(py, f64::from((at as *const f32).read_unaligned())),
+                        ValType::F32 => obj(py, widen((at as *const u32).read_unaligned())),
                         ValType::F64 => obj(py, (at as *const f64).read_unaligned()),
                     }
                 }
@@ -822,7 +822,7 @@ unsafe fn write(t: Scalar, a: *mut ffi::PyObject, at: *mut u8) -> bool {
                     return false;
                 };
                 if t == Scalar::F32 {
-                    (at as *mut f32).write_unaligned(v as f32);
+                    (at as *mut u32).write_unaligned(narrow(v));
                 } else {
                     (at as *mut f64).write_unaligned(v);
                 }
@@ -852,6 +852,29 @@ unsafe fn write(t: Scalar, a: *mut ffi::PyObject, at: *mut u8) -> bool {
     true
 }
 
+/// The bits of f64 `v` as an f32, as the Python path stores it (`convert.f32_write`): rounded
+/// to nearest, and a NaN's sign and the top 23 bits of its payload carried as they are (a
+/// signalling NaN stays one; a cast would set its quiet bit), the quiet bit alone where those
+/// are all 0.
+fn narrow(v: f64) -> u32 {
+    if !v.is_nan() {
+        return (v as f32).to_bits();
+    }
+    let b = v.to_bits();
+    let payload = (b >> 29) as u32 & 0x7F_FFFF;
+    (b >> 32) as u32 & 0x8000_0000 | 0x7F80_0000 | if payload == 0 { 0x40_0000 } else { payload }
+}
+
+/// The f64 of f32 bits `b`, exact (a NaN's sign and payload carried: `convert.f32_nan`).
+fn widen(b: u32) -> f64 {
+    let v = f32::from_bits(b);
+    if !v.is_nan() {
+        return f64::from(v);
+    }
+    let b = u64::from(b);
+    f64::from_bits((b & 0x8000_0000) << 32 | 0x7FF << 52 | (b & 0x7F_FFFF) << 29)
+}
+
 /// The value of type `t` at `at`, as Python makes it from a typed memoryview.
 ///
 /// # Safety
@@ -864,7 +887,7 @@ unsafe fn read(py: Python<'_>, t: Scalar, at: *const u8) -> Py<PyAny> {
             Scalar::U32 => obj(py, (at as *const u32).read_unaligned()),
             Scalar::I64 => obj(py, (at as *const i64).read_unaligned()),
             Scalar::U64 => obj(py, (at as *const u64).read_unaligned()),
-            Scalar::F32 => obj(py, f64::from((at as *const f32).read_unaligned())),
+            Scalar::F32 => obj(py, widen((at as *const u32).read_unaligned())),
             Scalar::F64 => obj(py, (at as *const f64).read_unaligned()),
             Scalar::Bool => obj(py, (at as *const i32).read_unaligned() != 0),
         }

@@ -12,6 +12,7 @@ import functools
 import inspect
 import keyword
 import operator
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -105,6 +106,41 @@ def raw_float(v: object, t: str, func: str, k: int) -> float:
         return float(v)
     except OverflowError:
         raise ValueError(f"{func}(): argument {k} ({t}) is out of range: {v}") from None
+
+
+# f32 values carry their bits. A Python float holds every f32 exactly (an f32 NaN as the f64
+# NaN of the same sign with the f32's payload in its top bits), but C's float <-> double casts,
+# which a typed memoryview ('f') makes, set the quiet bit of a signalling NaN. So the generated
+# code reads and writes f32 through the view and, for a NaN only, the bits through these two.
+_F64, _U64 = struct.Struct("<d"), struct.Struct("<Q")
+
+
+def f32_nan_bits(x: float) -> int:
+    """The f32 bits of NaN ``x``: its sign and the top 23 bits of its payload (as they are: a
+    signalling NaN stays one). A payload with none of them set, which no f32 NaN has, gives the
+    quiet bit alone, as a cast would."""
+    b = int(_U64.unpack(_F64.pack(float(x)))[0])
+    return (b >> 32 & 0x8000_0000) | 0x7F80_0000 | ((b >> 29) & 0x7F_FFFF or 0x40_0000)
+
+
+def f32_nan(bits: int) -> float:
+    """The float of f32 NaN ``bits``: the same sign and payload (a signalling NaN stays one)."""
+    return float(_F64.unpack(_U64.pack((bits & 0x8000_0000) << 32 | 0x7FF << 52
+                                       | (bits & 0x7F_FFFF) << 29))[0])
+
+
+def f32_read(view: str, bits: str, at: int, tmp: str) -> str:
+    """Source of an expression: the f32 at element ``at`` of the typed memoryview named
+    ``view`` ('f'), read from ``bits``, the same memory as 'I', when it is a NaN. ``tmp``: a
+    local name the expression may assign."""
+    return f"({tmp} if ({tmp} := {view}[{at}]) == {tmp} else _w_f32_nan({bits}[{at}]))"
+
+
+def f32_write(view: str, bits: str, at: int, value: str) -> list[str]:
+    """Source lines storing the number named ``value`` as the f32 at element ``at`` of
+    ``view`` ('f'; a NaN's bits through ``bits``, the same memory as 'I')."""
+    return [f"{view}[{at}] = {value}",
+            f"if {value} != {value}: {bits}[{at}] = _w_f32_nan_bits({value})"]
 
 
 def arg_list(spec: FunctionSpec) -> str:
@@ -209,7 +245,8 @@ _HELPERS = {"_w_may_share": may_share, "_w_copy": copy, "_w_check_int": check_in
             "_w_as_bool": as_bool, "_w_as_array": as_array,
             "_w_as_inout_array": as_inout_array, "_w_as_bytes": as_bytes, "_w_as_str": as_str,
             "_w_utf8": arrays.as_str,
-            "_w_raw_int": raw_int, "_w_raw_float": raw_float}
+            "_w_raw_int": raw_int, "_w_raw_float": raw_float,
+            "_w_f32_nan": f32_nan, "_w_f32_nan_bits": f32_nan_bits}
 
 
 def build(spec: FunctionSpec, body: list[str], env: dict[str, Any],

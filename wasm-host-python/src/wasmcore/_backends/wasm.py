@@ -595,6 +595,8 @@ class WasmBackend:
                     body += ["try:", f"    {at} = {p.name}", "except (TypeError, ValueError):",
                              f"    {at} = _w_check_int({p.name}, {t!r}, {spec.label!r}, "
                              f"{p.name!r})"]
+                elif t == "f32":
+                    body += convert.f32_write("_w_f32", "_w_u32", slot * 4, p.name)
                 else:
                     body.append(f"{at} = {p.name}")
                 slot += 1
@@ -642,10 +644,14 @@ class WasmBackend:
                         f"{ret.kind == 'matrix'})")
             env["_w_make"] = convert.owned_result(ret)
         elif out_view is not None:
-            body.append("return _w_out[0]" + (" != 0" if ret.name == "bool" else ""))
+            body.append("return " + (convert.f32_read("_w_out", "_w_outbits", 0, "_w_v")
+                                     if ret.name == "f32" else
+                                     "_w_out[0]" + (" != 0" if ret.name == "bool" else "")))
         else:
             t = "u32" if ret.kind == "handle" else str(ret.name)
-            body.append(f"return _w_{t}[0]" + (" != 0" if t == "bool" else ""))
+            body.append("return " + (convert.f32_read("_w_f32", "_w_u32", 0, "_w_v")
+                                     if t == "f32" else
+                                     f"_w_{t}[0]" + (" != 0" if t == "bool" else "")))
 
         def per_instance() -> dict[str, Any]:
             func = inst.exports[spec.name]
@@ -653,9 +659,9 @@ class WasmBackend:
             values: dict[str, Any] = {"_w_keep": func, "_w_outp": inst.out}
             if out_view is not None:
                 views["u32"][out_slot] = inst.out
-                values["_w_out"] = memoryview(
-                    (ctypes.c_uint8 * out_size).from_address(inst.base + inst.out)
-                ).cast("B").cast(out_view)
+                out = memoryview((ctypes.c_uint8 * out_size).from_address(inst.base + inst.out))
+                values["_w_out"], values["_w_outbits"] = out.cast("B").cast(out_view), \
+                    out.cast("B").cast("I")  # (an f32's bits: see convert.f32_read)
             elif spec.result_pointer:
                 views["u32"][out_slot] = inst.out
             # the call with every argument bound: a partial calls ~30 ns faster than passing
@@ -759,12 +765,15 @@ def _raw_write(p: Param, slot: int, label: str) -> list[str]:
     if view in ("i32", "i64"):
         fix = f"_w_raw_int({p.name}, {p.type.name!r}, {label!r}, {slot + 1})"
         return ["try:", f"    {at} = {p.name}", "except ValueError:", f"    {at} = {fix}"]
+    if view == "f32":
+        return convert.f32_write("_w_f32", "_w_u32", slot * per, p.name)
     return [f"{at} = {p.name}"]
 
 
 def _raw_results(results: tuple[str, ...]) -> str:
     """The return expression of a raw export: None, its one value, or a tuple of them."""
-    values = [f"_w_{_RAW_VIEWS[t][0]}[{k * _RAW_VIEWS[t][1]}]" for k, t in enumerate(results)]
+    values = [convert.f32_read("_w_f32", "_w_u32", k * 4, f"_w_v{k}") if t == "f32" else
+              f"_w_{_RAW_VIEWS[t][0]}[{k * _RAW_VIEWS[t][1]}]" for k, t in enumerate(results)]
     if not values:
         return "None"
     return values[0] if len(values) == 1 else f"({', '.join(values)},)"

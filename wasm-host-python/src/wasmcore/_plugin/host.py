@@ -33,6 +33,7 @@ from typing import Any
 
 import wasmtime
 
+from .._abi import convert
 from .._abi.convert import RAW_INT_RANGES
 from .._backends import capi, internals, reaper, wasm
 from .cancel import SignalGuard
@@ -151,7 +152,7 @@ def _callback(key: str, fn: Callable[..., Any], ty: wasmtime.FuncType, calls: Ho
     views of the raw value array cached by the array's address (wasmtime passes an array on
     its stack, at the same address for calls from the same depth)."""
     params, results = _types(ty)
-    used = sorted({_VIEWS[t][0] for t in (*params, *results)})
+    used = _used(params, results)
     size = 16 * max(len(params), len(results), 1)
     cache: dict[int, Any] = {}
 
@@ -170,6 +171,12 @@ def _callback(key: str, fn: Callable[..., Any], ty: wasmtime.FuncType, calls: Ho
                 _w_result=functools.partial(result_value, key, results))
 
 
+def _used(params: tuple[str, ...], results: tuple[str, ...]) -> list[str]:
+    """The views a callback of this signature uses ('I' with 'f': an f32 NaN's bits)."""
+    used = {_VIEWS[t][0] for t in (*params, *results)}
+    return sorted(used | {"I"} if "f" in used else used)
+
+
 @functools.lru_cache(maxsize=256)
 def _compile(params: tuple[str, ...], results: tuple[str, ...],
              used: tuple[str, ...]) -> Callable[..., Any]:
@@ -179,12 +186,20 @@ def _compile(params: tuple[str, ...], results: tuple[str, ...],
         fmt, per = _VIEWS[t]
         return f"_w_{fmt}[{k * per}]"
 
+    def arg(t: str, k: int) -> str:
+        return convert.f32_read("_w_f", "_w_I", k * 4, f"_w_v{k}") if t == "f32" else at(t, k)
+
+    def store(t: str, k: int, value: str) -> list[str]:
+        if t == "f32":
+            return convert.f32_write("_w_f", "_w_I", k * 4, value)
+        return [f"{at(t, k)} = {value}"]
+
     body = []
     if used:
         # one view, or a tuple of them (see _callback's views())
         body += ["v = _w_cache.get(raw)", "if v is None:", "    v = _w_views(raw)",
                  f"{', '.join(f'_w_{f}' for f in used)} = v"]
-    body.append(f"out = _w_fn({', '.join(at(t, k) for k, t in enumerate(params))})")
+    body.append(f"out = _w_fn({', '.join(arg(t, k) for k, t in enumerate(params))})")
     if not results:
         body.append("if out is not None: _w_result(out)")
     elif len(results) == 1:
@@ -195,10 +210,10 @@ def _compile(params: tuple[str, ...], results: tuple[str, ...],
             body += ["try:", f"    {slot} = out", "except ValueError:",
                      f"    {slot} = _w_result(out)"]
         else:  # (a float beyond f32's range: the view stores the infinity it rounds to)
-            body.append(f"{slot} = out")
+            body += store(t, 0, "out")
     else:
         body.append("out = _w_result(out)")
-        body += [f"{at(t, k)} = out[{k}]" for k, t in enumerate(results)]
+        body += [line for k, t in enumerate(results) for line in store(t, k, f"out[{k}]")]
     body.append("return 0")
     names = ("_w_fn", "_w_calls", "_w_running", "_w_cache", "_w_views", "_w_trap", "_w_result")
     # The counts of host functions running (the instance's, the reaper's) go up first thing
@@ -220,6 +235,6 @@ def _compile(params: tuple[str, ...], results: tuple[str, ...],
         "            _w_calls.depth -= 1",
         "    return host_function",
     ])
-    ns: dict[str, Any] = {}
+    ns: dict[str, Any] = {"_w_f32_nan": convert.f32_nan, "_w_f32_nan_bits": convert.f32_nan_bits}
     exec(compile(src, f"<wasmcore host function {params} -> {results}>", "exec"), ns)
     return ns["_w_make"]  # type: ignore[no-any-return]
