@@ -451,6 +451,7 @@ impl RunningStats {
 #[export]
 impl RunningStats {
     /// An empty accumulator (count 0).
+    #[export(gil = "hold")]
     pub fn new() -> RunningStats {
         RunningStats::default()
     }
@@ -582,7 +583,7 @@ impl RunningStats {
     }
 
     /// Number of values pushed so far.
-    #[export(getter)]
+    #[export(getter, gil = "hold")]
     pub fn count(&self) -> u64 {
         self.count
     }
@@ -596,7 +597,7 @@ impl RunningStats {
     }
 
     /// Mean of the values pushed so far (ValueError before the first value).
-    #[export(getter)]
+    #[export(getter, gil = "hold")]
     pub fn mean(&self) -> Result<f64, Error> {
         self.check()?;
         let m = self.shift + self.resid;
@@ -611,6 +612,7 @@ impl RunningStats {
 
     /// Variance of the values pushed so far with `ddof` delta degrees of freedom, like
     /// numpy.var on their concatenation. Needs count > ddof.
+    #[export(gil = "hold")]
     pub fn var(&self, #[default(0)] ddof: u32) -> Result<f64, Error> {
         self.check()?;
         let count = self.count;
@@ -634,18 +636,19 @@ impl RunningStats {
 
     /// Standard deviation of the values pushed so far with `ddof` delta degrees of freedom:
     /// sqrt(var(ddof)), like numpy.std on their concatenation. Needs count > ddof.
+    #[export(gil = "hold")]
     pub fn std(&self, #[default(0)] ddof: u32) -> Result<f64, Error> {
         self.var(ddof).map(f64::sqrt)
     }
 
     /// Smallest value pushed so far; NaN if any was NaN.
-    #[export(getter)]
+    #[export(getter, gil = "hold")]
     pub fn min(&self) -> Result<f64, Error> {
         self.check().map(|()| self.min)
     }
 
     /// Largest value pushed so far; NaN if any was NaN.
-    #[export(getter)]
+    #[export(getter, gil = "hold")]
     pub fn max(&self) -> Result<f64, Error> {
         self.check().map(|()| self.max)
     }

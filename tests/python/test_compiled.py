@@ -78,6 +78,13 @@ SHAPES = """(module
     (i32.store (i32.add (local.get 0) (i32.const 4)) (i32.const 1))
     (loop $spin (br_if $spin (i32.eqz (i32.load (local.get 0)))))
     (i32.load (local.get 0)))
+  (func (export "hold_for") (param i32 i32) (result i32)
+    (i32.store (i32.add (local.get 0) (i32.const 4)) (i32.const 1))
+    (block $done (loop $spin
+      (br_if $done (i32.load (local.get 0)))
+      (local.set 1 (i32.sub (local.get 1) (i32.const 1)))
+      (br_if $spin (local.get 1))))
+    (i32.load (local.get 0)))
   (func (export "blen") (param i32 i32) (result i32) (local.get 1))
   (func (export "weigh") (param i32 i32) (result i64) (call $weigh (local.get 0) (local.get 1)))
   (func (export "checksum") (param i32 i32 i32 i32 i32 i64) (result i64)
@@ -113,7 +120,9 @@ SHAPE_FUNCTIONS = [
 # wait_for(at): says "in" at memory[at + 4], then waits for memory[at] to be set (another
 # thread's write); not in the random tests
 WAIT = fn("wait_for", [("at", "u32")], "u32")
-MANIFEST = toy_manifest(functions=[*SHAPE_FUNCTIONS, WAIT])
+# hold_for(at, n): wait_for, but for n turns at most, and with "gil": "hold"
+HOLD = {**fn("hold_for", [("at", "u32"), ("n", "u32")], "u32"), "gil": "hold"}
+MANIFEST = toy_manifest(functions=[*SHAPE_FUNCTIONS, WAIT, HOLD])
 
 INT_RANGES = {"i32": (-(2**31), 2**31 - 1), "u32": (0, 2**32 - 1),
               "i64": (-(2**63), 2**63 - 1), "u64": (0, 2**64 - 1)}
@@ -417,11 +426,11 @@ GIL_CHILD = textwrap.dedent("""
     box, ready = [], threading.Event()
 
     def worker():
-        wait_for = core._impl.callable("wait_for")  # this thread's, compiled
-        wait_for._w_fallback = None  # (not called: a call of None would raise)
+        wait = core._impl.callable(sys.argv[2])  # this thread's, compiled
+        wait._w_fallback = None  # (not called: a call of None would raise)
         box.append(core._impl.instance().base)
         ready.set()
-        box.append(wait_for(64))
+        box.append(wait(64) if sys.argv[2] == "wait_for" else wait(64, 300_000_000))
 
     t = threading.Thread(target=worker)
     t.start()
@@ -441,9 +450,27 @@ def test_the_gil_is_released_during_the_wasm_call(tmp_path: Path) -> None:
     path = tmp_path / "shapes.wasm"
     path.write_bytes(module_with(MANIFEST, SHAPES))
     # a call holding the GIL would hang the child: the timeout fails the test instead
-    out = subprocess.run([sys.executable, "-c", GIL_CHILD, str(path)], capture_output=True,
-                         text=True, timeout=60, check=True)
+    out = subprocess.run([sys.executable, "-c", GIL_CHILD, str(path), "wait_for"],
+                         capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[7]"
+
+
+def test_a_function_marked_gil_hold_keeps_the_gil(tmp_path: Path) -> None:
+    """``"gil": "hold"`` (``#[export(gil = "hold")]``): the main thread cannot run while the
+    worker's call spins, so the call ends by its count, not by the main thread's write. A
+    plugin's hint is not followed (an untrusted module could keep every thread waiting)."""
+    path = tmp_path / "shapes.wasm"
+    path.write_bytes(module_with(MANIFEST, SHAPES))
+    out = subprocess.run([sys.executable, "-c", GIL_CHILD, str(path), "hold_for"],
+                         capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "[0]"
+    core = wasmcore.load("wasm", path=path)
+    assert core._impl.callable("hold_for").hold_gil
+    assert not core._impl.callable("wait_for").hold_gil
+    plugin = wasmcore.Plugin(path)
+    assert plugin.functions["hold_for"] is not None
+    assert not plugin._backend.callable("hold_for").hold_gil
+    assert plugin.hold_for(0, 5) == core.hold_for(0, 5) == 0
 
 
 RAW = b"""(module

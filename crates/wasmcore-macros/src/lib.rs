@@ -45,25 +45,61 @@ struct ReadmeDoctests;
 /// Exports a function, or a type's methods, through the wasmcore ABI. See the crate docs.
 #[proc_macro_attribute]
 pub fn export(attr: TokenStream, item: TokenStream) -> TokenStream {
-    if !attr.is_empty() {
-        let attr = TokenStream2::from(attr);
-        return syn::Error::new(
-            attr.span(),
-            "#[export] takes no arguments here (#[export(getter)] goes on a method inside an \
-             #[export] impl)",
-        )
-        .to_compile_error()
-        .into();
-    }
-    let result = match syn::parse_macro_input!(item as Item) {
-        Item::Fn(f) => expand_fn(f),
-        Item::Impl(i) => expand_impl(i),
+    let result = options(attr.into(), false).and_then(|opts| match syn::parse::<Item>(item)? {
+        Item::Fn(f) => expand_fn(f, opts.hold_gil.unwrap_or(false)),
+        Item::Impl(i) => expand_impl(i, opts.hold_gil.unwrap_or(false)),
         other => err(other.span(), "put #[export] on a fn or an impl block"),
-    };
+    });
     match result {
         Ok(ts) => ts.into(),
         Err(e) => e.to_compile_error().into(),
     }
+}
+
+/// The arguments of an `#[export(...)]`.
+#[derive(Default)]
+struct Options {
+    /// `getter` (a method inside an `#[export]` impl only)
+    getter: bool,
+    /// `gil = "hold"` / `gil = "release"`, if given
+    hold_gil: Option<bool>,
+}
+
+/// Parses the arguments of an `#[export(...)]`: `gil = "hold"` or `"release"`, and `getter`
+/// where `method` (a method inside an `#[export]` impl).
+fn options(tokens: TokenStream2, method: bool) -> syn::Result<Options> {
+    let mut opts = Options::default();
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("getter") && method {
+            opts.getter = true;
+            Ok(())
+        } else if meta.path.is_ident("gil") {
+            let value: syn::LitStr = meta.value()?.parse()?;
+            opts.hold_gil = Some(match value.value().as_str() {
+                "hold" => true,
+                "release" => false,
+                _ => {
+                    return Err(syn::Error::new(
+                        value.span(),
+                        "#[export]: gil = \"hold\" or gil = \"release\"",
+                    ));
+                }
+            });
+            Ok(())
+        } else if meta.path.is_ident("getter") {
+            Err(meta.error(
+                "#[export]: getter goes on a method inside an #[export] impl: #[export(getter)]",
+            ))
+        } else {
+            Err(meta.error(if method {
+                "#[export]: a method takes getter and gil = \"hold\""
+            } else {
+                "#[export]: takes gil = \"hold\" (or no arguments)"
+            }))
+        }
+    });
+    syn::parse::Parser::parse2(parser, tokens)?;
+    Ok(opts)
 }
 
 fn err<T>(span: Span, msg: impl std::fmt::Display) -> syn::Result<T> {
@@ -507,7 +543,7 @@ fn check_plain(sig: &Signature) -> syn::Result<()> {
     Ok(())
 }
 
-fn expand_fn(mut item: ItemFn) -> syn::Result<TokenStream2> {
+fn expand_fn(mut item: ItemFn, hold_gil: bool) -> syn::Result<TokenStream2> {
     check_plain(&item.sig)?;
     if let Some(FnArg::Receiver(r)) = item.sig.inputs.first() {
         return err(
@@ -535,6 +571,7 @@ fn expand_fn(mut item: ItemFn) -> syn::Result<TokenStream2> {
         params: lowered.params.clone(),
         returns,
         fallible,
+        hold_gil,
     };
     let func = &item.sig.ident;
     let args = &lowered.args;
@@ -572,23 +609,21 @@ fn snake_case(name: &str) -> String {
     out
 }
 
-/// Removes `#[export(getter)]` from a method's attributes; whether it was there.
-fn take_getter(attrs: &mut Vec<Attribute>) -> syn::Result<bool> {
+/// Removes `#[export(...)]` from a method's attributes: its options (none if it was not there).
+fn take_options(attrs: &mut Vec<Attribute>) -> syn::Result<Options> {
     let Some(pos) = attrs.iter().position(|a| a.path().is_ident("export")) else {
-        return Ok(false);
+        return Ok(Options::default());
     };
-    let attr = attrs.remove(pos);
-    let arg: syn::Ident = attr.parse_args()?;
-    if arg != "getter" {
-        return err(
-            arg.span(),
-            "inside an #[export] impl, methods take only #[export(getter)]",
-        );
+    match attrs.remove(pos).meta {
+        syn::Meta::List(list) => options(list.tokens, true),
+        other => err(
+            other.span(),
+            "a method takes #[export(getter)] or #[export(gil = \"hold\")]",
+        ),
     }
-    Ok(true)
 }
 
-fn expand_impl(mut item: ItemImpl) -> syn::Result<TokenStream2> {
+fn expand_impl(mut item: ItemImpl, hold_gil: bool) -> syn::Result<TokenStream2> {
     if item.trait_.is_some() {
         return err(
             item.span(),
@@ -620,7 +655,8 @@ fn expand_impl(mut item: ItemImpl) -> syn::Result<TokenStream2> {
     let mut wrappers = Vec::new();
     for impl_item in item.items.iter_mut() {
         let ImplItem::Fn(f) = impl_item else { continue };
-        let getter = take_getter(&mut f.attrs)?;
+        let opts = take_options(&mut f.attrs)?;
+        let getter = opts.getter;
         if !matches!(f.vis, syn::Visibility::Public(_)) {
             if getter {
                 return err(f.sig.span(), "an #[export(getter)] method must be pub");
@@ -688,6 +724,7 @@ fn expand_impl(mut item: ItemImpl) -> syn::Result<TokenStream2> {
                 params,
                 returns,
                 fallible: true,
+                hold_gil: opts.hold_gil.unwrap_or(hold_gil),
             },
         });
         wrappers.push(wrapper(&export, &lowered, lead, returns, true, produce));

@@ -504,12 +504,24 @@ fn parse_function(fields: &mut Fields, name: Option<String>) -> Result<FunctionD
     let returns = fields.optional_string("returns")?;
     let returns = Return::parse(returns.as_deref()).map_err(|e| format!("returns: {e}"))?;
     let fallible = fields.boolean("fallible")?;
+    // (absent: "release", as from a wasmcore-abi older than the hint)
+    let hold_gil = match fields.0.remove("gil") {
+        None => false,
+        Some(Value::String(s)) if s == "release" => false,
+        Some(Value::String(s)) if s == "hold" => true,
+        Some(other) => {
+            return Err(format!(
+                "\"gil\" must be \"hold\" or \"release\", not {other}"
+            ));
+        }
+    };
     Ok(FunctionDesc {
         name,
         doc,
         params,
         returns,
         fallible,
+        hold_gil,
     })
 }
 

@@ -545,6 +545,10 @@ pub struct FunctionDesc {
     pub params: Vec<Param>,
     pub returns: Return,
     pub fallible: bool,
+    /// `#[export(gil = "hold")]`: a hint that calls are short, so a host may keep Python's GIL
+    /// through them (`"gil":"hold"` in the JSON, absent otherwise: a runtime that ignores it
+    /// still calls correctly, releasing the GIL).
+    pub hold_gil: bool,
 }
 
 impl FunctionDesc {
@@ -567,7 +571,7 @@ impl FunctionDesc {
         s
     }
 
-    /// `,"doc":...,"params":[...],"returns":...,"fallible":...`
+    /// `,"doc":...,"params":[...],"returns":...,"fallible":...` (and `,"gil":"hold"`)
     fn write_fields(&self, s: &mut String) {
         s.push_str(",\"doc\":");
         json_string(s, &self.doc);
@@ -593,6 +597,9 @@ impl FunctionDesc {
         }
         s.push_str(",\"fallible\":");
         s.push_str(if self.fallible { "true" } else { "false" });
+        if self.hold_gil {
+            s.push_str(",\"gil\":\"hold\"");
+        }
     }
 }
 
@@ -842,6 +849,7 @@ mod tests {
             params,
             returns,
             fallible,
+            hold_gil: false,
         };
         let mut class = ClassDesc {
             name: "Counter".to_owned(),

@@ -32,7 +32,7 @@ use pyo3::{BoundObject, ffi, intern};
 use wasmcore_schema::{Dir, Elem, Return, Scalar, Type, ValType};
 
 /// The interface of [`Kernel`] that wasmcore checks before using it.
-pub const INTERFACE: u32 = 2;
+pub const INTERFACE: u32 = 3;
 
 /// `wasmtime_func_call_unchecked(context, func, args_and_results, nargs_and_results, trap)`.
 type CallUnchecked = unsafe extern "C" fn(usize, usize, usize, usize, usize) -> usize;
@@ -131,7 +131,7 @@ impl Scratch {
 }
 
 /// `Kernel(call, raw, nslots, trap, tid, params, returns, fallible, scratch=None, free=None,
-/// defaults=[])`:
+/// defaults=[], armed=False, hold_gil=False)`:
 /// the compiled call of one export in one instance. `call` is the address of
 /// `wasmtime_func_call_unchecked`; `raw` the address of the call's raw value array of `nslots`
 /// 16-byte slots; `trap` the address of the pointer-sized trap slot; `tid` the ident
@@ -140,7 +140,8 @@ impl Scratch {
 /// result's (or `None`); `fallible`: the export returns an i32 status. `scratch` (a
 /// [`Scratch`]) is needed for `bytes`, `str` and array parameters and owned results; `free`
 /// (the instance's `wasmcore_free(ptr, size, align)` kernel) for owned results. `defaults`:
-/// the values of the last parameters when a call leaves them out.
+/// the values of the last parameters when a call leaves them out; `armed`: `_w_arm()` runs
+/// before each call; `hold_gil`: the GIL is kept through the wasm call, else released.
 ///
 /// Calling it needs the attributes `_w_fallback` (the Python callable it stands for), `_w_fail`
 /// (`(error, status) -> exception`) and, with an owned result, `_w_take` (the Python path's
@@ -164,6 +165,8 @@ pub struct Kernel {
     fallible: bool,
     /// `_w_arm()` runs before each call (a plugin's limits)
     armed: bool,
+    /// the GIL is kept through the wasm call (`#[export(gil = "hold")]`: short calls)
+    hold_gil: bool,
     scratch: Option<Py<Scratch>>,
     free: Option<Py<Kernel>>,
     ctx: AtomicUsize,
@@ -175,8 +178,14 @@ pub struct Kernel {
 
 #[pymethods]
 impl Kernel {
+    /// Whether the GIL is kept through the wasm call (`hold_gil` when made).
+    #[getter]
+    fn hold_gil(&self) -> bool {
+        self.hold_gil
+    }
+
     #[new]
-    #[pyo3(signature = (call, raw, nslots, trap, tid, params, returns, fallible, scratch = None, free = None, defaults = Vec::new(), armed = false))]
+    #[pyo3(signature = (call, raw, nslots, trap, tid, params, returns, fallible, scratch = None, free = None, defaults = Vec::new(), armed = false, hold_gil = false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -192,6 +201,7 @@ impl Kernel {
         free: Option<Py<Kernel>>,
         defaults: Vec<Py<PyAny>>,
         armed: bool,
+        hold_gil: bool,
     ) -> PyResult<Self> {
         if call == 0 || raw == 0 || trap == 0 {
             return Err(PyValueError::new_err(
@@ -304,6 +314,7 @@ impl Kernel {
             raw_results,
             fallible,
             armed,
+            hold_gil,
             scratch,
             free,
             ctx: AtomicUsize::new(0),
@@ -448,10 +459,17 @@ impl Kernel {
             k.nslots,
             k.trap,
         );
-        // SAFETY: the maker's promise (the class's doc): call is wasmtime_func_call_unchecked,
-        // ctx and func those of a live instance of this thread, raw and trap live buffers of
-        // the sizes given; nothing here touches Python objects while the GIL is released
-        let err = py.detach(move || unsafe { call(ctx, func, raw, nslots, trap) });
+        // (with the GIL held: a short call, its author says; releasing and taking back the
+        // GIL, ~45 ns, would be most of its cost)
+        let err = if k.hold_gil {
+            // SAFETY: the maker's promise (the class's doc): call is
+            // wasmtime_func_call_unchecked, ctx and func those of a live instance of this
+            // thread, raw and trap live buffers of the sizes given
+            unsafe { call(ctx, func, raw, nslots, trap) }
+        } else {
+            // SAFETY: as above; nothing here touches Python objects while the GIL is released
+            py.detach(move || unsafe { call(ctx, func, raw, nslots, trap) })
+        };
         if let Some(failed) = k.check(slf, err)? {
             return Ok(failed); // (a raw export's: a WASI program's exit with status 0)
         }

@@ -5,7 +5,7 @@
 use wasmcore_abi::export;
 
 /// The greatest common divisor of `a` and `b`, like `math.gcd`.
-#[export]
+#[export(gil = "hold")] // (a short call: the GIL kept through it, as PyO3 does)
 pub fn gcd(a: u64, b: u64) -> u64 {
     authors_kernels::gcd(a, b)
 }
@@ -31,7 +31,7 @@ pub fn levenshtein(a: &str, b: &str) -> u64 {
 /// A running total: the count and the sum of the values added one by one.
 pub struct Total(authors_kernels::Total);
 
-#[export]
+#[export(gil = "hold")] // (short calls)
 impl Total {
     /// An empty total.
     pub fn new() -> Total {

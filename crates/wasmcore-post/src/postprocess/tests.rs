@@ -71,6 +71,7 @@ fn fib_desc() -> FunctionDesc {
         params: vec![Param::new("n", Type::Scalar(Scalar::U32))],
         returns: Return::Scalar(Scalar::U64),
         fallible: true,
+        hold_gil: false,
     }
 }
 
@@ -313,6 +314,7 @@ fn every_logical_type_is_accepted() {
         ],
         returns: Return::Owned(Elem::F32),
         fallible: true,
+        hold_gil: false,
     };
     // (i32) (i64) (f32) (i32 i32) (i32 i32) (i32) (i32 i32 i32), then the return slot (i32)
     // -> status (i32)
@@ -617,6 +619,7 @@ fn counter_class() -> ClassDesc {
         params,
         returns,
         fallible: true,
+        hold_gil: false,
     };
     ClassDesc {
         name: "Counter".to_owned(),
@@ -709,4 +712,31 @@ fn a_bad_default_fails() {
     );
     let msg = error_of(&module(SUM_EXPORT, &[&record]));
     assert_contains(&msg, &[r#"parameter "x""#, "default"]);
+}
+
+#[test]
+fn the_gil_hint_reaches_the_manifest() {
+    let record = SUM_RECORD.replace(r#""fallible":false"#, r#""fallible":false,"gil":"hold""#);
+    let (_, manifest) = postprocess(&module(SUM_EXPORT, &[&record]), "test", None).unwrap();
+    let value: Value = serde_json::from_str(&manifest).unwrap();
+    assert_eq!(value["functions"][0]["gil"], "hold", "{manifest}");
+    // "release" is the default, written as no key; anything else is an error
+    for (gil, want) in [("release", Value::Null), ("hold", Value::from("hold"))] {
+        let record = SUM_RECORD.replace(
+            r#""fallible":false"#,
+            &format!(r#""fallible":false,"gil":"{gil}""#),
+        );
+        let (_, manifest) = postprocess(&module(SUM_EXPORT, &[&record]), "test", None).unwrap();
+        let value: Value = serde_json::from_str(&manifest).unwrap();
+        assert_eq!(value["functions"][0]["gil"], want, "{manifest}");
+    }
+    let record = SUM_RECORD.replace(r#""fallible":false"#, r#""fallible":false,"gil":"keep""#);
+    let msg = error_of(&module(SUM_EXPORT, &[&record]));
+    assert_contains(
+        &msg,
+        &[
+            r#"("sum")"#,
+            r#""gil" must be "hold" or "release", not "keep""#,
+        ],
+    );
 }

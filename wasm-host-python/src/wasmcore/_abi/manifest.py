@@ -141,6 +141,9 @@ class FunctionSpec:
     returns: ReturnType
     fallible: bool
     label: str = ""
+    # ``"gil": "hold"`` (``#[export(gil = "hold")]``): the author says calls are short, so the
+    # compiled call path keeps the GIL through them (a plugin's is not trusted: ignored there)
+    hold_gil: bool = False
 
     def __post_init__(self) -> None:
         if not self.label:
@@ -351,7 +354,8 @@ def _function(f: dict[str, Any], label: str = "", export: str = "") -> FunctionS
                              f"{f['returns']!r}") from None
     if not isinstance(f["fallible"], bool) or not isinstance(f.get("doc", ""), str):
         raise ModuleRejected(f"manifest: {label}() has a malformed entry")
-    return FunctionSpec(name, f.get("doc", ""), tuple(params), ret, f["fallible"], label)
+    return FunctionSpec(name, f.get("doc", ""), tuple(params), ret, f["fallible"], label,
+                        hold_gil=f.get("gil") == "hold")
 
 
 def _default_ok(t: ParamType, v: object) -> bool:

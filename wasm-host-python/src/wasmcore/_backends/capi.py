@@ -153,14 +153,14 @@ class SpeedupsApi(CtypesApi):
         self._kernel = None if base is None else _kernel_class(base)
         self.scratch = module.Scratch  # an instance's scratch area, as its kernels see it
 
-    KERNEL_INTERFACE = 2  # and the interface of its compiled kernels
+    KERNEL_INTERFACE = 3  # and the interface of its compiled kernels
 
     def kernel(self, fallback: Callable[..., Any],
                fail: Callable[[int, int], BaseException | None],
                *, raw: int, nslots: int, trap: int, tid: int, params: list[str],
                returns: str | None, fallible: bool, scratch: Any = None,
                free: Any = None, defaults: list[Any] | None = None,
-               armed: bool = False) -> Any:
+               armed: bool = False, hold_gil: bool = False) -> Any:
         """The compiled call (``wasmcore_speedups.Kernel``) of a generated callable
         ``fallback`` whose parameter types (their manifest names) are ``params`` and result
         type ``returns``: it converts arguments of exactly the types it takes, writes them into
@@ -170,7 +170,8 @@ class SpeedupsApi(CtypesApi):
         ``free``, the instance's compiled ``wasmcore_free``); anything else it hands to
         ``fallback`` as given, and a failed call to ``fail(error, status)``, whose exception
         it raises. ``defaults``: the values of the last parameters when a call leaves them
-        out; ``armed``: ``_w_arm()`` (a plugin's limits) runs before each call. ``params``
+        out; ``armed``: ``_w_arm()`` (a plugin's limits) runs before each call; ``hold_gil``:
+        the GIL is kept through the wasm call (else released). ``params``
         ``raw i32`` and ``returns`` ``raw i32 f64`` are an export's wasm types as they are (a
         plugin's export without a manifest). Bind it with ``.rebind(context, func,
         result_slot)`` before calling; give it ``_w_take`` (the Python path's taking of an owned
@@ -178,7 +179,7 @@ class SpeedupsApi(CtypesApi):
         assert self._kernel is not None
         k = self._kernel(internals.address("wasmtime_func_call_unchecked"), raw, nslots,
                          trap, tid, params, returns, fallible, scratch, free, defaults or [],
-                         armed)
+                         armed, hold_gil)
         k._w_fallback, k._w_fail = fallback, fail
         for attr in ("__doc__", "__module__", "__qualname__", "__name__", "__signature__",
                      "_w_method"):  # (no _w_method for the methods of exported classes)

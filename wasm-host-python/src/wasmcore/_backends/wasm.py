@@ -285,6 +285,9 @@ class _Instance(ScratchArea):
 
     # Called before every call when set (the plugin sandbox arms its limits there).
     arm: Callable[[], None] | None = None
+    # Whether the module's hints are followed (``"gil": "hold"``): a trusted module's, the
+    # core's and an author's package's, not a plugin's.
+    trusted = True
 
     def __init__(self, backend: WasmBackend) -> None:
         self.backend = backend
@@ -730,7 +733,8 @@ class WasmBackend:
                        trap=ctypes.addressof(trap), tid=inst.tid, params=params,
                        returns=names, fallible=spec.fallible, scratch=inst.shared,
                        free=inst.free if ret.result_pointer else None,
-                       defaults=[p.default for p in spec.params if p.has_default], armed=armed)
+                       defaults=[p.default for p in spec.params if p.has_default], armed=armed,
+                       hold_gil=spec.hold_gil and inst.trusted)
         if armed:
             k._w_arm = inst.arm
         if ret.result_pointer:  # (where the compiled call leaves it to the Python path)

@@ -42,6 +42,7 @@ class PluginInstance(wasm._Instance):
     its deadlines and cancels reach its calls alone, and each call sets its deadline."""
 
     backend: PluginBackend
+    trusted = False  # (an untrusted module's "gil": "hold" could keep other threads waiting)
 
     def __init__(self, backend: PluginBackend) -> None:  # type: ignore[override]
         self.dead = False
