@@ -339,3 +339,69 @@ def test_load_binds_kernels_on_first_use_in_the_loading_thread() -> None:
     else:
         assert core.fib.__self__ is core \
             and wasmcore.load().fib.__func__ is not core.fib.__func__
+
+
+# -- owned results: kept by the module until its next one --------------------------------------
+
+def _owned_module(marker: str | None) -> bytes:
+    """A module with one owned result, ``ramp(n)``: n zero bytes; its ``wasmcore_free`` counts
+    its calls (``frees()``); ``marker``: its ``wasmcore_release_result``, if any."""
+    wat = "(module" + RUNTIME.replace(
+        '(func (export "wasmcore_free") (param i32 i32 i32))',
+        '(global $frees (mut i32) (i32.const 0))\n'
+        '  (func (export "wasmcore_free") (param i32 i32 i32)\n'
+        '    (global.set $frees (i32.add (global.get $frees) (i32.const 1))))\n'
+        '  (func (export "frees") (result i32) (global.get $frees))') + """
+  (func (export "ramp") (param $n i32) (param $out i32)
+    (i32.store (local.get $out) (call 0 (local.get $n) (i32.const 1)))
+    (i32.store (i32.add (local.get $out) (i32.const 4)) (local.get $n)))
+  """ + (marker or "") + ")"
+    manifest = toy_manifest(functions=[fn("ramp", [("n", "u32")], "bytes"),
+                                       fn("frees", [], "u32")])
+    return module_with(manifest, wat)
+
+
+@pytest.mark.parametrize("keeps", [True, False], ids=["keeps", "older"])
+def test_owned_results_are_left_to_a_module_that_keeps_them(tmp_path: Path, keeps: bool) -> None:
+    """A module with ``wasmcore_release_result`` keeps each owned result until its next one:
+    the host frees none up to KEEP_MAX bytes (no second call), and frees a larger one at once
+    (its memory back). A module without it (built before it) has every result freed."""
+    from wasmcore._backends.wasm import KEEP_MAX
+
+    marker = '(func (export "wasmcore_release_result"))' if keeps else None
+    core = load_bytes(tmp_path, _owned_module(marker))
+    sizes = (0, 10, 1000, KEEP_MAX)
+    for n in sizes:
+        assert core.ramp(n) == bytes(n)
+    freed = core.frees()
+    assert freed == (0 if keeps else sum(1 for n in sizes if n))
+    assert core.ramp(KEEP_MAX + 1) == bytes(KEEP_MAX + 1)
+    assert core.frees() == freed + 1
+
+
+def test_a_release_export_of_the_wrong_type_is_rejected(tmp_path: Path) -> None:
+    wasm = _owned_module('(func (export "wasmcore_release_result") (param i32))')
+    with pytest.raises(wasmcore.ModuleRejected, match="'wasmcore_release_result'"):
+        load_bytes(tmp_path, wasm)
+
+
+@pytest.mark.parametrize("host_frees", [False, True], ids=["kept", "older-host"])
+def test_kept_results_do_not_grow_memory(monkeypatch: pytest.MonkeyPatch,
+                                         host_frees: bool) -> None:
+    """The core keeps each owned result until its next: thousands of 32 KiB results (about
+    100 MB in all) leave linear memory where it was, whether the host leaves them to the module
+    or, as a runtime that does not know they are kept, frees each one itself."""
+    from wasmcore._backends import wasm
+
+    if host_frees:
+        monkeypatch.setattr(wasm, "KEEP_MAX", 0)
+    core = wasmcore.load("wasm")
+    x = np.arange(4096, dtype=np.float64)
+    for _ in range(50):
+        core.cumsum(x)
+    before = core.memory_size()
+    for k in range(3000):
+        y = core.cumsum(x + k)
+        assert y[-1] == np.cumsum(x + k)[-1]
+    assert core.memory_size() <= before + 65536, (before, core.memory_size())
+    assert core.base64_encode(b"\1\2\3") == b"AQID"  # (another owned result, after)

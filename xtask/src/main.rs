@@ -498,6 +498,8 @@ const PUBLISHED: [&str; 4] = [
 fn crates() -> CliResult<()> {
     let root = workspace_root()?;
     let target_dir = target_dir(&root)?;
+    let versions = package_versions(&root)?;
+    forget_stale(&target_dir, &versions)?;
     let mut package = cargo_command(&root);
     // --allow-dirty: the crates of the tree as it is (this builds artefacts, it publishes
     // nothing), committed or not.
@@ -508,7 +510,6 @@ fn crates() -> CliResult<()> {
     }
     run_command(package)?;
 
-    let versions = package_versions(&root)?;
     let out_dir = target_dir.join("crates");
     for name in PUBLISHED {
         let stem = format!("{name}-{}", version_of(&versions, name)?);
@@ -524,6 +525,58 @@ fn crates() -> CliResult<()> {
     println!("for an author's Cargo.toml (until the crates are on crates.io):\n[patch.crates-io]");
     for name in PUBLISHED {
         println!("{name} = {{ path = \"{}\" }}", out_dir.join(name).display());
+    }
+    Ok(())
+}
+
+/// Removes what cargo kept of [`PUBLISHED`] from earlier runs of [`crates`]. `cargo package`
+/// verifies each crate against the others through a local registry
+/// (`target/package/tmp-registry`): it extracts them to `$CARGO_HOME/registry/src/-<hash of
+/// that registry>/<name>-<version>` and builds them in `target/debug`, and it refreshes neither
+/// (a registry's crate of a given version never changes): with the version unchanged, a later
+/// run would verify (and fail) against the crates as they were then. The workspace's own
+/// builds of them are rebuilt (small crates: seconds).
+fn forget_stale(target_dir: &Path, versions: &BTreeMap<String, String>) -> CliResult<()> {
+    let fingerprints = target_dir.join("debug").join(".fingerprint");
+    if let Ok(entries) = fs::read_dir(&fingerprints) {
+        for entry in entries.flatten() {
+            let file = entry.file_name();
+            let file = file.to_string_lossy();
+            let ours = PUBLISHED.iter().any(|name| {
+                file.strip_prefix(name)
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .is_some_and(|hash| hash.chars().all(|c| c.is_ascii_hexdigit()))
+            });
+            if ours {
+                fs::remove_dir_all(entry.path())
+                    .map_err(|e| format!("cannot remove {}: {e}", entry.path().display()))?;
+            }
+        }
+    }
+    let home = match env::var_os("CARGO_HOME") {
+        Some(h) => PathBuf::from(h),
+        None => match env::var_os("HOME") {
+            Some(h) => PathBuf::from(h).join(".cargo"),
+            None => return Ok(()),
+        },
+    };
+    let Ok(registries) = fs::read_dir(home.join("registry").join("src")) else {
+        return Ok(()); // (nothing extracted yet)
+    };
+    for registry in registries.flatten() {
+        // (only unnamed local registries: crates.io's is index.crates.io-<hash>)
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        for name in PUBLISHED {
+            let dir = registry
+                .path()
+                .join(format!("{name}-{}", version_of(versions, name)?));
+            if dir.exists() {
+                fs::remove_dir_all(&dir)
+                    .map_err(|e| format!("cannot remove {}: {e}", dir.display()))?;
+            }
+        }
     }
     Ok(())
 }

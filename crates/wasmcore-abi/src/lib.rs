@@ -300,6 +300,28 @@ impl<T> Default for Objects<T> {
 thread_local! {
     static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
     static PANICKED: Cell<i32> = const { Cell::new(0) };
+    /// The owned result last handed to the host (its allocation's address, size and
+    /// alignment), kept for the host to read: freed when the next one is handed over, by
+    /// [`wasmcore_free`] of its address or by [`wasmcore_release_result`].
+    static KEPT: Cell<(usize, usize, usize)> = const { Cell::new((0, 0, 0)) };
+}
+
+/// Frees an allocation of `size` bytes aligned to `align` at `addr`; nothing for a zero size.
+fn dealloc(addr: usize, size: usize, align: usize) {
+    if addr == 0 || size == 0 {
+        return;
+    }
+    if let Ok(layout) = Layout::from_size_align(size, align) {
+        // SAFETY: every caller passes an allocation of this module's allocator with this
+        // layout (a kept result, or what the host's contract says it frees)
+        unsafe { std::alloc::dealloc(std::ptr::with_exposed_provenance_mut(addr), layout) }
+    }
+}
+
+/// Keeps an owned result handed to the host, freeing the one kept before.
+fn keep(addr: usize, size: usize, align: usize) {
+    let (a, s, al) = KEPT.replace((addr, size, align));
+    dealloc(a, s, al);
 }
 
 fn set_last_error(message: &str) {
@@ -326,17 +348,28 @@ pub extern "C" fn wasmcore_alloc(size: usize, align: usize) -> *mut u8 {
 /// Frees memory from [`wasmcore_alloc`] (or a buffer returned through the return-buffer
 /// protocol) with the same size and alignment. Null pointers and zero sizes are ignored.
 ///
+/// An owned result is kept by the module until the next one (or [`wasmcore_release_result`]),
+/// so a host need not free it; freeing it here is still right (a host that does not know it is
+/// kept, or that wants a large one's memory back now): it is then no longer kept.
+///
 /// # Safety
 /// `ptr` must come from this module's allocator with exactly this size and alignment.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wasmcore_free(ptr: *mut u8, size: usize, align: usize) {
-    if ptr.is_null() || size == 0 {
-        return;
+    let addr = ptr.expose_provenance();
+    if addr != 0 && KEPT.get().0 == addr {
+        KEPT.set((0, 0, 0));
     }
-    if let Ok(layout) = Layout::from_size_align(size, align) {
-        // SAFETY: the caller passes a pointer from `alloc` with this layout.
-        unsafe { std::alloc::dealloc(ptr, layout) }
-    }
+    dealloc(addr, size, align);
+}
+
+/// Frees the owned result the module keeps (the last one handed to the host), if any: the
+/// memory of a large result back before the next call. Its presence also tells a host that
+/// owned results are kept, so that it need not free each one (`docs/abi.md`).
+#[unsafe(no_mangle)]
+pub extern "C" fn wasmcore_release_result() {
+    let (addr, size, align) = KEPT.replace((0, 0, 0));
+    dealloc(addr, size, align);
 }
 
 /// Pointer to the UTF-8 message of the calling thread's last error.
@@ -491,11 +524,9 @@ pub mod __private {
             return Err(Error::value("<result>", "is a null pointer"));
         }
         let (data, rows, cols) = m.into_parts();
-        let b = data.into_boxed_slice();
-        let len = b.len();
-        let ptr = Box::into_raw(b).cast::<T>();
+        let (addr, len) = hand_over(data);
         // SAFETY: as `put`.
-        unsafe { out.write_unaligned([ptr.addr(), len, rows, cols]) };
+        unsafe { out.write_unaligned([addr, len, rows, cols]) };
         Ok(())
     }
 
@@ -514,7 +545,8 @@ pub mod __private {
     }
 
     /// Hands an owned buffer to the host through the return-buffer protocol: writes
-    /// (pointer, length in elements) to `out`; the host frees it with `wasmcore_free`.
+    /// (pointer, length in elements) to `out`. The module keeps it until the next owned
+    /// result (the host may free it sooner with `wasmcore_free`).
     ///
     /// # Safety
     /// As [`put`] for a `[usize; 2]`.
@@ -523,12 +555,19 @@ pub mod __private {
         if out.is_null() {
             return Err(Error::value("<result>", "is a null pointer"));
         }
+        let (addr, len) = hand_over(v);
+        // SAFETY: as `put`.
+        unsafe { out.write_unaligned([addr, len]) };
+        Ok(())
+    }
+
+    /// The address and length of `v`'s data, now kept for the host (see `KEPT`).
+    fn hand_over<T>(v: Vec<T>) -> (usize, usize) {
         let b = v.into_boxed_slice();
         let len = b.len();
-        let ptr = Box::into_raw(b).cast::<T>();
-        // SAFETY: as `put`.
-        unsafe { out.write_unaligned([ptr.addr(), len]) };
-        Ok(())
+        let addr = Box::into_raw(b).cast::<T>().expose_provenance();
+        super::keep(addr, len * size_of::<T>(), align_of::<T>());
+        (addr, len)
     }
 }
 
@@ -547,6 +586,43 @@ mod tests {
         // SAFETY: zero size is a no-op.
         unsafe { wasmcore_free(z, 0, 16) };
         assert!(wasmcore_alloc(8, 3).is_null(), "bad alignment must fail");
+    }
+
+    #[test]
+    fn owned_results_are_kept_until_the_next_one() {
+        let mut out = [0usize; 2];
+        // SAFETY: out is a live [usize; 2]
+        unsafe { __private::put_owned(&mut out, vec![1.5f64, 2.5, 3.5]).unwrap() };
+        let first = out;
+        assert_eq!(KEPT.get(), (first[0], 24, 8));
+        // SAFETY: the kept result: 3 f64 at that address, alive until the next one
+        let data = unsafe { std::slice::from_raw_parts(first[0] as *const f64, first[1]) };
+        assert_eq!(data, [1.5, 2.5, 3.5]);
+        // the next result frees it and is kept in its place
+        // SAFETY: as above
+        unsafe { __private::put_owned(&mut out, vec![7u32; 5]).unwrap() };
+        assert_eq!(KEPT.get(), (out[0], 20, 4));
+        // a host that frees it (one that does not know, or a large result): no longer kept,
+        // so the next one does not free it again
+        // SAFETY: the kept result, with its size and alignment
+        unsafe { wasmcore_free(std::ptr::with_exposed_provenance_mut(out[0]), 20, 4) };
+        assert_eq!(KEPT.get(), (0, 0, 0));
+        // SAFETY: as above
+        unsafe { __private::put_owned(&mut out, Vec::<u8>::new()).unwrap() };
+        assert_eq!(out[1], 0);
+        // SAFETY: as above
+        unsafe { __private::put_owned(&mut out, b"abc".to_vec()).unwrap() };
+        wasmcore_release_result();
+        assert_eq!(KEPT.get(), (0, 0, 0));
+        wasmcore_release_result(); // (nothing kept: nothing to do)
+        // freeing other memory leaves the kept result alone
+        // SAFETY: as above
+        unsafe { __private::put_owned(&mut out, vec![1i64]).unwrap() };
+        let p = wasmcore_alloc(16, 8);
+        // SAFETY: from wasmcore_alloc with this layout
+        unsafe { wasmcore_free(p, 16, 8) };
+        assert_eq!(KEPT.get(), (out[0], 8, 8));
+        wasmcore_release_result();
     }
 
     #[test]

@@ -407,6 +407,14 @@ pub const RUNTIME_EXPORTS: &[RuntimeExport] = &[
         params: &[],
         results: &[ValType::I32],
     },
+    // frees the owned result the module keeps (the last one it handed over); its presence
+    // says owned results are kept, so a host need not free each one. (Newer than the others:
+    // a module built before it lacks it, and a host must then free every owned result.)
+    RuntimeExport {
+        name: "wasmcore_release_result",
+        params: &[],
+        results: &[],
+    },
 ];
 
 /// Frames one descriptor record: a 4-byte little-endian length, then the UTF-8 JSON.

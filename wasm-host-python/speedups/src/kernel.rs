@@ -131,7 +131,7 @@ impl Scratch {
 }
 
 /// `Kernel(call, raw, nslots, trap, tid, params, returns, fallible, scratch=None, free=None,
-/// defaults=[], armed=False, hold_gil=False)`:
+/// defaults=[], armed=False, hold_gil=False, keep_max=0)`:
 /// the compiled call of one export in one instance. `call` is the address of
 /// `wasmtime_func_call_unchecked`; `raw` the address of the call's raw value array of `nslots`
 /// 16-byte slots; `trap` the address of the pointer-sized trap slot; `tid` the ident
@@ -141,7 +141,9 @@ impl Scratch {
 /// [`Scratch`]) is needed for `bytes`, `str` and array parameters and owned results; `free`
 /// (the instance's `wasmcore_free(ptr, size, align)` kernel) for owned results. `defaults`:
 /// the values of the last parameters when a call leaves them out; `armed`: `_w_arm()` runs
-/// before each call; `hold_gil`: the GIL is kept through the wasm call, else released.
+/// before each call; `hold_gil`: the GIL is kept through the wasm call, else released;
+/// `keep_max`: owned results of at most this many bytes are left to the module (which keeps
+/// each until its next), larger ones freed.
 ///
 /// Calling it needs the attributes `_w_fallback` (the Python callable it stands for), `_w_fail`
 /// (`(error, status) -> exception`) and, with an owned result, `_w_take` (the Python path's
@@ -167,6 +169,8 @@ pub struct Kernel {
     armed: bool,
     /// the GIL is kept through the wasm call (`#[export(gil = "hold")]`: short calls)
     hold_gil: bool,
+    /// owned results of at most this many bytes are not freed (the module keeps them)
+    keep_max: usize,
     scratch: Option<Py<Scratch>>,
     free: Option<Py<Kernel>>,
     ctx: AtomicUsize,
@@ -185,7 +189,7 @@ impl Kernel {
     }
 
     #[new]
-    #[pyo3(signature = (call, raw, nslots, trap, tid, params, returns, fallible, scratch = None, free = None, defaults = Vec::new(), armed = false, hold_gil = false))]
+    #[pyo3(signature = (call, raw, nslots, trap, tid, params, returns, fallible, scratch = None, free = None, defaults = Vec::new(), armed = false, hold_gil = false, keep_max = 0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -202,6 +206,7 @@ impl Kernel {
         defaults: Vec<Py<PyAny>>,
         armed: bool,
         hold_gil: bool,
+        keep_max: usize,
     ) -> PyResult<Self> {
         if call == 0 || raw == 0 || trap == 0 {
             return Err(PyValueError::new_err(
@@ -315,6 +320,7 @@ impl Kernel {
             fallible,
             armed,
             hold_gil,
+            keep_max,
             scratch,
             free,
             ctx: AtomicUsize::new(0),
@@ -593,9 +599,11 @@ impl Kernel {
                 Err(PyValueError::new_err("Kernel: no owned result to take"))
             }
         };
-        let free = free.bind(py);
-        free.get()
-            .call_numbers(free, &[at as u64, size as u64, item as u64])?;
+        if size > self.keep_max {
+            let free = free.bind(py);
+            free.get()
+                .call_numbers(free, &[at as u64, size as u64, item as u64])?;
+        }
         result
     }
 

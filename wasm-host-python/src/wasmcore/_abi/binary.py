@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .._errors import ModuleRejected
-from .manifest import RUNTIME_EXPORTS, Manifest, _leb
+from .manifest import KEEPS_RESULTS, RUNTIME_EXPORTS, Manifest, _leb
 
 VALTYPES = {0x7F: "i32", 0x7E: "i64", 0x7D: "f32", 0x7C: "f64", 0x7B: "v128",
             0x70: "funcref", 0x6F: "externref"}
@@ -204,6 +204,8 @@ def check_exports(manifest: Manifest,
         problems.append("it exports no memory named 'memory'")
     wanted = manifest.signatures()
     wanted.update(RUNTIME_EXPORTS)
+    if KEEPS_RESULTS in exported:  # (optional: see its definition)
+        wanted[KEEPS_RESULTS] = ((), ())
     for name, (params, results) in wanted.items():
         kind, actual = exported.get(name, ("", None))
         if kind != "func" or actual is None:

@@ -35,6 +35,10 @@ RUNTIME_EXPORTS = {
     "wasmcore_last_error_len": ((), ("i32",)),
     "wasmcore_take_panic": ((), ("i32",)),
 }
+# A runtime export newer than those (a module built before it lacks it): frees the owned result
+# the module keeps. Its presence says the module keeps each owned result until the next one,
+# so that the host need not free it (docs/abi.md, "Results").
+KEEPS_RESULTS = "wasmcore_release_result"
 
 
 @dataclass(frozen=True)

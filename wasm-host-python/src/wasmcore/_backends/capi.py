@@ -160,14 +160,15 @@ class SpeedupsApi(CtypesApi):
                *, raw: int, nslots: int, trap: int, tid: int, params: list[str],
                returns: str | None, fallible: bool, scratch: Any = None,
                free: Any = None, defaults: list[Any] | None = None,
-               armed: bool = False, hold_gil: bool = False) -> Any:
+               armed: bool = False, hold_gil: bool = False, keep_max: int = 0) -> Any:
         """The compiled call (``wasmcore_speedups.Kernel``) of a generated callable
         ``fallback`` whose parameter types (their manifest names) are ``params`` and result
         type ``returns``: it converts arguments of exactly the types it takes, writes them into
         the raw value array ``raw`` (bytes, str and arrays copied into the scratch area of
         ``scratch``, a ``wasmcore_speedups.Scratch``), calls ``wasmtime_func_call_unchecked``
         and makes the result (an owned one copied out of linear memory, then freed by
-        ``free``, the instance's compiled ``wasmcore_free``); anything else it hands to
+        ``free``, the instance's compiled ``wasmcore_free``, when larger than ``keep_max``
+        bytes: the module keeps smaller ones); anything else it hands to
         ``fallback`` as given, and a failed call to ``fail(error, status)``, whose exception
         it raises. ``defaults``: the values of the last parameters when a call leaves them
         out; ``armed``: ``_w_arm()`` (a plugin's limits) runs before each call; ``hold_gil``:
@@ -179,7 +180,7 @@ class SpeedupsApi(CtypesApi):
         assert self._kernel is not None
         k = self._kernel(internals.address("wasmtime_func_call_unchecked"), raw, nslots,
                          trap, tid, params, returns, fallible, scratch, free, defaults or [],
-                         armed, hold_gil)
+                         armed, hold_gil, keep_max)
         k._w_fallback, k._w_fail = fallback, fail
         for attr in ("__doc__", "__module__", "__qualname__", "__name__", "__signature__",
                      "_w_method"):  # (no _w_method for the methods of exported classes)

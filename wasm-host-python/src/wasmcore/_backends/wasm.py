@@ -45,6 +45,7 @@ from .._abi.arrays import np
 from .._abi.binary import check_exports
 from .._abi.manifest import (
     ELEMS,
+    KEEPS_RESULTS,
     FunctionSpec,
     Manifest,
     Param,
@@ -68,6 +69,9 @@ FAST_PATHS = internals.CALL_PATHS
 _INSTALL = {"speedups": "pip install wasmcore[speedups]", "cffi": "pip install cffi"}
 PUBLIC = "public API"  # the call path through wasmtime-py's public API
 _SLOT = internals.RAW_SIZE  # bytes per value in the raw argument/result array
+# the largest owned result left to the module to free (at its next owned result): a larger one
+# is freed at once, with a second call (its memory back; the copy out costs far more)
+KEEP_MAX = 64 << 10
 
 _pickle.reduce_engine_errors(wasmtime)  # so that exceptions chained to them pickle
 
@@ -288,6 +292,7 @@ class _Instance(ScratchArea):
     # Whether the module's hints are followed (``"gil": "hold"``): a trusted module's, the
     # core's and an author's package's, not a plugin's.
     trusted = True
+    keep_max = 0  # (see _attach)
 
     def __init__(self, backend: WasmBackend) -> None:
         self.backend = backend
@@ -351,6 +356,10 @@ class _Instance(ScratchArea):
         if self.shared is not None:
             self.shared.memory(self.base, mem.data_len(self.store))
         self._alloc = self._func("wasmcore_alloc")
+        # owned results up to this size are left to the module, which keeps each until the
+        # next (a module with wasmcore_release_result); larger ones, or a module without it,
+        # the host frees
+        self.keep_max = KEEP_MAX if self.exports.get(KEEPS_RESULTS) is not None else 0
         self.out = self.alloc(16, 16)  # result slot of fallible scalars and owned buffers
         self.slot = self.read(self.out, 16).cast("I")  # (pointer, length, rows, columns)
 
@@ -472,11 +481,12 @@ class _Instance(ScratchArea):
                    matrix: bool = False) -> Any:
         """Reads (pointer, length[, rows, columns]) from the result slot, makes the result
         from the buffer's bytes (``make``, see :func:`convert.owned_result`: the one copy
-        out), frees it."""
+        out), frees it unless the module keeps it (``keep_max``)."""
         ptr, n, rows, cols = self.slot
         size = n * itemsize
         out = make(self.read(ptr, size), (rows, cols) if matrix else None)
-        self.free(ptr, size, itemsize)
+        if size > self.keep_max:
+            self.free(ptr, size, itemsize)
         return out
 
     def failure(self, err: int | BaseException | None, holder: ctypes.c_void_p, status: int,
@@ -733,6 +743,7 @@ class WasmBackend:
                        trap=ctypes.addressof(trap), tid=inst.tid, params=params,
                        returns=names, fallible=spec.fallible, scratch=inst.shared,
                        free=inst.free if ret.result_pointer else None,
+                       keep_max=inst.keep_max if ret.result_pointer else 0,
                        defaults=[p.default for p in spec.params if p.has_default], armed=armed,
                        hold_gil=spec.hold_gil and inst.trusted)
         if armed:

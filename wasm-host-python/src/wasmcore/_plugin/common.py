@@ -14,7 +14,13 @@ from typing import Any
 
 from .._abi.binary import Signature, _sig
 from .._abi.convert import RAW_INT_RANGES, signed
-from .._abi.manifest import RUNTIME_EXPORTS, Manifest, custom_sections, read_manifest
+from .._abi.manifest import (
+    KEEPS_RESULTS,
+    RUNTIME_EXPORTS,
+    Manifest,
+    custom_sections,
+    read_manifest,
+)
 from .._abi.objects import make_class
 from .._errors import ModuleRejected
 from .raw import NUMERIC, RawSpec
@@ -182,7 +188,8 @@ def expose(plugin: Any, backend: Any, anchor: Any = None) -> None:
     plugin._raw = {name: (backend.callable(name), len(spec.params))
                    for name, spec in backend.specs.items() if isinstance(spec, RawSpec)}
     for name, (fn, _) in plugin._raw.items():
-        if name not in taken and not (plugin._typed and name in RUNTIME_EXPORTS):
+        if name not in taken and not (plugin._typed and (name in RUNTIME_EXPORTS
+                                                         or name == KEEPS_RESULTS)):
             setattr(plugin, name, bind(fn))
     if plugin._typed:
         manifest = plugin.manifest
