@@ -521,6 +521,51 @@ def test_a_plugins_raw_exports_equal_the_python_path(raw_plugin: wasmcore.Plugin
     same(k, (*args, 0), {})
 
 
+@pytest.fixture(scope="module")
+def shaped_plugin(tmp_path_factory: pytest.TempPathFactory) -> wasmcore.Plugin:
+    """The module of every shape as a plugin with limits (armed before each call)."""
+    path = tmp_path_factory.mktemp("plugin") / "shapes.wasm"
+    path.write_bytes(module_with(MANIFEST, SHAPES))
+    return wasmcore.Plugin(path, fuel=10**8, timeout=60)
+
+
+@pytest.mark.parametrize("name", [f["name"] for f in SHAPE_FUNCTIONS])
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_plugins_typed_exports_equal_the_python_path(shaped_plugin: wasmcore.Plugin, name: str,
+                                                       data: st.DataObject) -> None:
+    """A plugin's typed exports (bytes, str and arrays in, owned results out, its limits armed
+    before each call) are compiled too, and agree with the Python path."""
+    k = getattr(shaped_plugin, name)
+    assert hasattr(k, "_w_fallback")
+    spec = next(f for f in SHAPE_FUNCTIONS if f["name"] == name)
+    params = [(p["name"], p["type"]) for p in spec["params"]]  # type: ignore[index,union-attr]
+    args = tuple(data.draw(values(t), label=n) for n, t in params)
+    same(k, args, {})
+    same(k, (*args, 1), {})
+
+
+def test_a_plugins_compiled_buffers_after_a_failure(tmp_path: Path) -> None:
+    """A trap, a spent fuel budget and a timeout re-create the plugin's instance (a new memory
+    and scratch area) at the next call: a compiled call with bytes and str after each is
+    right, and counted once in bytes_copied."""
+    path = tmp_path / "shapes.wasm"
+    path.write_bytes(module_with(MANIFEST, SHAPES))
+    p = wasmcore.Plugin(path, fuel=10**6)
+    assert p.weigh("héllo") == sum((i + 1) * b for i, b in enumerate("héllo".encode()))
+    with pytest.raises(wasmcore.Trap):
+        p.trap_if(True)
+    assert p.blen(b"abcd") == 4 and p.first(b"\x07") == 7
+    with pytest.raises(wasmcore.FuelExhausted):
+        p.hold_for(0, 2**31)  # (spins for its count: the fuel runs out first)
+    assert p.checksum("ab", 3, b"c", 2) == (97 + 2 * 98) * 3 + 99 * 2
+    t = wasmcore.Plugin(path, timeout=0.2)
+    with pytest.raises(wasmcore.Timeout):
+        t.wait_for(0)
+    assert t.blen(b"xyz") == 3 and t.weigh("a") == 97
+
+
 def test_a_plugins_compiled_export_keeps_its_limits_and_recovers() -> None:
     spin = b"""(module (func (export "spin") (loop (br 0)))
                 (func (export "add") (param i32 i32) (result i32)

@@ -29,6 +29,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 use pyo3::{BoundObject, ffi, intern};
+use pyo3::{PyTraverseError, PyVisit};
 use wasmcore_schema::{Dir, Elem, Return, Scalar, Type, ValType};
 
 /// The interface of [`Kernel`] that wasmcore checks before using it.
@@ -182,6 +183,28 @@ pub struct Kernel {
 
 #[pymethods]
 impl Kernel {
+    /// The objects this kernel holds, for the cyclic garbage collector: another kernel (the
+    /// instance's `wasmcore_free`) leads back to the instance through its Python callable, so
+    /// a cycle through this one must be seen to be collected. (Breaking it is left to the
+    /// attributes of wasmcore's subclass, which the collector clears.)
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        for (_, _, descr) in &self.params {
+            if let Some(d) = descr {
+                visit.call(d)?;
+            }
+        }
+        for d in &self.defaults {
+            visit.call(d)?;
+        }
+        if let Some(s) = &self.scratch {
+            visit.call(s)?;
+        }
+        if let Some(f) = &self.free {
+            visit.call(f)?;
+        }
+        Ok(())
+    }
+
     /// Whether the GIL is kept through the wasm call (`hold_gil` when made).
     #[getter]
     fn hold_gil(&self) -> bool {
@@ -296,12 +319,10 @@ impl Kernel {
         if buffers > MAX_BUFFERS
             || ((buffers > 0 || owned) && scratch.is_none())
             || (owned && free.is_none())
-            || (armed && (buffers > 0 || owned))
         {
             return Err(PyValueError::new_err(format!(
                 "Kernel(): {buffers} buffer parameters (at most {MAX_BUFFERS}) and an owned \
-                 result need a scratch area, an owned result the free function, and neither \
-                 is compiled with limits armed before the call"
+                 result need a scratch area, an owned result the free function"
             )));
         }
         // SAFETY: call is non-null (checked above); that it is wasmtime_func_call_unchecked is
@@ -434,6 +455,25 @@ impl Kernel {
                 _ => return fallback(slf, args, kwargs),
             }
         }
+        if k.armed {
+            // the limits of this call, once its arguments are known good (as the Python path
+            // arms them). It may re-create the instance after a failure, which re-binds this
+            // kernel (the context and function are read after it) and resets the scratch
+            // area: then the Python path places the arguments, in the new one.
+            slf.getattr(intern!(py, "_w_arm"))?.call0()?;
+            if let Some(s) = &k.scratch {
+                let s = s.get();
+                if ncopies > 0
+                    && (
+                        s.base.load(Relaxed),
+                        s.ptr.load(Relaxed),
+                        s.cap.load(Relaxed),
+                    ) != (base, ptr, cap)
+                {
+                    return fallback(slf, args, kwargs);
+                }
+            }
+        }
         let mut copied = 0;
         for &(from, n, to, offset, len) in &copies[..ncopies] {
             // SAFETY: the bytes of a live object (args holds it) into the scratch area, within
@@ -451,11 +491,6 @@ impl Kernel {
         }
         if let Some(s) = &k.scratch {
             s.get().copied.fetch_add(copied, Relaxed);
-        }
-        if k.armed {
-            // the limits of this call (it may re-create the instance after a failure, which
-            // re-binds this kernel: the context and function are read after it)
-            slf.getattr(intern!(py, "_w_arm"))?.call0()?;
         }
         let (call, ctx, func, raw, nslots, trap) = (
             k.call,

@@ -713,16 +713,14 @@ class WasmBackend:
                 nslots: int, trap: ctypes.c_void_p) -> Any:
         """The compiled call of ``fn`` (:meth:`capi.SpeedupsApi.kernel`) when this backend's
         calls go through wasmcore-speedups and ``spec``'s types are compiled there (every
-        type but 2-D arrays and in/out buffers; arrays only where numpy is; with a plugin's
-        limits armed before each call, numbers only); else None."""
+        type but 2-D arrays and in/out buffers; arrays only where numpy is); else None."""
         api = self.api
         if not self.compiled or not isinstance(api, capi.SpeedupsApi):
             return None
         ret, armed = spec.returns, inst.arm is not None and spec is not _FREE  # (as the body)
-        kinds = {"scalar", "handle"} | (set() if armed else {"bytes", "str"}) | (
-            {"buffer"} if np is not None and not armed else set())
-        returns = {"unit", "scalar", "handle"} | (set() if armed else {"str"}) | (
-            {"owned"} if (np is not None or ret.name == "bytes") and not armed else set())
+        kinds = {"scalar", "handle", "bytes", "str"} | ({"buffer"} if np is not None else set())
+        returns = {"unit", "scalar", "handle", "str"} | (
+            {"owned"} if np is not None or ret.name == "bytes" else set())
         names: str | None
         if ret.kind == "raw":  # an export without a manifest: wasm values as they are
             params = [f"raw {p.type.name}" for p in spec.params]
