@@ -22,6 +22,7 @@ import pytest
 import wasmcore
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_host import RUNTIME, fn, module_with, toy_manifest
 from test_plugin import guarded
 from test_spec import f32_float, float_f32
 from wasmcore._backends import internals, reaper, wasm
@@ -382,3 +383,43 @@ def test_a_plugin_its_host_function_refers_to_is_freed(path: str) -> None:
     gc.collect()
     reaper.reap()
     assert ref() is None and len(reaper._KEEP) == before
+
+
+# -- calls made from host functions -------------------------------------------------------------
+
+NESTED = """(module
+  (import "env" "cb" (func $cb))
+  (import "env" "cb2" (func $cb2))
+""" + RUNTIME + """
+  (func $sum (param $p i32) (param $n i32) (result i32) (local $s i32) (local $i i32)
+    (block $d (loop $l (br_if $d (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $s (i32.add (local.get $s) (i32.load8_u (i32.add (local.get $p) (local.get $i)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $l)))
+    (local.get $s))
+  (func (export "outer") (param i32 i32) (result i32)
+    (call $cb) (call $sum (local.get 0) (local.get 1)))
+  (func (export "inner") (param i32 i32) (result i32)
+    (call $cb2) (call $sum (local.get 0) (local.get 1)))
+  (func (export "plain") (param i32 i32) (result i32) (call $sum (local.get 0) (local.get 1))))"""
+
+
+def test_calls_from_host_functions_keep_the_callers_arguments(path: str) -> None:
+    """A host function that calls the plugin's typed exports with bytes (one level, and two:
+    from a host function of that call) while the outer call, which still reads its own
+    arguments after, runs: each call's arguments are its own (the nested ones get scratch
+    areas of their own, large enough to grow), on every path."""
+    manifest = toy_manifest(
+        functions=[fn(n, [("data", "bytes")], "u32") for n in ("outer", "inner", "plain")],
+        imports=[{"module": "env", "name": n, "kind": "func"} for n in ("cb", "cb2")])
+    seen: list[int] = []
+    p = wasmcore.Plugin(module_with(manifest, NESTED), timeout=30, host={
+        "cb": lambda: seen.append(p.inner(b"\xff" * 3000)),
+        "cb2": lambda: seen.append(p.plain(b"\x02" * 70_000))})
+    assert p._backend.path == (path if path != "0" and internals.usable("calls") else wasm.PUBLIC)
+    for k in range(3):
+        data = bytes(range(1, 9)) * (1 + 10_000 * k)
+        assert p.outer(data) == sum(data)
+        assert seen[-2:] == [140_000, 255 * 3000]  # (the deepest call returns first)
+    assert p.plain(b"\x03" * 5) == 15  # a call from the top again: the nested areas are freed
+    inst = p._backend.instance()
+    assert inst._outer == [] and inst._area_depth == 0

@@ -69,6 +69,10 @@ class PluginInstance(wasm._Instance):
 
     def _instantiate(self) -> None:
         p = self.backend.plugin
+        # the scratch areas of calls made from host functions, and their depths (see _nest):
+        # the old instance's went with it
+        self._outer: list[tuple[int, tuple[int, int, Any]]] = []
+        self._area_depth = 0
         # a fresh budget: the old instance's memories are charged to the old one until freed
         self.limits = Limits(p.max_memory, self.watch)
         self._fuel: Callable[[], Any] | None = None
@@ -165,6 +169,8 @@ class PluginInstance(wasm._Instance):
         then the call's limits."""
         if self.dead or reaper._GRAVE:
             self._recover()
+        if self.host.depth != self._area_depth:
+            self._nest(self.host.depth)
         self.limits.denied = 0
         self.host.error = None
         if not self.host.depth:  # (a call from a host function is part of the running call)
@@ -179,6 +185,27 @@ class PluginInstance(wasm._Instance):
                 self._deadline()
         if self._fuel is not None and self._fuel():
             raise Error(f"{self.backend.plugin.name}: cannot set the fuel of a call")
+
+    def _nest(self, depth: int) -> None:
+        """Gives the calls made from host functions at ``depth`` a scratch area of their own:
+        the call that is running further out, and made this one through a host function,
+        still reads its arguments in its area. The areas of deeper calls, which have all
+        returned, are freed."""
+        while self._outer and depth < self._area_depth:
+            if self.scratch_ptr:
+                self.free(self.scratch_ptr, self.scratch_cap, 16)
+            self._area_depth, (self.scratch_ptr, self.scratch_cap, self.scratch) = \
+                self._outer.pop()
+            if self.shared is not None:  # (the compiled kernels' view of it)
+                self.shared.set(self.scratch_ptr, self.scratch_cap)
+        if depth > self._area_depth:
+            self._outer.append((self._area_depth,
+                                (self.scratch_ptr, self.scratch_cap, self.scratch)))
+            self._area_depth = depth
+            self.scratch_ptr = self.scratch_cap = 0  # (the next place() makes one)
+            self.scratch = memoryview(bytearray())
+            if self.shared is not None:
+                self.shared.set(0, 0)
 
     def _recover(self) -> None:
         p = self.backend.plugin
