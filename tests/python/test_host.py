@@ -405,3 +405,18 @@ def test_kept_results_do_not_grow_memory(monkeypatch: pytest.MonkeyPatch,
         assert y[-1] == np.cumsum(x + k)[-1]
     assert core.memory_size() <= before + 65536, (before, core.memory_size())
     assert core.base64_encode(b"\1\2\3") == b"AQID"  # (another owned result, after)
+
+
+def test_a_fallible_f32_result_keeps_its_bits(tmp_path: Path) -> None:
+    """An f32 result read from the result slot (a fallible function's) is the float of its
+    bits, a signalling NaN included, compiled and on the Python path."""
+    from test_spec import float_f32
+
+    wat = "(module" + RUNTIME + """
+      (func (export "from_bits") (param $b i32) (param $out i32) (result i32)
+        (i32.store (local.get $out) (local.get $b)) (i32.const 0)))"""
+    manifest = toy_manifest(functions=[fn("from_bits", [("b", "u32")], "f32", fallible=True)])
+    k = load_bytes(tmp_path, module_with(manifest, wat)).from_bits
+    for f in {k, getattr(k, "_w_fallback", k)}:
+        for bits in (0x7FA0_0000, 0xFF80_0001, 0x7FC0_0000, 0x3FC0_0000):
+            assert float_f32(f(bits)) == bits

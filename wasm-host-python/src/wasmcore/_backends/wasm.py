@@ -672,9 +672,11 @@ class WasmBackend:
             values: dict[str, Any] = {"_w_keep": func, "_w_outp": inst.out}
             if out_view is not None:
                 views["u32"][out_slot] = inst.out
-                out = memoryview((ctypes.c_uint8 * out_size).from_address(inst.base + inst.out))
-                values["_w_out"], values["_w_outbits"] = out.cast("B").cast(out_view), \
-                    out.cast("B").cast("I")  # (an f32's bits: see convert.f32_read)
+                out = memoryview((ctypes.c_uint8 * out_size).from_address(inst.base + inst.out)
+                                 ).cast("B")
+                values["_w_out"] = out.cast(out_view)
+                if ret.name == "f32":  # (its bits, for a NaN: see convert.f32_read)
+                    values["_w_outbits"] = out.cast("I")
             elif spec.result_pointer:
                 views["u32"][out_slot] = inst.out
             # the call with every argument bound: a partial calls ~30 ns faster than passing
