@@ -78,12 +78,7 @@ fn options(tokens: TokenStream2, method: bool) -> syn::Result<Options> {
             opts.hold_gil = Some(match value.value().as_str() {
                 "hold" => true,
                 "release" => false,
-                _ => {
-                    return Err(syn::Error::new(
-                        value.span(),
-                        "#[export]: gil = \"hold\" or gil = \"release\"",
-                    ));
-                }
+                _ => return err(value.span(), "gil = \"hold\" or gil = \"release\""),
             });
             Ok(())
         } else if meta.path.is_ident("getter") {
