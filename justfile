@@ -18,7 +18,7 @@ build: setup speedups
     {{py}} -m wasmcore.build.stubs target/dist/wasmcore.wasm --kind core -o wasm-host-python/src/wasmcore/_kernels.pyi
 
 # Run every test: Rust (units, xtask, dist wasm vs native under wasmtime), pytest (all backends, the wheel, the author workflow, the examples) once per call path (the default, speedups; ctypes, the default without wasmcore-speedups, here with ctypes host callbacks too; cffi; wasmtime-py's public API for everything, as test-fallback does), then the core and plugin tests on the newest wasmtime-py (test-latest), the browser test and the Pyodide test
-test: build wheel examples && test-latest test-web test-pyodide
+test: build wheel examples components && test-latest test-web test-pyodide
     cargo test --workspace
     {{py}} -m pytest
     WASMCORE_FAST_PATH=ctypes {{py}} -m pytest
@@ -69,6 +69,10 @@ wheel: build crates
 examples: build
     CARGO_TARGET_DIR="{{justfile_directory()}}/target/authors" .venv/bin/wasmcore build examples/similarity --out target/wheels
     CARGO_TARGET_DIR="{{justfile_directory()}}/target/authors" .venv/bin/wasmcore build examples/plugins/textstats --out target/wheels --wasm target/dist/plugins/textstats.wasm
+
+# Build the example component plugin's two guests (examples/component-plugin: one WIT world, in Rust with wit-bindgen and in Python with componentize-py) into target/components/plugin-{rust,python}.wasm, skipping an unchanged one
+components: setup
+    scripts/components.sh
 
 # Package the publishable crates (schema, macros, abi, post: `cargo package`, verified) and unpack them into target/crates/<name>/, usable through [patch.crates-io]
 crates:

@@ -24,4 +24,5 @@ echo "test-latest: wasmtime-py $version"
 # (test_internals.py's runs of these same modules under simulated changes stay in `just test`)
 "$py" -m pytest -p no:cacheprovider -q -k "not suites_pass" tests/python/test_internals.py \
     tests/python/test_kernels.py tests/python/test_plugin.py tests/python/test_host_callbacks.py \
-    tests/python/test_raw_exports.py tests/python/test_cancel.py tests/python/test_spec.py
+    tests/python/test_raw_exports.py tests/python/test_cancel.py tests/python/test_spec.py \
+    tests/python/test_component.py

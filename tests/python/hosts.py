@@ -23,3 +23,13 @@ def log(ptr: int, n: int) -> None:
 def pid() -> int:
     """The calling process (what a Dask worker answers to ``client.run(hosts.pid)``)."""
     return os.getpid()
+
+
+def component_log(message: str) -> None:
+    """The component plugin's ``host.log`` (test_component.py's pickling test)."""
+    LOGGED.append((len(message), 0))
+
+
+def component_factor() -> int:
+    """The component plugin's ``host.get-factor``."""
+    return 6

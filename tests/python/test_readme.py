@@ -51,7 +51,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = ("docs/kernels.md", "docs/plugins.md", "docs/dask.md")
+DOCS = ("docs/kernels.md", "docs/plugins.md", "docs/dask.md", "docs/components.md")
 
 # Shell commands that cannot run inside the test suite: why, and where they are exercised.
 NOT_RUN = {

@@ -38,6 +38,15 @@ class ModuleRejected(Error):
     import that is not provided."""
 
 
+class ComponentError(Error):
+    """A component's function returned the ``err`` case of its ``result``: ``value`` is the
+    error's payload, converted as any value (``None`` for a ``result`` without one)."""
+
+    def __init__(self, message: str, value: object = None) -> None:
+        super().__init__(message)
+        self.value = value
+
+
 class KernelPanic(Error):
     """A kernel panicked. In the native build the panic is caught at the export boundary;
     in wasm it is a :class:`Trap`. Either way it is a bug in the kernel, not in the input."""

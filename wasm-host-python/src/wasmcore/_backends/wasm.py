@@ -196,22 +196,25 @@ _CHECKED: set[str] = set()
 
 
 def compile_module(wasm: bytes, digest: str, eng: wasmtime.Engine | None = None,
-                   config: str = ENGINE_CONFIG) -> wasmtime.Module:
+                   config: str = ENGINE_CONFIG, kind: Any = wasmtime.Module) -> Any:
     """Compiles ``wasm`` for ``eng`` (default: the core's engine, whose configuration string is
     ``config``), or loads it from the compile cache (:mod:`.cache`: keyed by the wasm's sha256,
     the wasmtime version and the engine configuration, and authenticated before it is run).
     The cache is only ever written by this function; an entry that fails its check is
-    replaced."""
+    replaced. ``kind``: ``wasmtime.Module``, or ``wasmtime.component.Component`` for a
+    component (its entries are keyed apart)."""
     eng = engine() if eng is None else eng
-    name = hashlib.sha256(f"{digest}|{internals.version()}|{config}".encode()).hexdigest()
-    module = cache.load(name, lambda data: wasmtime.Module.deserialize(eng, data))
+    what = "" if kind is wasmtime.Module else "|component"
+    name = hashlib.sha256(f"{digest}|{internals.version()}|{config}{what}".encode()).hexdigest()
+    module = cache.load(name, lambda data: kind.deserialize(eng, data))
     if module is not None:
         return module  # type: ignore[no-any-return]
     progress = _Progress(len(wasm), digest)
     try:
-        module = wasmtime.Module(eng, wasm)
+        module = kind(eng, wasm)
     except wasmtime.WasmtimeError as e:
-        raise ModuleRejected(f"module does not compile: {e}") from None
+        raise ModuleRejected(f"{'module' if what == '' else 'component'} does not compile: "
+                             f"{e}") from None
     finally:
         progress.done()
     cache.store(name, module.serialize(), module)

@@ -29,32 +29,32 @@ from .raw import NUMERIC, RawSpec
 DEFAULT_MAX_MEMORY = 64 << 20
 
 
-def read_source(source: object) -> tuple[bytes, str]:
+def read_source(source: object, who: str = "Plugin") -> tuple[bytes, str]:
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return bytes(source), "plugin"
+        return bytes(source), who.lower()
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         try:
             return path.read_bytes(), path.name
         except OSError as e:
-            raise ModuleRejected(f"Plugin(): cannot read {str(path)!r}: {e.strerror}") from None
-    raise TypeError(f"Plugin(): parameter 'source' must be a path or bytes, got "
+            raise ModuleRejected(f"{who}(): cannot read {str(path)!r}: {e.strerror}") from None
+    raise TypeError(f"{who}(): parameter 'source' must be a path or bytes, got "
                     f"{type(source).__name__}")
 
 
-def check_limit(param: str, value: object, kind: type) -> Any:
+def check_limit(param: str, value: object, kind: type, who: str = "Plugin") -> Any:
     if value is None:
         if param == "max_memory":
-            raise TypeError("Plugin(): parameter 'max_memory' must be an int, got None")
+            raise TypeError(f"{who}(): parameter 'max_memory' must be an int, got None")
         return None
     ok = isinstance(value, int) if kind is int else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok:
         want = "an int" if kind is int else "a number of seconds"
-        raise TypeError(f"Plugin(): parameter '{param}' must be {want} or None, got "
+        raise TypeError(f"{who}(): parameter '{param}' must be {want} or None, got "
                         f"{type(value).__name__}")
     assert isinstance(value, (int, float))
     if not value > 0 or (kind is float and not math.isfinite(value)):
-        raise ValueError(f"Plugin(): parameter '{param}' must be positive, got {value!r}")
+        raise ValueError(f"{who}(): parameter '{param}' must be positive, got {value!r}")
     return value
 
 
@@ -101,12 +101,12 @@ def result_value(key: str, results: tuple[str, ...], out: Any) -> Any:
     return checked[0] if len(results) == 1 else tuple(checked)
 
 
-def check_sha256(data: bytes, sha256: object, name: str) -> str:
+def check_sha256(data: bytes, sha256: object, name: str, who: str = "Plugin") -> str:
     """The module's sha256 (hex), which must be ``sha256`` when that is given."""
     digest = hashlib.sha256(data).hexdigest()
     if sha256 is not None:
         if not isinstance(sha256, str):
-            raise TypeError("Plugin(): parameter 'sha256' must be a hex string, got "
+            raise TypeError(f"{who}(): parameter 'sha256' must be a hex string, got "
                             f"{type(sha256).__name__}")
         if sha256.lower() != digest:
             raise ModuleRejected(f"{name}: sha256 mismatch: expected {sha256.lower()}, "
@@ -126,13 +126,7 @@ def resolve_imports(plugin: str, host: Mapping[str, Callable[..., Any]] | None,
 
     given: dict[tuple[str, str], Callable[..., Any]] = {}
     if host is not None:
-        if not isinstance(host, Mapping):
-            raise TypeError("Plugin(): parameter 'host' must be a dict of name -> callable, "
-                            f"got {type(host).__name__}")
-        for key, fn in host.items():
-            if not isinstance(key, str) or not key:
-                raise TypeError(f"Plugin(): parameter 'host': keys must be non-empty "
-                                f"strings, got {key!r}")
+        for key, fn in host_entries(host, "Plugin"):
             if not callable(fn):
                 raise TypeError(f"Plugin(): parameter 'host': {key!r} is not callable")
             mod, _, name = key.rpartition(".")
@@ -159,18 +153,39 @@ def resolve_imports(plugin: str, host: Mapping[str, Callable[..., Any]] | None,
     return out
 
 
+def host_entries(host: object, who: str) -> list[tuple[str, Any]]:
+    """The items of a ``host=`` argument, checked to be a mapping with non-empty str keys."""
+    if not isinstance(host, Mapping):
+        raise TypeError(f"{who}(): parameter 'host' must be a dict of name -> callable, "
+                        f"got {type(host).__name__}")
+    for key in host:
+        if not isinstance(key, str) or not key:
+            raise TypeError(f"{who}(): parameter 'host': keys must be non-empty strings, "
+                            f"got {key!r}")
+    return list(host.items())
+
+
 def check_arity(key: str, fn: Callable[..., Any], types: Signature) -> None:
+    n = len(types[0])
+    sig = refuses(fn, n)
+    if sig is not None:
+        raise TypeError(f"Plugin(): host function {key!r} must take {n} positional "
+                        f"argument{'s' if n != 1 else ''}: the module imports it as "
+                        f"{_sig(*types)}, got {fn!r} with signature {sig}")
+
+
+def refuses(fn: Callable[..., Any], n: int) -> inspect.Signature | None:
+    """The signature of ``fn`` if it cannot take ``n`` positional arguments, else None (and
+    None for builtins without a signature: they are checked when called)."""
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
-        return  # builtins without a signature: checked when called
-    n = len(types[0])
+        return None
     try:
         sig.bind(*range(n))
     except TypeError:
-        raise TypeError(f"Plugin(): host function {key!r} must take {n} positional "
-                        f"argument{'s' if n != 1 else ''}: the module imports it as "
-                        f"{_sig(*types)}, got {fn!r} with signature {sig}") from None
+        return sig
+    return None
 
 
 def expose(plugin: Any, backend: Any, anchor: Any = None) -> None:

@@ -269,18 +269,11 @@ class PluginInstance(wasm._Instance):
             return stopped
         if self.host.error is not None:
             return self.host.take()
-        if self.refused():
-            asked = f"asked for {self.limits.denied} bytes of memory" if self.limits.denied \
-                else "reached its memory limit"
-            return MemoryLimitExceeded(
-                f"{where} {asked}, over its max_memory of {p.max_memory} bytes (then trapped: "
-                f"{reason(trap.message)})")
-        if name == "INTERRUPT":
-            return Timeout(f"{where} ran past its timeout of {p.timeout} s", "interrupt")
-        if name == "OUT_OF_FUEL":
-            return FuelExhausted(f"{where} ran out of fuel ({p.fuel} units)", "out_of_fuel")
         t = wasm._trap_error(trap)
-        return Trap(f"{where} trapped: {reason(trap.message)}", t.code)
+        limit = limit_failure(where, t.code, p, self.limits.denied, self.refused(),
+                              reason(trap.message))
+        return limit if limit is not None else \
+            Trap(f"{where} trapped: {reason(trap.message)}", t.code)
 
     def _forget_host_error(self) -> None:
         """A limit stopped the call (in a host-side wait too: :class:`.waits.Stopped`, which
@@ -321,6 +314,23 @@ class PluginInstance(wasm._Instance):
             err.exit_status = e.code  # type: ignore[attr-defined]  # see failed()
             return err
         return Error(f"{self.backend.plugin.name}: {label}(): {reason(str(e))}")
+
+
+def limit_failure(where: str, code: str | None, limits: Any, denied: int, refused: bool,
+                  cause: str) -> BaseException | None:
+    """The exception of a trap that a limit caused (None: the guest's own trap): a refused
+    memory growth (``denied`` bytes asked for, or ``refused`` as :meth:`PluginInstance.refused`
+    tells), the timeout (``code`` "interrupt") or fuel; ``limits`` has the ``timeout``,
+    ``fuel`` and ``max_memory`` (a plugin or a component); ``cause``: the trap's reason."""
+    if refused:
+        asked = f"asked for {denied} bytes of memory" if denied else "reached its memory limit"
+        return MemoryLimitExceeded(f"{where} {asked}, over its max_memory of "
+                                   f"{limits.max_memory} bytes (then trapped: {cause})")
+    if code == "interrupt":
+        return Timeout(f"{where} ran past its timeout of {limits.timeout} s", "interrupt")
+    if code == "out_of_fuel":
+        return FuelExhausted(f"{where} ran out of fuel ({limits.fuel} units)", "out_of_fuel")
+    return None
 
 
 def reason(message: str) -> str:

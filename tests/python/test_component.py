@@ -1,0 +1,437 @@
+"""wasmcore.Component: the same WIT world (examples/component-plugin/wit) implemented in Rust
+(wit-bindgen) and in Python (componentize-py), both built by `just components`, through the
+same checks: every export against a Python oracle on random and edge inputs, the two guests
+against each other, bad arguments, the host imports, resources, the limits and recovery after
+each failure."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+import pickle
+import random
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import hosts
+import pytest
+import wasmcore
+from wasmcore._backends import internals
+
+ROOT = Path(__file__).resolve().parents[2]
+GUESTS = {lang: ROOT / "target" / "components" / f"plugin-{lang}.wasm"
+          for lang in ("rust", "python")}
+HOST_IFACE = "demo:plugin/host@0.1.0"
+I32_MIN = -(1 << 31)
+
+
+def path_of(lang: str) -> Path:
+    path = GUESTS[lang]
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: run `just components`")
+    return path
+
+
+class Host:
+    """The host side of the world's `host` interface, recording its calls."""
+
+    def __init__(self, factor: int = 3) -> None:
+        self.logged: list[str] = []
+        self.factor = factor
+
+    def functions(self) -> dict[str, Any]:
+        return {HOST_IFACE: {"log": self.logged.append, "get-factor": lambda: self.factor}}
+
+
+@pytest.fixture(scope="module", params=sorted(GUESTS))
+def lang(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def loaded(lang: str) -> tuple[wasmcore.Component, Host]:
+    host = Host()
+    c = wasmcore.Component(path_of(lang), host=host.functions(), timeout=2.0,
+                           max_memory=256 << 20)
+    return c, host
+
+
+@pytest.fixture
+def comp(loaded: tuple[wasmcore.Component, Host]) -> Any:
+    return loaded[0]
+
+
+# -- oracles (the semantics the WIT's comments and the example's README state) --------------
+
+def process_oracle(text: str, scale: int, reverse: bool, tag: str | None) -> str:
+    s = text * scale
+    if reverse:
+        s = s[::-1]
+    return s if tag is None else f"[{tag}]{s}"
+
+
+def ascii_upper(s: str) -> str:
+    return "".join(chr(ord(ch) - 32) if "a" <= ch <= "z" else ch for ch in s)
+
+
+def trunc_div(a: int, b: int) -> int:
+    q = abs(a) // abs(b)
+    return q if (a < 0) == (b < 0) else -q
+
+
+WORDS = ["", " ", "a", "hello world", "  spaced   out  ", "ünïcödé wörds ✓", "tab\tand\nnewline",
+         "x" * 1000, "日本語 テキスト"]
+
+
+def random_text(rng: random.Random, n: int) -> str:
+    alphabet = "abcXYZ 019 \t\néü✓日"
+    return "".join(rng.choice(alphabet) for _ in range(n))
+
+
+# -- numbers ---------------------------------------------------------------------------------
+
+def test_add_wraps_as_u32_and_checks_its_range(comp: Any) -> None:
+    rng = random.Random(1)
+    cases = [(0, 0), (1, 2), ((1 << 32) - 1, 1), ((1 << 32) - 1, (1 << 32) - 1)]
+    cases += [(rng.randrange(1 << 32), rng.randrange(1 << 32)) for _ in range(200)]
+    for a, b in cases:
+        assert comp.add(a, b) == (a + b) % (1 << 32)
+    assert comp.add(a=5, b=7) == 12
+    with pytest.raises(ValueError, match=r"add\(\): parameter 'a' must be >= 0, got -1"):
+        comp.add(-1, 1)
+    with pytest.raises(ValueError, match=r"parameter 'b'"):
+        comp.add(1, 1 << 32)
+    with pytest.raises(TypeError, match=r"parameter 'a' must be an int, got str"):
+        comp.add("1", 2)
+    with pytest.raises(TypeError, match=r"got bool"):
+        comp.add(True, 2)
+    with pytest.raises(TypeError, match=r"add\(\) takes 2 arguments"):
+        comp.add(1)
+    assert comp.add(3, 4) == 7  # (bad arguments never reach the instance)
+
+
+def test_divide_returns_ok_or_raises_the_error_value(comp: Any) -> None:
+    rng = random.Random(2)
+    cases = [(7, 2), (-7, 2), (7, -2), (-7, -2), (I32_MIN, 1), ((1 << 31) - 1, -1), (0, 5)]
+    cases += [(rng.randrange(I32_MIN, 1 << 31), rng.choice([1, -1, 3, rng.randrange(1, 1 << 31)]))
+              for _ in range(200)]
+    for a, b in cases:
+        assert comp.divide(a, b) == trunc_div(a, b), (a, b)
+    with pytest.raises(wasmcore.ComponentError) as e:
+        comp.divide(1, 0)
+    assert e.value.value == "division by zero"
+    assert isinstance(e.value, wasmcore.Error)
+    with pytest.raises(wasmcore.ComponentError) as e:
+        comp.divide(I32_MIN, -1)
+    assert e.value.value == "overflow"
+    with pytest.raises(ValueError, match=r"parameter 'a'"):
+        comp.divide(1 << 31, 1)
+    assert comp.divide(9, 3) == 3  # (an error result is no failure of the instance)
+
+
+# -- strings, records, options ----------------------------------------------------------------
+
+def test_process_takes_a_record_in_every_form(comp: Any) -> None:
+    rng = random.Random(3)
+    texts = [*WORDS, *(random_text(rng, rng.randrange(0, 40)) for _ in range(60))]
+    for text in texts:
+        scale = rng.randrange(1, 4)
+        reverse = rng.random() < 0.5
+        tag = rng.choice([None, "", "t", "tag ✓"])
+        want = process_oracle(text, scale, reverse, tag)
+        assert comp.process(text, {"scale": scale, "reverse": reverse, "tag": tag}) == want
+        assert comp.process(text, comp.Options(scale=scale, reverse=reverse, tag=tag)) == want
+        obj = SimpleNamespace(scale=scale, reverse=reverse, tag=tag)
+        assert comp.process(text, obj) == want
+    assert comp.process("AbC", {"scale": 2, "reverse": False, "tag": None}) == "AbCAbC"
+    assert dataclasses.is_dataclass(comp.Options)
+    with pytest.raises(wasmcore.ComponentError) as e:
+        comp.process("x", {"scale": 0, "reverse": False, "tag": None})
+    assert e.value.value == "scale must be positive"
+    with pytest.raises(TypeError, match=r"missing field 'reverse'"):
+        comp.process("x", {"scale": 1, "tag": None})
+    with pytest.raises(TypeError, match=r"no field 'colour'"):
+        comp.process("x", {"scale": 1, "reverse": True, "tag": None, "colour": 1})
+    with pytest.raises(ValueError, match=r"parameter 'opts.scale'"):
+        comp.process("x", {"scale": -1, "reverse": True, "tag": None})
+    with pytest.raises(TypeError, match=r"parameter 'opts.reverse' must be a bool"):
+        comp.process("x", {"scale": 1, "reverse": 1, "tag": None})
+    with pytest.raises(TypeError, match=r"parameter 'text' must be a str, got bytes"):
+        comp.process(b"x", {"scale": 1, "reverse": True, "tag": None})
+    with pytest.raises(ValueError, match=r"lone surrogate"):
+        comp.process("\ud800", {"scale": 1, "reverse": True, "tag": None})
+
+
+def test_shout_calls_the_host_and_first_word_is_an_option(
+        loaded: tuple[wasmcore.Component, Host]) -> None:
+    comp, host = loaded
+    for text in WORDS:
+        host.logged.clear()
+        assert comp.shout(text) == ascii_upper(text)
+        assert host.logged == [text]
+        split = text.split()
+        assert comp.first_word(text) == (split[0] if split else None)
+
+
+def test_describe_gives_a_dataclass_with_an_enum(comp: Any) -> None:
+    rng = random.Random(4)
+    for text in [*WORDS, *(random_text(rng, 30) for _ in range(30))]:
+        for mode in comp.Mode:
+            got = comp.describe(text, mode)
+            words = text.split()
+            assert got == comp.Stats(count=len(words),
+                                     max_len=max((len(w) for w in words), default=0),
+                                     mode=mode)
+            assert got.mode is mode
+    assert issubclass(comp.Mode, enum.Enum)
+    assert [m.value for m in comp.Mode] == ["upper", "lower", "keep"]
+    assert comp.describe("a b", "lower").mode is comp.Mode.LOWER  # (a case's WIT name)
+    with pytest.raises(TypeError, match=r"parameter 'm' must be a Mode"):
+        comp.describe("a", "sideways")
+
+
+def test_toggle_flips_a_flag(comp: Any) -> None:
+    P = comp.Perms
+    assert issubclass(P, enum.Flag)
+    every = [P(0), P.READ, P.WRITE, P.EXEC, P.READ | P.WRITE, P.READ | P.EXEC,
+             P.READ | P.WRITE | P.EXEC]
+    for p in every:
+        assert comp.toggle(p) == p ^ P.EXEC
+    assert comp.toggle({"read", "write"}) == P.READ | P.WRITE | P.EXEC
+    with pytest.raises(TypeError, match=r"'delete' is not a flag of Perms"):
+        comp.toggle({"delete"})
+
+
+def test_area_takes_a_variant(comp: Any) -> None:
+    S = comp.Shape
+    rng = random.Random(5)
+    for _ in range(100):
+        r, w, h = rng.uniform(0, 1e3), rng.uniform(-1e3, 1e3), rng.uniform(0, 1e3)
+        assert comp.area(S.Circle(r)) == 3.141592653589793 * r * r
+        assert comp.area(S.Rect((w, h))) == w * h
+    assert comp.area(S.Empty()) == 0.0
+    assert math.isinf(comp.area(S.Circle(math.inf)))
+    assert math.isnan(comp.area(S.Rect((math.nan, 1.0))))
+    with pytest.raises(TypeError, match=r"must be a Shape case"):
+        comp.area(2.0)
+
+
+# -- lists -------------------------------------------------------------------------------------
+
+def test_lists_against_python(comp: Any) -> None:
+    rng = random.Random(6)
+    for n in (0, 1, 7, 1000):
+        data = rng.randbytes(n)
+        assert comp.echo(data) == data
+        assert comp.echo(bytearray(data)) == data
+        assert comp.echo(memoryview(data)) == data
+        xs = [rng.randrange(1 << 32) for _ in range(n)]
+        assert comp.sum(xs) == sum(xs)
+        assert comp.sum(tuple(xs)) == sum(xs)
+        assert comp.range(n) == list(range(n))
+    with pytest.raises(TypeError, match=r"parameter 'data' must be bytes-like"):
+        comp.echo("text")
+    with pytest.raises(ValueError, match=r"parameter 'xs\[2\]'"):
+        comp.sum([1, 2, -3])
+    with pytest.raises(TypeError, match=r"parameter 'xs\[1\]' must be an int"):
+        comp.sum([1, "2"])
+
+
+# -- resources ---------------------------------------------------------------------------------
+
+def test_a_resource_is_a_class(comp: Any) -> None:
+    Counter = comp.counters.Counter
+    c = Counter(5)
+    assert c.inc() == 6
+    assert c.inc() == 7
+    assert c.value() == 7
+    with Counter((1 << 32) - 1) as top:
+        assert top.inc() == 0  # (wrapping u32)
+    with pytest.raises(ValueError, match="closed"):
+        top.value()
+    others = [Counter(i) for i in range(50)]
+    assert [o.value() for o in others] == list(range(50))
+    del others  # (dropped at the next call: finalizers only queue)
+    assert c.value() == 7
+    with pytest.raises(ValueError, match=r"parameter 'start'"):
+        Counter(-1)
+
+
+def test_a_resource_belongs_to_its_thread(comp: Any) -> None:
+    c = comp.counters.Counter(1)
+    out: list[BaseException] = []
+
+    def other() -> None:
+        try:
+            c.inc()
+        except ValueError as e:
+            out.append(e)
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join()
+    assert len(out) == 1 and isinstance(out[0], ValueError)
+    assert "another thread" in str(out[0])
+    assert c.inc() == 2
+
+
+# -- the sandbox ---------------------------------------------------------------------------------
+
+def test_a_trap_is_a_trap_and_the_next_call_works(comp: Any) -> None:
+    counter = comp.counters.Counter(1)
+    with pytest.raises(wasmcore.Trap) as e:
+        comp.hostile.crash()
+    assert type(e.value) is wasmcore.Trap
+    assert e.value.code == "unreachable"
+    assert comp.add(1, 2) == 3
+    assert comp.process("ok", {"scale": 1, "reverse": False, "tag": None}) == "ok"
+    with pytest.raises(ValueError, match="re-created"):
+        counter.value()  # (its instance is gone)
+
+
+def test_an_infinite_loop_times_out(lang: str) -> None:
+    c = wasmcore.Component(path_of(lang), host=Host().functions(), timeout=0.5)
+    t = time.monotonic()
+    with pytest.raises(wasmcore.Timeout):
+        c.hostile.spin()
+    assert time.monotonic() - t < 5  # (generous: a shared machine; the bound is the test's)
+    assert c.add(2, 2) == 4
+
+
+def test_fuel_stops_an_infinite_loop(lang: str) -> None:
+    c = wasmcore.Component(path_of(lang), host=Host().functions(), fuel=50_000_000)
+    with pytest.raises(wasmcore.FuelExhausted):
+        c.hostile.spin()
+    assert c.add(2, 2) == 4
+
+
+def test_a_memory_bomb_is_stopped_at_max_memory(lang: str) -> None:
+    c = wasmcore.Component(path_of(lang), host=Host().functions(), max_memory=96 << 20,
+                           timeout=30)
+    if internals.usable("memory creator"):
+        with pytest.raises(wasmcore.MemoryLimitExceeded):
+            c.hostile.bomb()
+    else:  # (the store limiter refuses silently: the guest's allocator then traps)
+        with pytest.raises(wasmcore.Trap):
+            c.hostile.bomb()
+    assert c.add(2, 2) == 4
+
+
+def test_cancel_stops_a_call_from_another_thread(lang: str) -> None:
+    c = wasmcore.Component(path_of(lang), host=Host().functions())
+    handle = c.cancel_handle()
+    timer = threading.Timer(0.3, handle.cancel)
+    timer.start()
+    try:
+        with pytest.raises(wasmcore.Cancelled):
+            c.hostile.spin()
+    finally:
+        timer.cancel()
+    assert c.add(1, 1) == 2
+
+
+def test_imports_are_denied_by_default(lang: str) -> None:
+    with pytest.raises(wasmcore.ModuleRejected, match=r"demo:plugin/host@0\.1\.0#log"):
+        wasmcore.Component(path_of(lang))
+    with pytest.raises(wasmcore.ModuleRejected, match=r"get-factor"):
+        wasmcore.Component(path_of(lang), host={HOST_IFACE: {"log": print}})
+    with pytest.raises(TypeError, match=r"imports no demo:plugin/host@0\.1\.0#shout"):
+        wasmcore.Component(path_of(lang), host={HOST_IFACE: {
+            "log": print, "get-factor": lambda: 1, "shout": print}})
+    with pytest.raises(TypeError, match=r"must take 0 positional arguments"):
+        wasmcore.Component(path_of(lang), host={HOST_IFACE: {
+            "log": print, "get-factor": lambda x: 1}})
+    # the flat spelling, and snake_case names
+    logged: list[str] = []
+    c = wasmcore.Component(path_of(lang), host={f"{HOST_IFACE}#log": logged.append,
+                                                f"{HOST_IFACE}#get_factor": lambda: 7})
+    assert c.scaled(6) == 42
+    assert c.shout("hi") == "HI" and logged == ["hi"]
+
+
+def test_host_function_failures(lang: str) -> None:
+    state = {"factor": 2, "fail": False}
+
+    def factor() -> Any:
+        if state["fail"]:
+            raise KeyError("no factor")
+        return state["factor"]
+
+    c = wasmcore.Component(path_of(lang), host={HOST_IFACE: {"log": lambda s: None,
+                                                             "get-factor": factor}})
+    rng = random.Random(7)
+    for _ in range(50):
+        x = rng.randrange(1 << 32)
+        assert c.scaled(x) == (2 * x) % (1 << 32)
+    state["fail"] = True
+    with pytest.raises(KeyError, match="no factor"):
+        c.scaled(1)
+    state["fail"] = False
+    state["factor"] = "three"
+    with pytest.raises(TypeError, match=r"get-factor.*must be an int, got str"):
+        c.scaled(1)
+    state["factor"] = 1 << 32
+    with pytest.raises(ValueError, match=r"get-factor"):
+        c.scaled(1)
+    state["factor"] = 5
+    assert c.scaled(3) == 15
+
+
+def test_threads_get_instances_of_their_own(comp: Any) -> None:
+    results: dict[int, list[int]] = {}
+
+    def work(k: int) -> None:
+        counter = comp.counters.Counter(k * 1000)
+        results[k] = [counter.inc() for _ in range(200)]
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == {k: list(range(k * 1000 + 1, k * 1000 + 201)) for k in range(4)}
+
+
+def test_the_guests_agree(loaded: tuple[wasmcore.Component, Host]) -> None:
+    """Both guests, on the same random inputs (the other guest loaded here)."""
+    comp, _ = loaded
+    other_lang = "python" if comp.name == GUESTS["rust"].name else "rust"
+    other = wasmcore.Component(path_of(other_lang), host=Host().functions())
+    rng = random.Random(8)
+    for _ in range(100):
+        text = random_text(rng, rng.randrange(0, 30))
+        opts = {"scale": rng.randrange(0, 3), "reverse": rng.random() < 0.5,
+                "tag": rng.choice([None, "x"])}
+        outs = []
+        for c in (comp, other):
+            try:
+                outs.append(("ok", c.process(text, opts)))
+            except wasmcore.ComponentError as e:
+                outs.append(("err", e.value))
+        assert outs[0] == outs[1]
+        assert comp.describe(text, "keep").count == other.describe(text, "keep").count
+        assert comp.first_word(text) == other.first_word(text)
+
+
+def test_a_component_pickles(lang: str) -> None:
+    c = wasmcore.Component(path_of(lang), host={HOST_IFACE: {
+        "log": hosts.component_log, "get-factor": hosts.component_factor}}, timeout=3.0)
+    c2 = pickle.loads(pickle.dumps(c))
+    assert c2.scaled(5) == c.scaled(5) == 5 * hosts.component_factor()
+    assert c2.timeout == 3.0
+    lam = wasmcore.Component(path_of(lang), host=Host().functions())
+    with pytest.raises(TypeError, match=r"host function .* does not pickle"):
+        pickle.dumps(lam)
+
+
+def test_bad_sources_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(wasmcore.ModuleRejected, match="does not compile"):
+        wasmcore.Component(b"\0asm\x0d\0\x01\0garbage")
+    with pytest.raises(wasmcore.ModuleRejected, match="cannot read"):
+        wasmcore.Component(tmp_path / "missing.wasm")
+    with pytest.raises(TypeError, match=r"Component\(\): parameter 'timeout'"):
+        wasmcore.Component(b"", timeout="soon")  # type: ignore[arg-type]
