@@ -435,3 +435,57 @@ def test_bad_sources_are_refused(tmp_path: Path) -> None:
         wasmcore.Component(tmp_path / "missing.wasm")
     with pytest.raises(TypeError, match=r"Component\(\): parameter 'timeout'"):
         wasmcore.Component(b"", timeout="soon")  # type: ignore[arg-type]
+
+
+def test_the_fast_path_equals_the_public_api(lang: str) -> None:
+    """Where the fast path is used (wasmtime_component_func_call with values written here),
+    the same calls through wasmtime-py's public Func.__call__ give the same results and
+    errors: random arguments for every export, good and bad."""
+    fast = wasmcore.Component(path_of(lang), host=Host().functions())
+    if not fast._fast:
+        pytest.skip("the fast path is not used here (WASMCORE_FAST_PATH or wasmtime-py)")
+    public = wasmcore.Component(path_of(lang), host=Host().functions())
+    public._fast = False
+    public._local = threading.local()  # (its first instance was made for the fast path)
+    rng = random.Random(9)
+
+    def outcome(c: Any, name: str, *args: Any) -> Any:
+        try:
+            return ("ok", getattr(c, name)(*args))
+        except Exception as e:  # noqa: BLE001 -- the exception is the outcome compared
+            return (type(e).__name__, str(e), getattr(e, "value", None))
+
+    def some_int() -> Any:
+        return rng.choice([0, 1, (1 << 32) - 1, -1, 1 << 32, rng.randrange(-(1 << 40), 1 << 40),
+                           2.5, "3", None])
+
+    for _ in range(300):
+        text = random_text(rng, rng.randrange(0, 20))
+        calls = [
+            ("add", some_int(), some_int()),
+            ("divide", rng.randrange(I32_MIN, 1 << 31), rng.choice([0, -1, 1, 7])),
+            ("echo", rng.randbytes(rng.randrange(0, 100))),
+            ("sum", [rng.randrange(1 << 32) for _ in range(rng.randrange(0, 50))]),
+            ("sum", [some_int() for _ in range(3)]),
+            ("range", rng.randrange(0, 300)),
+            ("shout", text),
+            ("first_word", text),
+            ("scaled", some_int()),
+            ("process", text, {"scale": rng.randrange(0, 3), "reverse": rng.random() < 0.5,
+                               "tag": rng.choice([None, "t"])}),
+            ("describe", text, rng.choice(["upper", "lower", "keep", "other"])),
+            ("toggle", rng.choice([{"read"}, {"exec", "write"}, set(), {"bad"}])),
+            ("area", rng.choice([("Circle", rng.uniform(0, 9)), ("Rect", (1.5, -2.0)),
+                                 ("Empty",)])),
+        ]
+        for name, *args in calls:
+            if name == "area":  # (a case of each component's own class)
+                case, *value = args[0]
+                a = outcome(fast, name, getattr(fast.Shape, case)(*value))
+                b = outcome(public, name, getattr(public.Shape, case)(*value))
+            else:
+                a, b = outcome(fast, name, *args), outcome(public, name, *args)
+            if name in ("area", "describe", "toggle") and a[0] == "ok":
+                # (each component has its own generated classes: compare their contents)
+                a, b = repr(a), repr(b)
+            assert a == b, (name, args)

@@ -32,7 +32,7 @@ FUTURE = f"{internals.VERIFIED[-1] + 1}.0.0"
 CHILD_GUARD = 300  # seconds: a hang guard for the children, not a measurement
 # the plugin and core test modules, run under simulated changes
 SUITES = ["test_plugin.py", "test_host_callbacks.py", "test_raw_exports.py", "test_cancel.py",
-          "test_kernels.py"]
+          "test_kernels.py", "test_component.py"]
 
 
 def child_env(**extra: str) -> dict[str, str]:

@@ -221,7 +221,7 @@ def test_an_unverified_wasmtime_warns_once_and_falls_back(
         assert cli(["info", str(wasmcore.wasm_path())]) == 0
     out = capsys.readouterr().out
     assert "public API call path" in out
-    assert f"  memory creator: public API (wasmtime-py {NEWER} is not a verified release)" in out
+    assert f"  memory creator:  public API (wasmtime-py {NEWER} is not a verified release)" in out
     assert again._impl.fast is False and plugin._backend.fast is False
     assert plugin._creator is None and not plugin._interrupts
     assert [core.fib(n) for n in range(25)] == [_fib(n) for n in range(25)]
@@ -263,7 +263,7 @@ def test_switch_1_uses_the_internals_on_an_unverified_wasmtime(
     assert core._impl.fast is True and wasmcore.Plugin(wasmcore.wasm_path())._backend.fast
     assert core.fib(23) == _fib(23)
     assert cli(["info", str(wasmcore.wasm_path())]) == 0
-    assert f"  calls:          fast path (its internals checked; wasmtime-py {NEWER} is not " \
+    assert f"  calls:           fast path (its internals checked; wasmtime-py {NEWER} is not " \
            "a verified release)" in capsys.readouterr().out
 
 

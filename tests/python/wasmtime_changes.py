@@ -102,6 +102,12 @@ BREAKAGES: dict[str, tuple[set[str], Callable[[], None]]] = {
         "wasmtime_config_host_memory_creator_set", argtypes=_more(ctypes.c_void_p))),
     "memory_init_cow_set takes an int": ({"memory creator"}, lambda: redeclare(
         "wasmtime_config_memory_init_cow_set", argtypes=_nth(1, ctypes.c_int))),
+    "component func_call takes one argument more": ({"component calls"}, lambda: redeclare(
+        "wasmtime_component_func_call", argtypes=_more(ctypes.c_size_t))),
+    "component values are 40 bytes": ({"component calls"}, lambda: restruct(
+        "wasmtime_component_val", [("kind", ctypes.c_uint8), ("of", ctypes.c_uint8 * 32)])),
+    "component val_delete returns a status": ({"component calls"}, lambda: redeclare(
+        "wasmtime_component_val_delete", restype=ctypes.c_int)),
 }
 
 

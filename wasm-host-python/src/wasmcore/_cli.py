@@ -253,8 +253,9 @@ def run_info(args: argparse.Namespace) -> int:
     r = info["runtime"]
     print(f"runtime: wasmcore {r['wasmcore']} (reads {abi_span()}), wasmtime-py "
           f"{r['wasmtime']}, {r['call_path']} call path")
+    width = max(map(len, r["features"])) + 2
     for feature, how in r["features"].items():
-        print(f"  {feature + ':':16s}{how}")
+        print(f"  {feature + ':':{width}s}{how}")
     return 0
 
 

@@ -1,6 +1,6 @@
 """wasmtime-py's internals and wasmtime's C ABI: the one module that touches them.
 
-wasmcore goes past wasmtime-py's public API for five features, each for speed or for a limit
+wasmcore goes past wasmtime-py's public API for six features, each for speed or for a limit
 the public API cannot enforce precisely (:data:`FEATURES`):
 
 * ``calls``: a call into wasm is one ``wasmtime_func_call_unchecked`` with prebuilt
@@ -14,7 +14,10 @@ the public API cannot enforce precisely (:data:`FEATURES`):
   timeouts and cancel handles, and Ctrl-C stops a call on the main thread;
 * ``memory creator``: plugins' linear memories come from wasmcore's own allocator
   (``wasmtime_config_host_memory_creator_set``), so ``max_memory`` counts every memory of an
-  instance and a refused growth is known.
+  instance and a refused growth is known;
+* ``component calls``: a component's call is one ``wasmtime_component_func_call`` with the
+  values written into wasmtime's value array (:mod:`wasmcore._component.fast`; against ~20 µs
+  through ``wasmtime.component.Func.__call__``).
 
 All of them depend on things a wasmtime-py release may change without notice: the C
 prototypes in its ``_bindings``, the layouts of C structs, the private attributes of its
@@ -62,6 +65,7 @@ FEATURES = {
                   "call only when it returns)",
     "memory creator": "Store.set_limits (max_memory per memory; a refused growth is told only "
                       "by a memory at its cap)",
+    "component calls": "wasmtime.component's Func.__call__ (about 20 µs a small call)",
 }
 SWITCH = "WASMCORE_FAST_PATH"
 CALL_PATHS = ("speedups", "ctypes", "cffi")  # the named fast paths (see wasm.call_path)
@@ -117,6 +121,10 @@ CONTEXT, STORE, FUNC, RAW, TRAP, ERROR, LINKER, FUNCTYPE, CALLER, ENGINE, CONFIG
                          "wasmtime_val_raw", "wasm_trap_t", "wasmtime_error",
                          "wasmtime_linker", "wasm_functype_t", "wasmtime_caller",
                          "wasm_engine_t", "wasm_config_t", "wasm_memorytype_t"))
+# a component function, a component value, a list of them and a byte vector (a string)
+CFUNC, CVAL, VALLIST, BYTEVEC = (_opaque(n) for n in (
+    "wasmtime_component_func", "wasmtime_component_val", "wasmtime_component_vallist",
+    "wasm_byte_vec_t"))
 # (a union in C; spelled by name, so an opaque struct of that name stands for it)
 FINALIZER = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 # a host function: (env, caller, args_and_results, nargs) -> wasm_trap_t* (NULL: none)
@@ -184,7 +192,26 @@ PROTOTYPES: dict[str, tuple[tuple[str, ...], Any, tuple[Any, ...]]] = {
         P(CONFIG), P(CREATORS["request"]))),
     "wasmtime_config_memory_init_cow_set": (("memory creator",), None, (
         P(CONFIG), ctypes.c_bool)),
+    "wasmtime_component_func_call": (("component calls",), P(ERROR), (
+        P(CFUNC), P(CONTEXT), P(CVAL), ctypes.c_size_t, P(CVAL), ctypes.c_size_t)),
+    "wasmtime_component_val_delete": (("component calls",), None, (P(CVAL),)),
+    "wasmtime_component_vallist_new_uninit": (("component calls",), None, (
+        P(VALLIST), ctypes.c_size_t)),
+    "wasm_byte_vec_new": (("component calls",), None, (
+        P(BYTEVEC), ctypes.c_size_t, P(ctypes.c_uint8))),
 }
+# A component value (wasmtime_component_val_t): COMPONENT_VAL_SIZE bytes, its kind (a u8) at 0
+# and its payload at COMPONENT_PAYLOAD, where a number is at offset 0 and a string or a list is
+# (size_t size, pointer data); the kinds, by WIT type (wasmtime's WASMTIME_COMPONENT_*)
+COMPONENT_VAL_SIZE = 32
+COMPONENT_PAYLOAD = 8
+COMPONENT_KINDS = {"bool": 0, "s8": 1, "u8": 2, "s16": 3, "u16": 4, "s32": 5, "u32": 6, "s64": 7,
+                   "u64": 8, "f32": 9, "f64": 10, "char": 11, "string": 12, "list": 13}
+# the payload's fields wasmcore writes and reads, each at offset 0 of the union
+COMPONENT_FIELDS = {"boolean": "bool", "s8": "i8", "u8": "u8", "s16": "i16", "u16": "u16",
+                    "s32": "i32", "u32": "u32", "s64": "i64", "u64": "u64", "f32": "f32",
+                    "f64": "f64", "character": "u32", "string": "wasm_byte_vec_t",
+                    "list": "wasmtime_component_vallist"}
 # the raw value array: 16 bytes a value, each type at offset 0
 RAW_FIELDS = {"i32": "i32", "i64": "i64", "f32": "f32", "f64": "f64"}
 RAW_SIZE = 16
@@ -261,6 +288,62 @@ def _check_raw(b: Any) -> str | None:
     return None
 
 
+def _check_component_values(b: Any) -> str | None:
+    """The component value's layout, the fields and kinds wasmcore uses (see
+    :data:`COMPONENT_KINDS`), and the byte vector and list that strings and lists are."""
+    val = getattr(b, "wasmtime_component_val", None)
+    union = getattr(b, "wasmtime_component_valunion", None)
+    if val is None or union is None:
+        return "wasmtime_component_val is not in wasmtime-py's bindings"
+    want = [("kind", "u8"), ("of", "wasmtime_component_valunion")]
+    if layout(val) != want or ctypes.sizeof(val) != COMPONENT_VAL_SIZE \
+            or val.of.offset != COMPONENT_PAYLOAD:
+        return f"wasmtime_component_val is {ctypes.sizeof(val)} bytes with {layout(val)}, " \
+               f"written for {COMPONENT_VAL_SIZE} bytes with {want}, the payload at 8"
+    fields = {f[0]: (spell(f[1]), getattr(union, f[0]).offset) for f in union._fields_}
+    for name, t in COMPONENT_FIELDS.items():
+        if fields.get(name) != (t, 0):
+            return f"wasmtime_component_valunion's {name} is {fields.get(name)}, written for {t}"
+    for name, fields_ in (("wasm_byte_vec_t", [("size", "u64"), ("data", "u8*")]),
+                          ("wasmtime_component_vallist",
+                           [("size", "u64"), ("data", "wasmtime_component_val*")])):
+        got = layout(getattr(b, name, None))
+        if got != fields_:
+            return f"{name} has the fields {got}, written for {fields_}"
+    try:
+        from wasmtime import _ffi
+
+        kinds = {k: int(getattr(_ffi, f"WASMTIME_COMPONENT_{k.upper()}").value)
+                 for k in COMPONENT_KINDS}
+    except (AttributeError, TypeError, ValueError) as e:
+        return f"the component value kinds cannot be read: {e!r}"
+    if kinds != COMPONENT_KINDS:
+        return f"the component value kinds are {kinds}, written for {COMPONENT_KINDS}"
+    return None
+
+
+def _check_component_func() -> str | None:
+    """A component function's ``_func`` (a throwaway component's)."""
+    import wasmtime
+    from wasmtime import component as cm
+
+    try:
+        engine = wasmtime.Engine()
+        comp = cm.Component(engine, '(component (core module $m (func (export "f"))) '
+                                    '(core instance $i (instantiate $m)) '
+                                    '(func (export "f") (canon lift (core func $i "f"))))')
+        store = wasmtime.Store(engine)
+        try:
+            func = cm.Linker(engine).instantiate(store, comp).get_func(store, "f")
+            got = _spelled(getattr(func, "_func", None))
+        finally:
+            store.close()
+    except Exception as e:
+        return f"a component function cannot be made: {e!r}"
+    return None if got == "wasmtime_component_func" else \
+        f"wasmtime.component.Func._func gives {got}, written for wasmtime_component_func"
+
+
 def _spelled(value: Any) -> str:
     return spell(type(value))
 
@@ -272,7 +355,7 @@ def _check_objects(b: Any) -> dict[str, str]:
 
     failed: dict[str, str] = {}
     needs = {  # attribute -> (features, the spelled type it must give)
-        "Store._context()": (("calls", "fuel"), "wasmtime_context*"),
+        "Store._context()": (("calls", "fuel", "component calls"), "wasmtime_context*"),
         "Store.ptr()": (("interrupts",), "wasmtime_store*"),
         "Engine.ptr()": (("interrupts",), "wasm_engine_t*"),
         "Config.ptr()": (("memory creator",), "wasm_config_t*"),
@@ -310,7 +393,7 @@ def _check_objects(b: Any) -> dict[str, str]:
                 failed.setdefault(f, f"{what} gives {got[what]}, written for {want}")
     for cls, name in ((wasmtime.WasmtimeError, "_from_ptr"), (wasmtime.Trap, "_from_ptr")):
         if not callable(getattr(cls, name, None)):
-            for f in ("calls", "host functions"):
+            for f in ("calls", "host functions", "component calls"):
                 failed.setdefault(f, f"{cls.__name__}.{name} is not in wasmtime-py")
     for name in ("wasmtime_error_t", "wasm_trap_t"):
         if getattr(b, name, None) is None:
@@ -360,8 +443,11 @@ def structural_failures() -> dict[str, str]:
             failed.setdefault(f, why)
     for f, reason in _check_objects(b).items():
         failed.setdefault(f, reason)
+    if "component calls" not in failed and (
+            why := _check_component_values(b) or _check_component_func()):
+        failed["component calls"] = why
     if "calls" not in failed and (why := _wraps_errors(b)):
-        for f in ("calls", "host functions"):
+        for f in ("calls", "host functions", "component calls"):
             failed.setdefault(f, why)
     return failed
 
@@ -560,6 +646,11 @@ def engine_address(engine: Any) -> int:
 def pointer(obj: Any) -> int:
     """The C pointer of a wasmtime-py Linker, FuncType or Config (``obj.ptr()``)."""
     return _address_of(obj.ptr())
+
+
+def component_func_address(func: Any) -> int:
+    """The address of a component Func's ``wasmtime_component_func_t``."""
+    return ctypes.addressof(func._func)
 
 
 def func_address(func: Any) -> int:

@@ -36,6 +36,7 @@ from .._plugin.common import (
 from .._plugin.instance import limit_failure, reason
 from .._plugin.limits import TICK, TICKER, Limits, creator, engine, engine_config, new_engine
 from .._plugin.wasi import Wasi
+from . import fast
 from .names import world_types
 from .types import Converter, Err, Ok, Types, camel, snake
 
@@ -198,6 +199,9 @@ class FuncSpec:
         self.index = index
         self.label = label
         params = fty.params
+        self.types = [t for _, t in params]
+        self.result_type = fty.result
+        self.plan: Any = None  # the fast path's (see ComponentInstance.call)
         self.names = [snake(n) for n, _ in params]
         self.lowers = [conv.lower(t, label, snake(n)) for n, t in params]
         self.annotations = [conv.describe(t) for _, t in params]
@@ -244,13 +248,13 @@ def _bind_args(spec: FuncSpec, args: tuple[Any, ...], kwargs: dict[str, Any],
 
 
 def make_function(comp: Component, spec: FuncSpec) -> Callable[..., Any]:
-    lowers, lift, key = spec.lowers, spec.lift, spec.path
+    lowers, lift = spec.lowers, spec.lift
 
     def call(*args: Any, **kwargs: Any) -> Any:
         if kwargs or len(args) != len(lowers):
             args = _bind_args(spec, args, kwargs)
         vals = [f(a) for f, a in zip(lowers, args, strict=True)]
-        out = comp._current().call(key, vals, spec.label)
+        out = comp._current().call(spec, vals)
         return out if lift is None else lift(out)
 
     call.__name__ = spec.path[-1] if spec.path else spec.label
@@ -261,13 +265,13 @@ def make_function(comp: Component, spec: FuncSpec) -> Callable[..., Any]:
 
 
 def make_method(comp: Component, spec: FuncSpec, kind: str) -> Any:
-    lowers, lift, key = spec.lowers, spec.lift, spec.path
+    lowers, lift = spec.lowers, spec.lift
     if kind == "method":
         def method(self: Resource, *args: Any, **kwargs: Any) -> Any:
             if kwargs or len(args) != len(lowers) - 1:
                 args = _bind_args(spec, args, kwargs, skip=1)
             vals = [lowers[0](self)] + [f(a) for f, a in zip(lowers[1:], args, strict=True)]
-            out = comp._current().call(key, vals, spec.label)
+            out = comp._current().call(spec, vals)
             return out if lift is None else lift(out)
         method.__signature__ = spec.signature(1)  # type: ignore[attr-defined]
         return method
@@ -277,7 +281,7 @@ def make_method(comp: Component, spec: FuncSpec, kind: str) -> Any:
                 args = _bind_args(spec, args, kwargs)
             vals = [f(a) for f, a in zip(lowers, args, strict=True)]
             inst = comp._current()
-            self._handle = inst.call(key, vals, spec.label)
+            self._handle = inst.call(spec, vals)
             self._inst, self._gen = inst, inst.gen
         init.__signature__ = spec.signature()  # type: ignore[attr-defined]
         return init
@@ -345,7 +349,9 @@ class ComponentInstance:
         finally:
             if made is not None:
                 made.current.limits = None
-        self.funcs: dict[tuple[str, ...], Any] = {}
+        self.funcs: dict[tuple[str, ...], tuple[Any, int]] = {}
+        self.buffers: dict[tuple[str, ...], Any] = {}
+        self.ctx_addr = internals.context_address(store) if c._fast else 0
         self.dead = False
 
     def _wasi_config(self, w: Wasi) -> wasmtime.WasiConfig:
@@ -393,31 +399,51 @@ class ComponentInstance:
         if self.comp.fuel is not None:
             self.store.set_fuel(self.comp.fuel)
 
-    def func(self, key: tuple[str, ...]) -> Any:
-        f = self.funcs.get(key)
-        if f is None:
+    def func(self, key: tuple[str, ...]) -> tuple[Any, int]:
+        """The function ``key`` of this instance, and its address (fast path)."""
+        got = self.funcs.get(key)
+        if got is None:
             index = self.indexes.get(key)
             if index is None:  # (of this instance's component: its own engine's, maybe)
                 parent = None if len(key) == 1 else self.component.get_export_index(key[0])
                 index = self.indexes[key] = self.component.get_export_index(key[-1], parent)
             f = self.instance.get_func(self.store, index)
             assert f is not None, key
-            self.funcs[key] = f
-        return f
+            got = self.funcs[key] = \
+                (f, internals.component_func_address(f) if self.comp._fast else 0)
+        return got
 
-    def call(self, key: tuple[str, ...], vals: list[Any], label: str) -> Any:
+    def call(self, spec: FuncSpec, vals: list[Any]) -> Any:
         self.arm()
-        f = self.func(key)
+        f, addr = self.func(spec.path)
+        if addr:
+            plan = spec.plan
+            if plan is None:
+                plan = spec.plan = fast.Plan(spec.types, spec.result_type)
+            bufs = self.buffers.get(spec.path)
+            if bufs is None or bufs.busy:
+                bufs = fast.Buffers(plan.n)
+                if spec.path not in self.buffers:
+                    self.buffers[spec.path] = bufs
+            bufs.busy = True
+            try:
+                err, out = fast.call(plan, bufs, addr, self.ctx_addr, self.store, vals)
+            except (TypeError, ValueError) as e:  # wasmtime-py refused a value
+                raise Error(f"{self.comp.name}: {spec.label}(): {e}") from None
+            finally:
+                bufs.busy = False
+            if err:
+                self.dead = True
+                raise self._error(internals.error(err), f"{spec.label}()") from None
+            return out
         try:
-            out = f(self.store, *vals)
-            f.post_return(self.store)
+            return f(self.store, *vals)
         except wasmtime.WasmtimeError as e:
             self.dead = True
-            raise self._error(e, f"{label}()") from None
+            raise self._error(e, f"{spec.label}()") from None
         except (TypeError, ValueError) as e:  # wasmtime-py refused a value (converted here)
             self.dead = True
-            raise Error(f"{self.comp.name}: {label}(): {e}") from None
-        return out
+            raise Error(f"{self.comp.name}: {spec.label}(): {e}") from None
 
     def drop(self, h: Any) -> None:
         try:
@@ -514,6 +540,7 @@ class Component:
         self.sha256 = check_sha256(data, sha256, self.name, "Component")
         self._host_given = dict(host) if host is not None else None
         self._interrupts = internals.usable("interrupts")
+        self._fast = internals.usable("component calls")
         self._creator = creator()
         self._engine = engine(self.fuel is not None, self._creator)
         config = engine_config(self.fuel is not None, self._creator)
