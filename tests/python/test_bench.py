@@ -88,8 +88,11 @@ def test_json_has_the_expected_rows(report: tuple[Path, dict[str, Any]]) -> None
         "times"])
     assert {"program_load", "wasmtime_load"} <= set(rows["programs",
                                                          "load from the compile cache"]["times"])
+    for name in ("add(1, 2)", "first_word(str)", "process(str, record)",
+                 "scaled(x): one host callback", "range(n) -> list<u32>"):
+        assert {"component", "wasmtime_py"} <= set(rows["components", name]["times"])
     names = {t["name"] for t in report[1]["targets"]}
-    assert len(names) == 13 and all(t["pass"] in (True, False) for t in report[1]["targets"])
+    assert len(names) == 16 and all(t["pass"] in (True, False) for t in report[1]["targets"])
 
 
 def test_dask_counts_module_bytes(report: tuple[Path, dict[str, Any]]) -> None:

@@ -163,6 +163,8 @@ COLUMNS = {
     "plugin_call": "wasmcore p.call()",
     "wasmtime_py": "wasmtime-py Func()",
     "extism": "Extism",
+    # the components group (_bench_components.py)
+    "component": "wasmcore Component",
     # the programs group (_bench_programs.py)
     "program": "wasmcore Program.run()",
     "wasmtime_run": "wasmtime-py directly",
@@ -188,6 +190,8 @@ GROUPS = {
     "authors": "Author packages, the same Rust: `wasmcore build` vs maturin + PyO3 (per call)",
     "plugins": "Plugins: a call into a sandboxed plugin, and one call whose wasm calls a host "
                "function n times (time per call)",
+    "components": "Components (WIT): wasmcore.Component against wasmtime-py's dynamic "
+                  "Func() on the same component (per call)",
     "programs": "WASI programs: a warm run of a small command through wasmcore.Program "
                 "against wasmtime-py used directly (Store, WASI with argv and stdin, "
                 "instantiate, _start, output read); loading it from the compile cache",
@@ -281,10 +285,11 @@ def targets(rows: list[Row]) -> list[Target]:
     if dsk is not None:
         out.append(Target("dask: 2-worker process cluster ÷ one process, speed-up",
                           dsk.ratio_values().get("serial/cluster"), ">=", 1.7, dsk.label))
+    from ._bench_components import targets as component_targets
     from ._bench_plugins import targets as plugin_targets
     from ._bench_programs import targets as program_targets
 
-    return out + plugin_targets(rows) + program_targets(rows)
+    return out + plugin_targets(rows) + component_targets(rows) + program_targets(rows)
 
 
 # ---- the rows --------------------------------------------------------------------------------
@@ -1211,6 +1216,12 @@ def run(args: argparse.Namespace) -> int:
             prows, pnotes = plugin_rows(s)
             rows += prows
             notes += pnotes
+        if "components" in only:
+            from ._bench_components import rows as component_rows
+
+            crows, cnotes = component_rows(s)
+            rows += crows
+            notes += cnotes
         if "programs" in only:
             from ._bench_programs import rows as program_rows
 

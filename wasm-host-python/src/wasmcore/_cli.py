@@ -72,6 +72,18 @@ def add_commands(sub: Any) -> None:
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
     info.set_defaults(run=run_info)
 
+    stubs = sub.add_parser(
+        "stubs", help="write the .pyi of a component's typed API (from its WIT types)",
+        description="Writes a .pyi declaring a wasmcore.Component subclass with the "
+                    "component's functions, interfaces, resources and types, so that mypy "
+                    "checks a host's calls (docs/components.md). A component that imports "
+                    "functions is loaded with stand-ins for them (never called).")
+    stubs.add_argument("file", type=Path, help="a component (.wasm)")
+    stubs.add_argument("-o", "--output", type=Path, default=None,
+                       help="the .pyi to write (default: standard output)")
+    stubs.add_argument("--name", default="Plugin", help="the class's name (default: Plugin)")
+    stubs.set_defaults(run=run_stubs)
+
     call = sub.add_parser(
         "call", help="run one export of a module in the sandbox and print the result",
         description="Runs FUNC of FILE under wasmcore.Plugin (imports denied unless --wasi) "
@@ -256,6 +268,22 @@ def run_info(args: argparse.Namespace) -> int:
     width = max(map(len, r["features"])) + 2
     for feature, how in r["features"].items():
         print(f"  {feature + ':':{width}s}{how}")
+    return 0
+
+
+def run_stubs(args: argparse.Namespace) -> int:
+    from ._component.stubs import load_for_stubs, render
+
+    try:
+        comp = load_for_stubs(args.file)
+        text = render(comp, args.file.name, args.name)
+    except (OSError, Error, TypeError, ValueError) as e:
+        print(f"wasmcore stubs: {args.file}: {e}", file=sys.stderr)
+        return 1
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text, encoding="utf-8")
     return 0
 
 

@@ -11,7 +11,7 @@ import threading
 import weakref
 from collections.abc import Callable, Mapping
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import wasmtime
 from wasmtime import component as cm
@@ -204,7 +204,7 @@ class FuncSpec:
         self.plan: Any = None  # the fast path's (see ComponentInstance.call)
         self.names = [snake(n) for n, _ in params]
         self.lowers = [conv.lower(t, label, snake(n)) for n, t in params]
-        self.annotations = [conv.describe(t) for _, t in params]
+        self.annotations = [conv.describe(t, given=True) for _, t in params]
         rt = fty.result
         self.result = "None" if rt is None else conv.describe(rt)
         self.lift: Callable[[Any], Any] | None = None
@@ -761,6 +761,15 @@ class Component:
 
     def __repr__(self) -> str:
         return f"<wasmcore.Component {self.name} ({len(self.functions)} functions)>"
+
+    if not TYPE_CHECKING:  # (type checkers see the attributes `wasmcore stubs` declares)
+        def __getattr__(self, name: str) -> Any:
+            """A name the component does not export (its exports are attributes)."""
+            if name.startswith("_"):
+                raise AttributeError(name)
+            funcs = ", ".join(sorted(vars(self).get("functions", {}))) or "none"
+            raise AttributeError(f"{vars(self).get('name', 'the component')} exports no "
+                                 f"{name!r} (its functions: {funcs})")
 
 
 def _rebuild(source: bytes | str, sha256: str, host: Any, wasi: Any, timeout: Any, fuel: Any,

@@ -139,7 +139,7 @@ class Types:
         cls = self.made(ty)
         if cls is None:
             name = self._class_name(ty, where)
-            cls = dataclasses.make_dataclass(name, [snake(f) for f, _ in fields])
+            cls = dataclasses.make_dataclass(name, [(snake(f), t) for f, t in fields])
             cls.__doc__ = f"The WIT record {self.name_of(ty) or name!r}: " + ", ".join(
                 f"{snake(f)}: {t}" for f, t in fields)
             cls.__module__ = "wasmcore.component"
@@ -181,7 +181,7 @@ class Types:
                                                "__doc__": f"The WIT variant {name}: "
                                                + ", ".join(c for c, _ in cases)})
             for case, payload in cases:
-                fields = [("value", Any)] if payload is not None else []
+                fields = [("value", payload)] if payload is not None else []
                 sub = dataclasses.make_dataclass(camel(case), fields, bases=(base,),
                                                  namespace={"tag": case}, frozen=True)
                 sub.__qualname__ = f"{name}.{camel(case)}"
@@ -201,8 +201,9 @@ class Converter:
         self.types = types
         self.resources = resources  # the component's resource classes (see component.py)
 
-    def describe(self, ty: Any) -> str:
-        """The Python annotation of a type (for messages, docs and stubs)."""
+    def describe(self, ty: Any, given: bool = False) -> str:
+        """The Python annotation of a type: of a value the component gives back, or (``given``)
+        of one a host may pass (for messages, ``inspect.signature`` and stubs)."""
         t = type(ty)
         if t in INT_RANGES:
             return "int"
@@ -214,21 +215,29 @@ class Converter:
             return "str"
         if isinstance(ty, cm.ListType):
             el = ty.element
-            return "bytes" if isinstance(el, cm.U8) else f"list[{self.describe(el)}]"
+            if isinstance(el, cm.U8):
+                return "bytes | bytearray | memoryview" if given else "bytes"
+            return f"Iterable[{self.describe(el, given)}]" if given else \
+                f"list[{self.describe(el)}]"
         if isinstance(ty, cm.TupleType):
-            return f"tuple[{', '.join(self.describe(e) for e in ty.elements)}]"
+            return f"tuple[{', '.join(self.describe(e, given) for e in ty.elements)}]"
         if isinstance(ty, cm.OptionType):
-            return f"{self.describe(ty.payload)} | None"
+            return f"{self.describe(ty.payload, given)} | None"
         if isinstance(ty, cm.ResultType):
-            ok = "None" if ty.ok is None else self.describe(ty.ok)
-            err = "None" if ty.err is None else self.describe(ty.err)
-            return f"Ok[{ok}] | Err[{err}]"
+            return "Ok | Err"
         if isinstance(ty, (cm.RecordType, cm.EnumType, cm.FlagsType, cm.VariantType)):
             cls = self.types.made(ty)
-            return cls.__name__ if cls is not None else (camel(self.types.name_of(ty) or "x"))
+            name = cls.__name__ if cls is not None else camel(self.types.name_of(ty) or "x")
+            if given and isinstance(ty, cm.RecordType):
+                return f"{name} | Mapping[str, Any]"
+            if given and isinstance(ty, cm.EnumType):
+                return f"{name} | str"
+            if given and isinstance(ty, cm.FlagsType):
+                return f"{name} | Iterable[str]"
+            return str(name)
         if isinstance(ty, (cm.OwnType, cm.BorrowType)):
             cls = self.resources.class_of(ty.ty)
-            return cls.__name__ if cls is not None else "object"
+            return cls.__name__ if cls is not None else "Resource"
         return "Any"
 
     # (where: the parameter's name as messages show it; func: the function's)
@@ -364,8 +373,8 @@ class Converter:
 
     def _lower_record(self, ty: cm.RecordType, func: str, where: str) -> Lower:
         fields = ty.fields
-        cls = self.types.record_class(ty, where, [(f, self.describe(t)) for f, t in fields])
         convs = [(f, snake(f), self.lower(t, func, f"{where}.{snake(f)}")) for f, t in fields]
+        cls = self.types.record_class(ty, where, [(f, self.describe(t)) for f, t in fields])
         names = ", ".join(s for _, s, _ in convs)
 
         def lower_record(v: Any) -> Any:
