@@ -174,8 +174,9 @@ def test_each_feature_is_shown_by_info(capsys: pytest.CaptureFixture[str]) -> No
     assert cli(["info", str(wasmcore.wasm_path())]) == 0
     out = capsys.readouterr().out
     assert f"wasmtime-py {VERSION}" in out
+    width = max(map(len, FEATURES)) + 2  # (the longest name, its colon and a space)
     for feature, how in internals.report().items():
-        assert f"  {feature + ':':16s}{how}\n" in out
+        assert f"  {feature + ':':{width}s}{how}\n" in out
     assert internals.report().keys() == FEATURES
 
 

@@ -87,7 +87,8 @@ BREAKAGES: dict[str, tuple[set[str], Callable[[], None]]] = {
         "wasmtime_engine_increment_epoch", argtypes=_more(ctypes.c_uint64))),
     "error_delete returns a status": ({"interrupts"}, lambda: redeclare(
         "wasmtime_error_delete", restype=ctypes.c_int)),
-    "error_new takes a length": ({"calls", "interrupts", "memory creator"}, lambda: redeclare(
+    "error_new takes a length": ({"calls", "interrupts", "memory creator", "component calls"},
+                                 lambda: redeclare(
         "wasmtime_error_new", argtypes=_more(ctypes.c_size_t))),
     "memory creator callback of a third shape": ({"memory creator"}, lambda: restruct(
         "wasmtime_memory_creator", [

@@ -122,9 +122,10 @@ CONTEXT, STORE, FUNC, RAW, TRAP, ERROR, LINKER, FUNCTYPE, CALLER, ENGINE, CONFIG
                          "wasmtime_linker", "wasm_functype_t", "wasmtime_caller",
                          "wasm_engine_t", "wasm_config_t", "wasm_memorytype_t"))
 # a component function, a component value, a list of them and a byte vector (a string)
-CFUNC, CVAL, VALLIST, BYTEVEC = (_opaque(n) for n in (
+CFUNC, CVAL, VALLIST, BYTEVEC, CLINKER, CFUNCTYPE = (_opaque(n) for n in (
     "wasmtime_component_func", "wasmtime_component_val", "wasmtime_component_vallist",
-    "wasm_byte_vec_t"))
+    "wasm_byte_vec_t", "wasmtime_component_linker_instance_t",
+    "wasmtime_component_func_type_t"))
 # (a union in C; spelled by name, so an opaque struct of that name stands for it)
 FINALIZER = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 # a host function: (env, caller, args_and_results, nargs) -> wasm_trap_t* (NULL: none)
@@ -133,6 +134,13 @@ HOST_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.c_void_p, P(CALLER), P(
 # the epoch-deadline callback: (context, data, *epoch_deadline_delta, *update_kind) -> error*
 EPOCH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_size_t, P(CONTEXT), ctypes.c_void_p,
                                   P(ctypes.c_uint64), P(ctypes.c_uint8))
+# a component's host function: (env, context, its type, args, nargs, results, nresults) ->
+# wasmtime_error_t* (NULL: none)
+COMPONENT_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.c_void_p, P(CONTEXT),
+                                      P(CFUNCTYPE), P(CVAL), ctypes.c_size_t, P(CVAL),
+                                      ctypes.c_size_t)
+# (its int form: what wasmcore's callbacks are made with, pointers as ints)
+COMPONENT_CALLBACK_INT = ctypes.CFUNCTYPE(ctypes.c_size_t, *[ctypes.c_size_t] * 7)
 MEMORY_GET = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.c_void_p, P(ctypes.c_size_t),
                               P(ctypes.c_size_t))
 MEMORY_GROW = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t)
@@ -185,7 +193,7 @@ PROTOTYPES: dict[str, tuple[tuple[str, ...], Any, tuple[Any, ...]]] = {
     "wasmtime_store_epoch_deadline_callback": (("interrupts",), None, (
         P(STORE), EPOCH_CALLBACK, ctypes.c_void_p, FINALIZER)),
     "wasmtime_engine_increment_epoch": (("interrupts",), None, (P(ENGINE),)),
-    "wasmtime_error_new": (("calls", "interrupts", "memory creator"), P(ERROR),
+    "wasmtime_error_new": (("calls", "interrupts", "memory creator", "component calls"), P(ERROR),
                            (P(ctypes.c_char),)),
     "wasmtime_error_delete": (("interrupts",), None, (P(ERROR),)),
     "wasmtime_config_host_memory_creator_set": (("memory creator",), None, (
@@ -199,6 +207,9 @@ PROTOTYPES: dict[str, tuple[tuple[str, ...], Any, tuple[Any, ...]]] = {
         P(VALLIST), ctypes.c_size_t)),
     "wasm_byte_vec_new": (("component calls",), None, (
         P(BYTEVEC), ctypes.c_size_t, P(ctypes.c_uint8))),
+    "wasmtime_component_linker_instance_add_func": (("component calls",), P(ERROR), (
+        P(CLINKER), P(ctypes.c_char), ctypes.c_size_t, COMPONENT_CALLBACK, ctypes.c_void_p,
+        FINALIZER)),
 }
 # A component value (wasmtime_component_val_t): COMPONENT_VAL_SIZE bytes, its kind (a u8) at 0
 # and its payload at COMPONENT_PAYLOAD, where a number is at offset 0 and a string or a list is
@@ -334,12 +345,18 @@ def _check_component_func() -> str | None:
                                     '(func (export "f") (canon lift (core func $i "f"))))')
         store = wasmtime.Store(engine)
         try:
-            func = cm.Linker(engine).instantiate(store, comp).get_func(store, "f")
+            linker = cm.Linker(engine)
+            with linker.root() as root:
+                li = _spelled(root.ptr())
+            func = linker.instantiate(store, comp).get_func(store, "f")
             got = _spelled(getattr(func, "_func", None))
         finally:
             store.close()
     except Exception as e:
         return f"a component function cannot be made: {e!r}"
+    if li != "wasmtime_component_linker_instance_t*":
+        return f"wasmtime.component.LinkerInstance.ptr() gives {li}, written for " \
+               "wasmtime_component_linker_instance_t*"
     return None if got == "wasmtime_component_func" else \
         f"wasmtime.component.Func._func gives {got}, written for wasmtime_component_func"
 

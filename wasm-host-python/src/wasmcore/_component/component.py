@@ -303,6 +303,7 @@ class ComponentInstance:
         self.drops: list[Any] = []  # resources to drop at the next call (see Resource)
         self.host_error: BaseException | None = None
         self.host_depth = 0
+        self.host_functions: dict[tuple[str, str], Any] = {}  # (the fast path's callbacks)
         if comp._interrupts:
             self.engine, self.component = comp._engine, comp._component
         else:
@@ -332,10 +333,10 @@ class ComponentInstance:
                 if iface:
                     with root.add_instance(iface) as li:
                         for name, (fn, fspec) in funcs.items():
-                            li.add_func(name, self._host_function(fn, fspec))
+                            self._define(li, iface, name, fn, fspec)
                 else:
                     for name, (fn, fspec) in funcs.items():
-                        root.add_func(name, self._host_function(fn, fspec))
+                        self._define(root, iface, name, fn, fspec)
         self.hook = self.watch.attach(store)
         self._deadline = self.watch.deadline_setter(store)
         if c.fuel is not None:
@@ -362,20 +363,40 @@ class ComponentInstance:
             cfg.preopen_dir(host_dir, guest, writable)
         return cfg
 
-    def _host_function(self, fn: Callable[..., Any], spec: HostSpec) -> Callable[..., Any]:
+    def _define(self, li: Any, iface: str, name: str, fn: Callable[..., Any],
+                spec: HostSpec) -> None:
+        """Defines host function ``fn`` as ``name`` in linker instance ``li``: a C callback of
+        wasmcore's on the fast path (made once per instance: the Stores it makes after a
+        failure call the same), else wasmtime-py's ``add_func``. Either way an exception it
+        raises waits in :attr:`host_error` until the failed call raises it, as itself (never
+        in wasmtime-py's process-wide slot)."""
         lifts, lower = spec.lifts, spec.lower
         me = weakref.ref(self)
 
-        def host(_store: Any, *args: Any) -> Any:
+        def call(*args: Any) -> Any:
+            out = fn(*[a if f is None else f(a) for f, a in zip(lifts, args, strict=True)])
+            return None if lower is None else lower(out)
+
+        def failed(e: BaseException) -> None:
             inst = me()
+            if inst is not None:
+                inst.host_error = e
+
+        if self.comp._fast:
+            hf = self.host_functions.get((iface, name))
+            if hf is None:
+                hf = self.host_functions[(iface, name)] = fast.HostFunction(
+                    spec.types, spec.result_type, call, failed, lambda: me().store)  # type: ignore[union-attr]
+            hf.define(li, name)
+            return
+
+        def host(_store: Any, *args: Any) -> Any:
             try:
-                out = fn(*[a if f is None else f(a) for f, a in zip(lifts, args, strict=True)])
-                return None if lower is None else lower(out)
+                return call(*args)
             except BaseException as e:
-                if inst is not None:
-                    inst.host_error = e
+                failed(e)
                 raise _HostFailed(f"host function {spec.label} raised") from None
-        return host
+        li.add_func(name, host)
 
     def arm(self) -> None:
         if self.dead or reaper._GRAVE:
@@ -422,7 +443,7 @@ class ComponentInstance:
                 plan = spec.plan = fast.Plan(spec.types, spec.result_type)
             bufs = self.buffers.get(spec.path)
             if bufs is None or bufs.busy:
-                bufs = fast.Buffers(plan.n)
+                bufs = fast.Buffers(plan)
                 if spec.path not in self.buffers:
                     self.buffers[spec.path] = bufs
             bufs.busy = True
@@ -489,6 +510,8 @@ class HostSpec:
     def __init__(self, label: str, fty: Any, conv: Converter) -> None:
         self.label = label
         params = fty.params
+        self.types = [t for _, t in params]
+        self.result_type = fty.result
         self.lifts = [conv.lift(t, f"{label}:{snake(n)}") for n, t in params]
         self.names = [snake(n) for n, _ in params]
         rt = fty.result

@@ -40,8 +40,9 @@ NUMBERS: dict[type, tuple[str, str, str]] = {
     cm.F32: ("f32", "f", "f"), cm.F64: ("f64", "d", "d"),
 }
 
-Writer = Callable[[Any, memoryview, int, int, Any], bool]  # -> whether the value owns memory
-Reader = Callable[[memoryview, int], Any]
+# (store, the buffer the value is in, its offset there, its address, the value) -> whether the
+# value owns memory (to delete after the call)
+Writer = Callable[[Any, Any, int, int, Any], bool]
 
 
 class _C:
@@ -62,6 +63,10 @@ class _C:
         from wasmtime import _bindings
 
         self.val_t = _bindings.wasmtime_component_val
+        self.add_func = internals.c_function(
+            "wasmtime_component_linker_instance_add_func", ctypes.c_size_t, ctypes.c_size_t,
+            ctypes.c_char_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_size_t,
+            ctypes.c_size_t)
 
 
 _CFUNCS: list[_C] = []
@@ -79,7 +84,7 @@ def _number_writer(kind: int, fmt: str) -> Writer:
     layout = struct.Struct(f"<B{AT - 1}x{fmt}")
     pack = layout.pack_into
 
-    def write(store: Any, mv: memoryview, off: int, addr: int, v: Any) -> bool:
+    def write(store: Any, mv: Any, off: int, addr: int, v: Any) -> bool:
         try:
             pack(mv, off, kind, v)
         except (OverflowError, struct.error):  # an f32 out of range: as a C cast does, +-inf
@@ -92,7 +97,7 @@ def _char_writer() -> Writer:
     pack = struct.Struct(f"<B{AT - 1}xI").pack_into
     kind = KINDS["char"]
 
-    def write(store: Any, mv: memoryview, off: int, addr: int, v: Any) -> bool:
+    def write(store: Any, mv: Any, off: int, addr: int, v: Any) -> bool:
         pack(mv, off, kind, ord(v))
         return False
     return write
@@ -102,7 +107,7 @@ def _string_writer() -> Writer:
     kind = KINDS["string"]
     cf = c()
 
-    def write(store: Any, mv: memoryview, off: int, addr: int, v: Any) -> bool:
+    def write(store: Any, mv: Any, off: int, addr: int, v: Any) -> bool:
         data = v.encode("utf-8")
         mv[off] = kind
         cf.bytes_new(addr + AT, len(data), data)
@@ -117,7 +122,7 @@ def _list_writer(elem: type) -> Writer:
     cf = c()
     unpack_pointer = struct.Struct("<Q").unpack_from
 
-    def write(store: Any, mv: memoryview, off: int, addr: int, v: Any) -> bool:
+    def write(store: Any, mv: Any, off: int, addr: int, v: Any) -> bool:
         if isinstance(v, (bytes, bytearray, memoryview)):
             raw = bytes(v)
         else:
@@ -140,7 +145,7 @@ def _generic_writer(ty: Any) -> Writer:
     convert = ty.convert_to_c
     val_t = c().val_t
 
-    def write(store: Any, mv: memoryview, off: int, addr: int, v: Any) -> bool:
+    def write(store: Any, mv: Any, off: int, addr: int, v: Any) -> bool:
         convert(store, v, ctypes.cast(addr, ctypes.POINTER(val_t)))
         return True
     return write
@@ -163,49 +168,56 @@ def writer(ty: Any) -> tuple[Writer, bool]:
 
 
 # -- readers --------------------------------------------------------------------------------
+# A reader takes the bytes of the value (``buf``, from ``off``) and its address; ``owned``: the
+# value is ours to delete once read (a result), else wasmtime's (a host function's argument).
+
+Reader = Callable[[Any, int, int], Any]
+
 
 def _number_reader(fmt: str) -> Reader:
     unpack = struct.Struct(f"<{AT}x{fmt}").unpack_from
 
-    def read(mv: memoryview, addr: int) -> Any:
-        return unpack(mv, 0)[0]
+    def read(buf: Any, off: int, addr: int) -> Any:
+        return unpack(buf, off)[0]
     return read
 
 
 def _char_reader() -> Reader:
     unpack = struct.Struct(f"<{AT}xI").unpack_from
 
-    def read(mv: memoryview, addr: int) -> Any:
-        return chr(unpack(mv, 0)[0])
+    def read(buf: Any, off: int, addr: int) -> Any:
+        return chr(unpack(buf, off)[0])
     return read
 
 
-def _string_reader() -> Reader:
+def _string_reader(owned: bool) -> Reader:
     unpack = struct.Struct(f"<{AT}xQQ").unpack_from
     delete = c().delete
 
-    def read(mv: memoryview, addr: int) -> Any:
-        size, data = unpack(mv, 0)
+    def read(buf: Any, off: int, addr: int) -> Any:
+        size, data = unpack(buf, off)
         try:
             return ctypes.string_at(data, size).decode("utf-8") if size else ""
         finally:
-            delete(addr)
+            if owned:
+                delete(addr)
     return read
 
 
-def _list_reader(elem: type) -> Reader:
+def _list_reader(elem: type, owned: bool) -> Reader:
     _, _, code = NUMBERS[elem]
     width = array(code).itemsize
     unpack = struct.Struct(f"<{AT}xQQ").unpack_from
     delete = c().delete
     as_bytes = elem is cm.U8
 
-    def read(mv: memoryview, addr: int) -> Any:
-        n, data = unpack(mv, 0)
+    def read(buf: Any, off: int, addr: int) -> Any:
+        n, data = unpack(buf, off)
         try:
             raw = ctypes.string_at(data, n * SIZE) if n else b""
         finally:
-            delete(addr)
+            if owned:
+                delete(addr)
         if as_bytes:
             return raw[AT::SIZE]
         out = bytearray(n * width)
@@ -220,49 +232,70 @@ def _generic_reader(ty: Any) -> Reader:
     convert = ty.convert_from_c
     val_t = c().val_t
 
-    def read(mv: memoryview, addr: int) -> Any:
-        return convert(val_t.from_address(addr))
+    def read(buf: Any, off: int, addr: int) -> Any:
+        return convert(val_t.from_address(addr))  # (which deletes what it reads, as wasmtime-py)
     return read
 
 
-def reader(ty: Any) -> Reader:
-    """The reader of a result of ``ty`` into wasmtime-py's form (which owns nothing after)."""
+def reader(ty: Any, owned: bool = True) -> Reader:
+    """The reader of a value of ``ty`` into wasmtime-py's form."""
     t = type(ty)
     if t in NUMBERS:
         return _number_reader(NUMBERS[t][1])
     if t is cm.Char:
         return _char_reader()
     if t is cm.String:
-        return _string_reader()
+        return _string_reader(owned)
     if isinstance(ty, cm.ListType) and type(ty.element) in NUMBERS:
-        return _list_reader(type(ty.element))
+        return _list_reader(type(ty.element), owned)
     return _generic_reader(ty)
 
 
 # -- one function's calls ---------------------------------------------------------------------
 
 class Plan:
-    """How one function is called on the fast path: its writers and its result's reader."""
+    """How one function is called on the fast path: its writers and its result's reader. A
+    function whose parameters are all numbers (or ``bool``) has one :class:`struct.Struct`
+    for all of them (``pack``): their kinds are written into its buffers once (wasmtime only
+    reads the arguments), and a call packs the values alone, in one C-level call."""
 
     def __init__(self, params: list[Any], result: Any | None) -> None:
         self.writers = [writer(t)[0] for t in params]
         self.n = len(params)
+        self.nres = 0 if result is None else 1
         self.read = None if result is None else reader(result)
+        self.result_at = self.n * SIZE
+        self.pack: Callable[..., None] | None = None
+        if all(type(t) in NUMBERS for t in params):
+            self.pack = _packer([NUMBERS[type(t)] for t in params])
+
+
+def _packer(numbers: list[tuple[str, str, str]]) -> Callable[..., None]:
+    """``pack(mv, *values)``: every value with its kind, in one ``Struct.pack_into`` (whose
+    pad bytes are written too, so the kinds are part of it: constants of generated code)."""
+    fmt = "<" + "".join(f"B{AT - 1}x{f}{SIZE - AT - struct.calcsize(f)}x" for _, f, _ in numbers)
+    names = [f"v{i}" for i in range(len(numbers))]
+    pairs = ", ".join(f"{KINDS[kind]}, {v}" for (kind, _, _), v in zip(numbers, names,
+                                                                          strict=True))
+    src = f"def pack(mv, {', '.join(names)}):\n    _pack_into(mv, 0, {pairs})\n"
+    space: dict[str, Any] = {"_pack_into": struct.Struct(fmt).pack_into}
+    exec(compile(src, "<wasmcore component packer>", "exec"), space)
+    return space["pack"]  # type: ignore[no-any-return]
 
 
 class Buffers:
     """The argument and result values of one function's calls on one instance (reused; a call
     made while one is running, from a host function, gets its own)."""
 
-    __slots__ = ("addr", "busy", "mv", "raddr", "rmv", "vals")
+    __slots__ = ("addr", "busy", "mv", "raddr", "vals")
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, plan: Plan) -> None:
+        n = plan.n
         val_t = c().val_t
-        self.vals = (val_t * max(n + 1, 1))()  # (the last one: the result)
+        self.vals = (val_t * (n + 1))()  # (the last one: the result)
         self.addr = ctypes.addressof(self.vals)
         self.mv = memoryview(self.vals).cast("B")
         self.raddr = self.addr + n * SIZE
-        self.rmv = self.mv[n * SIZE:(n + 1) * SIZE]
         self.busy = False
 
 
@@ -271,17 +304,69 @@ def call(plan: Plan, bufs: Buffers, func_addr: int, ctx_addr: int, store: Any,
     """Makes the call: (0, the result in wasmtime-py's form), or (the error's address, None)."""
     cf = c()
     mv, base = bufs.mv, bufs.addr
+    if plan.pack is not None:
+        try:
+            plan.pack(mv, *args)
+        except (OverflowError, struct.error):  # (an f32 out of range: one at a time)
+            for i, (w, v) in enumerate(zip(plan.writers, args, strict=True)):
+                w(store, mv, i * SIZE, base + i * SIZE, v)
+        err = cf.call(func_addr, ctx_addr, base, plan.n, bufs.raddr, plan.nres)
+        if err:
+            return err, None
+        return 0, None if plan.read is None else plan.read(mv, plan.result_at, bufs.raddr)
     owned: list[int] = []
     try:
         for i, (w, v) in enumerate(zip(plan.writers, args, strict=True)):
             addr = base + i * SIZE
             if w(store, mv, i * SIZE, addr, v):
                 owned.append(addr)
-        err = cf.call(func_addr, ctx_addr, base, plan.n, bufs.raddr,
-                      0 if plan.read is None else 1)
+        err = cf.call(func_addr, ctx_addr, base, plan.n, bufs.raddr, plan.nres)
     finally:
         for addr in owned:
             cf.delete(addr)
     if err:
         return err, None
-    return 0, None if plan.read is None else plan.read(bufs.rmv, bufs.raddr)
+    return 0, None if plan.read is None else plan.read(mv, plan.result_at, bufs.raddr)
+
+
+# -- host functions ---------------------------------------------------------------------------
+
+class HostFunction:
+    """A host function defined through ``wasmtime_component_linker_instance_add_func``: a C
+    callback that reads its arguments from wasmtime's value array, calls ``call`` with them
+    (in wasmtime-py's form) and writes its result (wasmtime-py's form, checked) back. What
+    ``call`` raises is handed to ``failed``, and the call into wasm gets an error. The
+    instance keeps this object while its Store may call it."""
+
+    def __init__(self, params: list[Any], result: Any | None,
+                 call: Callable[..., Any], failed: Callable[[BaseException], None],
+                 store: Callable[[], Any]) -> None:
+        readers = [reader(t, owned=False) for t in params]
+        n = len(params)
+        write = None if result is None else writer(result)[0]
+        cf = c()
+        error_new = internals.c_function("wasmtime_error_new", ctypes.c_size_t, ctypes.c_char_p)
+        message = b"wasmcore: a host function raised (the call raises its exception)"
+        frame = ctypes.c_ubyte * SIZE
+
+        def callback(env: int, ctx: int, fty: int, args: int, nargs: int, results: int,
+                     nresults: int) -> int:
+            try:
+                buf = ctypes.string_at(args, n * SIZE) if n else b""
+                out = call(*[r(buf, i * SIZE, args + i * SIZE) for i, r in enumerate(readers)])
+                if write is not None:  # (the struct itself as the buffer: no memoryview)
+                    write(store(), frame.from_address(results), 0, results, out)
+                return 0
+            except BaseException as e:  # (nothing may unwind into wasmtime)
+                failed(e)
+                return int(error_new(message))
+
+        self.c_callback = internals.COMPONENT_CALLBACK_INT(callback)
+        self.address = ctypes.cast(self.c_callback, ctypes.c_void_p).value
+        self._add = cf.add_func
+
+    def define(self, linker_instance: Any, name: str) -> None:
+        data = name.encode()
+        err = self._add(internals.pointer(linker_instance), data, len(data), self.address, 0, 0)
+        if err:
+            raise internals.error(err)
