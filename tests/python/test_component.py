@@ -440,16 +440,20 @@ def test_bad_sources_are_refused(tmp_path: Path) -> None:
         wasmcore.Component(b"", timeout="soon")  # type: ignore[arg-type]
 
 
-def test_the_fast_path_equals_the_public_api(lang: str) -> None:
-    """Where the fast path is used (wasmtime_component_func_call with values written here),
-    the same calls through wasmtime-py's public Func.__call__ give the same results and
-    errors: random arguments for every export, good and bad."""
+def test_the_fast_path_equals_the_public_api(lang: str, monkeypatch: pytest.MonkeyPatch
+                                             ) -> None:
+    """Where the fast path is used (wasmtime_component_func_call with values written here,
+    wasmcore's host callbacks), the same calls through wasmtime-py's public Func.__call__ and
+    add_func give the same results and errors: random arguments for every export, good and
+    bad."""
     fast = wasmcore.Component(path_of(lang), host=Host().functions())
     if not fast._fast:
         pytest.skip("the fast path is not used here (WASMCORE_FAST_PATH or wasmtime-py)")
-    public = wasmcore.Component(path_of(lang), host=Host().functions())
-    public._fast = False
-    public._local = threading.local()  # (its first instance was made for the fast path)
+    usable = internals.usable
+    with monkeypatch.context() as m:  # (a component decides its path when it is made)
+        m.setattr(internals, "usable", lambda f: f != "component calls" and usable(f))
+        public = wasmcore.Component(path_of(lang), host=Host().functions())
+    assert not public._fast
     rng = random.Random(9)
 
     def outcome(c: Any, name: str, *args: Any) -> Any:
@@ -470,6 +474,7 @@ def test_the_fast_path_equals_the_public_api(lang: str) -> None:
             ("echo", rng.randbytes(rng.randrange(0, 100))),
             ("sum", [rng.randrange(1 << 32) for _ in range(rng.randrange(0, 50))]),
             ("sum", [some_int() for _ in range(3)]),
+            ("sum", tuple(rng.randrange(-5, 1 << 33) for _ in range(rng.randrange(0, 9)))),
             ("range", rng.randrange(0, 300)),
             ("shout", text),
             ("first_word", text),
@@ -565,3 +570,23 @@ def test_stubs_let_mypy_check_a_host(tmp_path: Path) -> None:
            re.finditer(r"^bad\.py:(\d+): error: (.*)$", r.stdout, re.MULTILINE)}
     assert got == STUB_BAD, r.stdout + r.stderr
     assert "good.py" not in r.stdout and "plugin_api.pyi" not in r.stdout, r.stdout
+
+
+WASI_RANDOM = ROOT / "examples" / "component-plugin" / "wasi_random.wat"
+
+
+def test_wasi_only_when_asked() -> None:
+    """A component importing a WASI p2 interface (wasi:random): refused without wasi=, served
+    by wasmtime's WASI with it, or by host functions given for it (which take precedence)."""
+    with pytest.raises(wasmcore.ModuleRejected,
+                       match=r"wasi:random/random@0\.2\.0#get-random-u64 .*wasi=True"):
+        wasmcore.Component(WASI_RANDOM)
+    c = wasmcore.Component(WASI_RANDOM, wasi=True)
+    rolls = {c.roll() for _ in range(20)}
+    assert len(rolls) > 1 and all(0 <= r < 1 << 64 for r in rolls)
+    fixed = wasmcore.Component(WASI_RANDOM, host={
+        "wasi:random/random@0.2.0": {"get_random_u64": lambda: (1 << 64) - 1}})
+    assert fixed.roll() == (1 << 64) - 1
+    with pytest.raises(ValueError, match=r"get-random-u64.*return value"):
+        wasmcore.Component(WASI_RANDOM, host={
+            "wasi:random/random@0.2.0#get-random-u64": lambda: -1}).roll()

@@ -578,7 +578,7 @@ class Component:
         exports = _items(ctype.exports(self._engine))
         self._types = Types(self._named_types(imports, exports), world_types(data))
         self._resources = Resources(self)
-        self._conv = Converter(self._types, self._resources)
+        self._conv = Converter(self._types, self._resources, arrays=self._fast)
         self._host = self._resolve_imports(imports, host)
         self.functions: dict[str, Callable[..., Any]] = {}
         self._specs: dict[str, FuncSpec] = {}

@@ -125,6 +125,8 @@ def _list_writer(elem: type) -> Writer:
     def write(store: Any, mv: Any, off: int, addr: int, v: Any) -> bool:
         if isinstance(v, (bytes, bytearray, memoryview)):
             raw = bytes(v)
+        elif isinstance(v, array) and v.typecode == code:
+            raw = v.tobytes()
         else:
             raw = array(code, v).tobytes()
         n = len(raw) // width

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import keyword
+from array import array
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -192,14 +193,22 @@ class Types:
         return cls if cls is not None else base
 
 
+# the array.array typecode of each integer and float type: a list of numbers lowered at once
+_ARRAY_CODES: dict[type, str] = {cm.S8: "b", cm.U16: "H", cm.S16: "h", cm.U32: "I",
+                                 cm.S32: "i", cm.U64: "Q", cm.S64: "q", cm.F64: "d"}
+
+
 # -- converters -----------------------------------------------------------------------------
 
 class Converter:
     """Builds the converters of the values of one component's functions."""
 
-    def __init__(self, types: Types, resources: Any) -> None:
+    def __init__(self, types: Types, resources: Any, arrays: bool = False) -> None:
         self.types = types
         self.resources = resources  # the component's resource classes (see component.py)
+        # (the fast path's) a list of numbers may be lowered to an ``array.array``, which its
+        # writer lays out without a Python call per element; wasmtime-py's wants a list
+        self.arrays = arrays
 
     def describe(self, ty: Any, given: bool = False) -> str:
         """The Python annotation of a type: of a value the component gives back, or (``given``)
@@ -356,8 +365,15 @@ class Converter:
                                 f"{_type_name(v)}")
             return lower_bytes
         conv = self.lower(el, func, f"{where}[*]")
+        code = _ARRAY_CODES.get(type(el)) if self.arrays else None
+        plain = {float, int} if type(el) in (cm.F32, cm.F64) else {int}
 
-        def lower_list(v: Any) -> list[Any]:
+        def lower_list(v: Any) -> Any:
+            if code is not None and v.__class__ in (list, tuple) and set(map(type, v)) <= plain:
+                try:  # (ints only, or numbers for floats: array() checks the range alone)
+                    return array(code, v)
+                except OverflowError:
+                    pass  # (out of range: the element's own check says which, below)
             if isinstance(v, (str, bytes, Mapping)) or not hasattr(v, "__iter__"):
                 raise TypeError(f"{func}(): parameter '{where}' must be a list (any iterable "
                                 f"of values), got {_type_name(v)}")
