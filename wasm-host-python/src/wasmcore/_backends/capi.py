@@ -34,7 +34,8 @@ from . import internals
 # the C functions called here (their prototypes: internals.PROTOTYPES); every pointer is passed
 # and returned as an integer of pointer size (internals.int_form)
 FUNCTIONS = ("wasmtime_func_call_unchecked", "wasmtime_context_set_fuel",
-             "wasmtime_linker_define_func_unchecked", "wasmtime_trap_new")
+             "wasmtime_linker_define_func_unchecked", "wasmtime_trap_new",
+             "wasmtime_component_func_call")
 Handler = Callable[[Any, Any, int, int], int]
 Escaped = Callable[[BaseException], None]
 

@@ -351,8 +351,9 @@ class ComponentInstance:
             if made is not None:
                 made.current.limits = None
         self.funcs: dict[tuple[str, ...], tuple[Any, int]] = {}
-        self.buffers: dict[tuple[str, ...], Any] = {}
+        self.runners: dict[tuple[str, ...], Callable[[list[Any]], Any]] = {}
         self.ctx_addr = internals.context_address(store) if c._fast else 0
+        self._fuel = fast.fuel_setter(store, self.ctx_addr, c.fuel)
         self.dead = False
 
     def _wasi_config(self, w: Wasi) -> wasmtime.WasiConfig:
@@ -417,8 +418,8 @@ class ComponentInstance:
         w.begin()
         if self._deadline is not None:
             self._deadline()
-        if self.comp.fuel is not None:
-            self.store.set_fuel(self.comp.fuel)
+        if self._fuel is not None and self._fuel():
+            raise Error(f"{self.comp.name}: cannot set the fuel of a call")
 
     def func(self, key: tuple[str, ...]) -> tuple[Any, int]:
         """The function ``key`` of this instance, and its address (fast path)."""
@@ -435,36 +436,50 @@ class ComponentInstance:
         return got
 
     def call(self, spec: FuncSpec, vals: list[Any]) -> Any:
+        """Calls ``spec``'s function with ``vals`` (checked, in wasmtime-py's forms)."""
         self.arm()
+        run = self.runners.get(spec.path)
+        if run is None:
+            run = self.runners[spec.path] = self._runner(spec)
+        return run(vals)
+
+    def _runner(self, spec: FuncSpec) -> Callable[[list[Any]], Any]:
+        """The calls of one function on this Store: on the fast path with its plan, buffers
+        and bound C call made once (a call made from a host function while one is running
+        gets buffers of its own), else through wasmtime-py's ``Func.__call__``."""
         f, addr = self.func(spec.path)
-        if addr:
-            plan = spec.plan
-            if plan is None:
-                plan = spec.plan = fast.Plan(spec.types, spec.result_type)
-            bufs = self.buffers.get(spec.path)
-            if bufs is None or bufs.busy:
-                bufs = fast.Buffers(plan)
-                if spec.path not in self.buffers:
-                    self.buffers[spec.path] = bufs
+        store, label = self.store, spec.label
+        if not addr:
+            def public(vals: list[Any]) -> Any:
+                try:
+                    return f(store, *vals)
+                except wasmtime.WasmtimeError as e:
+                    self.dead = True
+                    raise self._error(e, f"{label}()") from None
+                except (TypeError, ValueError) as e:  # wasmtime-py refused a value
+                    self.dead = True
+                    raise Error(f"{self.comp.name}: {label}(): {e}") from None
+            return public
+        plan = spec.plan
+        if plan is None:
+            plan = spec.plan = fast.Plan(spec.types, spec.result_type)
+        mine = fast.Buffers(plan, addr, self.ctx_addr)
+        call, ctx = fast.call, self.ctx_addr
+
+        def run(vals: list[Any]) -> Any:
+            bufs = mine if not mine.busy else fast.Buffers(plan, addr, ctx)
             bufs.busy = True
             try:
-                err, out = fast.call(plan, bufs, addr, self.ctx_addr, self.store, vals)
+                err, out = call(plan, bufs, store, vals)
             except (TypeError, ValueError) as e:  # wasmtime-py refused a value
-                raise Error(f"{self.comp.name}: {spec.label}(): {e}") from None
+                raise Error(f"{self.comp.name}: {label}(): {e}") from None
             finally:
                 bufs.busy = False
             if err:
                 self.dead = True
-                raise self._error(internals.error(err), f"{spec.label}()") from None
+                raise self._error(internals.error(err), f"{label}()") from None
             return out
-        try:
-            return f(self.store, *vals)
-        except wasmtime.WasmtimeError as e:
-            self.dead = True
-            raise self._error(e, f"{spec.label}()") from None
-        except (TypeError, ValueError) as e:  # wasmtime-py refused a value (converted here)
-            self.dead = True
-            raise Error(f"{self.comp.name}: {spec.label}(): {e}") from None
+        return run
 
     def drop(self, h: Any) -> None:
         try:

@@ -19,6 +19,7 @@ deleted once read (wasmtime-py's ``convert_from_c`` deletes what it reads)."""
 from __future__ import annotations
 
 import ctypes
+import functools
 import struct
 from array import array
 from collections.abc import Callable
@@ -116,29 +117,28 @@ def _string_writer() -> Writer:
 
 
 def _list_writer(elem: type) -> Writer:
-    name, _, code = NUMBERS[elem]
+    """A list of numbers: laid out in a ``bytearray`` (the kinds, then the values through a
+    strided memoryview), copied into the list wasmtime allocates."""
+    name, _, code_ = NUMBERS[elem]
+    code: Any = code_  # (a typecode of memoryview.cast's, for mypy: a str here)
     kind, ekind = KINDS["list"], KINDS[name]
     width = array(code).itemsize
+    first, step = AT // width, SIZE // width
     cf = c()
     unpack_pointer = struct.Struct("<Q").unpack_from
 
     def write(store: Any, mv: Any, off: int, addr: int, v: Any) -> bool:
-        if isinstance(v, (bytes, bytearray, memoryview)):
-            raw = bytes(v)
-        elif isinstance(v, array) and v.typecode == code:
-            raw = v.tobytes()
-        else:
-            raw = array(code, v).tobytes()
-        n = len(raw) // width
+        values = v if isinstance(v, array) and v.typecode == code else array(
+            code, bytes(v) if isinstance(v, (bytes, bytearray, memoryview)) else v)
+        n = len(values)
         buf = bytearray(n * SIZE)
         buf[0::SIZE] = bytes([ekind]) * n
-        for j in range(width):
-            buf[AT + j::SIZE] = raw[j::width]
+        if n:
+            memoryview(buf).cast(code)[first::step] = values
         mv[off] = kind
         cf.list_new(addr + AT, n)
         if n:
-            data = unpack_pointer(mv, off + AT + 8)[0]
-            ctypes.memmove(data, bytes(buf), len(buf))
+            ctypes.memmove(unpack_pointer(mv, off + AT + 8)[0], bytes(buf), len(buf))
         return True
     return write
 
@@ -207,26 +207,28 @@ def _string_reader(owned: bool) -> Reader:
 
 
 def _list_reader(elem: type, owned: bool) -> Reader:
-    _, _, code = NUMBERS[elem]
+    """A list of numbers: the values, every :data:`SIZE` bytes from :data:`AT`, read through a
+    strided memoryview of wasmtime's array (one C-level copy, no Python call per element)."""
+    code: Any = NUMBERS[elem][2]  # (a typecode of memoryview.cast's: a str, for mypy)
     width = array(code).itemsize
     unpack = struct.Struct(f"<{AT}xQQ").unpack_from
     delete = c().delete
     as_bytes = elem is cm.U8
+    first, step = AT // width, SIZE // width
 
     def read(buf: Any, off: int, addr: int) -> Any:
         n, data = unpack(buf, off)
         try:
-            raw = ctypes.string_at(data, n * SIZE) if n else b""
+            if not n:
+                return b"" if as_bytes else []
+            view = memoryview((ctypes.c_ubyte * (n * SIZE)).from_address(data)).cast("B")
+            if as_bytes:
+                return bytes(view[AT::SIZE])
+            values = view.cast(code)[first::step].tolist()
+            return [bool(x) for x in values] if elem is cm.Bool else values
         finally:
             if owned:
                 delete(addr)
-        if as_bytes:
-            return raw[AT::SIZE]
-        out = bytearray(n * width)
-        for j in range(width):
-            out[j::width] = raw[AT + j::SIZE]
-        values = array(code, bytes(out)).tolist()
-        return [bool(x) for x in values] if elem is cm.Bool else values
     return read
 
 
@@ -287,11 +289,12 @@ def _packer(numbers: list[tuple[str, str, str]]) -> Callable[..., None]:
 
 class Buffers:
     """The argument and result values of one function's calls on one instance (reused; a call
-    made while one is running, from a host function, gets its own)."""
+    made while one is running, from a host function, gets its own), and its call: the C
+    function with every argument bound (``call()``; see :func:`bound`)."""
 
-    __slots__ = ("addr", "busy", "mv", "raddr", "vals")
+    __slots__ = ("addr", "busy", "call", "mv", "raddr", "vals")
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, func_addr: int, ctx_addr: int) -> None:
         n = plan.n
         val_t = c().val_t
         self.vals = (val_t * (n + 1))()  # (the last one: the result)
@@ -299,10 +302,40 @@ class Buffers:
         self.mv = memoryview(self.vals).cast("B")
         self.raddr = self.addr + n * SIZE
         self.busy = False
+        self.call = bound(func_addr, ctx_addr, self.addr, n, self.raddr, plan.nres)
 
 
-def call(plan: Plan, bufs: Buffers, func_addr: int, ctx_addr: int, store: Any,
-         args: list[Any]) -> tuple[int, Any]:
+def fuel_setter(store: Any, ctx_addr: int, fuel: int | None) -> Callable[[], Any] | None:
+    """What sets a Store's fuel before each call (None without fuel): one bound C call where
+    the ``fuel`` feature and a fast call path are used (a result other than 0 or None is an
+    error), else wasmtime-py's ``Store.set_fuel``."""
+    if fuel is None:
+        return None
+    from .._backends import wasm
+
+    path = wasm.call_path()
+    api = wasm.api(path) if path in wasm.FAST_PATHS and ctx_addr else None
+    if api is None or not internals.usable("fuel"):
+        return functools.partial(store.set_fuel, fuel)
+    return api.bind("wasmtime_context_set_fuel", ("ptr", ctx_addr), ("u64", fuel))
+
+
+def bound(func_addr: int, ctx_addr: int, args: int, n: int, results: int,
+          nres: int) -> Callable[[], int]:
+    """``wasmtime_component_func_call`` with its arguments bound, through the process's fast
+    call path (a ``wasmcore_speedups.BoundCall`` where it is installed: about the cost of a
+    built-in's call, against ~0.5 µs more through ctypes); the GIL is released."""
+    from .._backends import wasm
+
+    path = wasm.call_path()
+    api = wasm.api(path) if path in wasm.FAST_PATHS else None
+    if api is not None:
+        return api.bind("wasmtime_component_func_call", ("ptr", func_addr), ("ptr", ctx_addr),
+                        ("ptr", args), ("u64", n), ("ptr", results), ("u64", nres))
+    return functools.partial(c().call, func_addr, ctx_addr, args, n, results, nres)
+
+
+def call(plan: Plan, bufs: Buffers, store: Any, args: list[Any]) -> tuple[int, Any]:
     """Makes the call: (0, the result in wasmtime-py's form), or (the error's address, None)."""
     cf = c()
     mv, base = bufs.mv, bufs.addr
@@ -312,7 +345,7 @@ def call(plan: Plan, bufs: Buffers, func_addr: int, ctx_addr: int, store: Any,
         except (OverflowError, struct.error):  # (an f32 out of range: one at a time)
             for i, (w, v) in enumerate(zip(plan.writers, args, strict=True)):
                 w(store, mv, i * SIZE, base + i * SIZE, v)
-        err = cf.call(func_addr, ctx_addr, base, plan.n, bufs.raddr, plan.nres)
+        err = bufs.call()
         if err:
             return err, None
         return 0, None if plan.read is None else plan.read(mv, plan.result_at, bufs.raddr)
@@ -322,7 +355,7 @@ def call(plan: Plan, bufs: Buffers, func_addr: int, ctx_addr: int, store: Any,
             addr = base + i * SIZE
             if w(store, mv, i * SIZE, addr, v):
                 owned.append(addr)
-        err = cf.call(func_addr, ctx_addr, base, plan.n, bufs.raddr, plan.nres)
+        err = bufs.call()
     finally:
         for addr in owned:
             cf.delete(addr)
