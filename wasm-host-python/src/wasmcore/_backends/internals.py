@@ -122,10 +122,12 @@ CONTEXT, STORE, FUNC, RAW, TRAP, ERROR, LINKER, FUNCTYPE, CALLER, ENGINE, CONFIG
                          "wasmtime_linker", "wasm_functype_t", "wasmtime_caller",
                          "wasm_engine_t", "wasm_config_t", "wasm_memorytype_t"))
 # a component function, a component value, a list of them and a byte vector (a string)
-CFUNC, CVAL, VALLIST, BYTEVEC, CLINKER, CFUNCTYPE = (_opaque(n) for n in (
-    "wasmtime_component_func", "wasmtime_component_val", "wasmtime_component_vallist",
-    "wasm_byte_vec_t", "wasmtime_component_linker_instance_t",
-    "wasmtime_component_func_type_t"))
+CFUNC, CVAL, VALLIST, BYTEVEC, CLINKER, CFUNCTYPE, VALRECORD, VALTUPLE, VALFLAGS = (
+    _opaque(n) for n in (
+        "wasmtime_component_func", "wasmtime_component_val", "wasmtime_component_vallist",
+        "wasm_byte_vec_t", "wasmtime_component_linker_instance_t",
+        "wasmtime_component_func_type_t", "wasmtime_component_valrecord",
+        "wasmtime_component_valtuple", "wasmtime_component_valflags"))
 # (a union in C; spelled by name, so an opaque struct of that name stands for it)
 FINALIZER = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 # a host function: (env, caller, args_and_results, nargs) -> wasm_trap_t* (NULL: none)
@@ -207,6 +209,13 @@ PROTOTYPES: dict[str, tuple[tuple[str, ...], Any, tuple[Any, ...]]] = {
         P(VALLIST), ctypes.c_size_t)),
     "wasm_byte_vec_new": (("component calls",), None, (
         P(BYTEVEC), ctypes.c_size_t, P(ctypes.c_uint8))),
+    "wasmtime_component_valrecord_new_uninit": (("component calls",), None, (
+        P(VALRECORD), ctypes.c_size_t)),
+    "wasmtime_component_valtuple_new_uninit": (("component calls",), None, (
+        P(VALTUPLE), ctypes.c_size_t)),
+    "wasmtime_component_valflags_new_uninit": (("component calls",), None, (
+        P(VALFLAGS), ctypes.c_size_t)),
+    "wasmtime_component_val_new": (("component calls",), P(CVAL), (P(CVAL),)),
     "wasmtime_component_linker_instance_add_func": (("component calls",), P(ERROR), (
         P(CLINKER), P(ctypes.c_char), ctypes.c_size_t, COMPONENT_CALLBACK, ctypes.c_void_p,
         FINALIZER)),
@@ -217,12 +226,36 @@ PROTOTYPES: dict[str, tuple[tuple[str, ...], Any, tuple[Any, ...]]] = {
 COMPONENT_VAL_SIZE = 32
 COMPONENT_PAYLOAD = 8
 COMPONENT_KINDS = {"bool": 0, "s8": 1, "u8": 2, "s16": 3, "u16": 4, "s32": 5, "u32": 6, "s64": 7,
-                   "u64": 8, "f32": 9, "f64": 10, "char": 11, "string": 12, "list": 13}
+                   "u64": 8, "f32": 9, "f64": 10, "char": 11, "string": 12, "list": 13,
+                   "record": 14, "tuple": 15, "variant": 16, "enum": 17, "option": 18,
+                   "result": 19, "flags": 20}
 # the payload's fields wasmcore writes and reads, each at offset 0 of the union
 COMPONENT_FIELDS = {"boolean": "bool", "s8": "i8", "u8": "u8", "s16": "i16", "u16": "u16",
                     "s32": "i32", "u32": "u32", "s64": "i64", "u64": "u64", "f32": "f32",
                     "f64": "f64", "character": "u32", "string": "wasm_byte_vec_t",
-                    "list": "wasmtime_component_vallist"}
+                    "list": "wasmtime_component_vallist", "record": "wasmtime_component_valrecord",
+                    "tuple": "wasmtime_component_valtuple",
+                    "variant": "wasmtime_component_valvariant",
+                    "enumeration": "wasm_byte_vec_t", "option": "wasmtime_component_val*",
+                    "result": "wasmtime_component_valresult",
+                    "flags": "wasmtime_component_valflags"}
+# the payloads' structs: name -> [(field, spelled type, offset)], size
+COMPONENT_STRUCTS: dict[str, tuple[list[tuple[str, str, int]], int]] = {
+    "wasm_byte_vec_t": ([("size", "u64", 0), ("data", "u8*", 8)], 16),
+    "wasmtime_component_vallist": ([("size", "u64", 0),
+                                    ("data", "wasmtime_component_val*", 8)], 16),
+    "wasmtime_component_valtuple": ([("size", "u64", 0),
+                                     ("data", "wasmtime_component_val*", 8)], 16),
+    "wasmtime_component_valrecord": ([("size", "u64", 0),
+                                      ("data", "wasmtime_component_valrecord_entry*", 8)], 16),
+    "wasmtime_component_valrecord_entry": ([("name", "wasm_byte_vec_t", 0),
+                                            ("val", "wasmtime_component_val", 16)], 48),
+    "wasmtime_component_valvariant": ([("discriminant", "wasm_byte_vec_t", 0),
+                                       ("val", "wasmtime_component_val*", 16)], 24),
+    "wasmtime_component_valresult": ([("is_ok", "bool", 0),
+                                      ("val", "wasmtime_component_val*", 8)], 16),
+    "wasmtime_component_valflags": ([("size", "u64", 0), ("data", "wasm_byte_vec_t*", 8)], 16),
+}
 # the raw value array: 16 bytes a value, each type at offset 0
 RAW_FIELDS = {"i32": "i32", "i64": "i64", "f32": "f32", "f64": "f64"}
 RAW_SIZE = 16
@@ -315,12 +348,15 @@ def _check_component_values(b: Any) -> str | None:
     for name, t in COMPONENT_FIELDS.items():
         if fields.get(name) != (t, 0):
             return f"wasmtime_component_valunion's {name} is {fields.get(name)}, written for {t}"
-    for name, fields_ in (("wasm_byte_vec_t", [("size", "u64"), ("data", "u8*")]),
-                          ("wasmtime_component_vallist",
-                           [("size", "u64"), ("data", "wasmtime_component_val*")])):
-        got = layout(getattr(b, name, None))
-        if got != fields_:
-            return f"{name} has the fields {got}, written for {fields_}"
+    for name, (fields_, size) in COMPONENT_STRUCTS.items():
+        struct: Any = getattr(b, name, None)
+        try:
+            got = [(f[0], spell(f[1]), getattr(struct, f[0]).offset) for f in struct._fields_]
+            got_size = ctypes.sizeof(struct)
+        except (AttributeError, TypeError) as e:
+            return f"{name} cannot be read in wasmtime-py's bindings: {e!r}"
+        if (got, got_size) != (fields_, size):
+            return f"{name} is {got_size} bytes with {got}, written for {size} bytes with {fields_}"
     try:
         from wasmtime import _ffi
 

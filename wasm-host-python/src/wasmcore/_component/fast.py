@@ -28,6 +28,7 @@ from typing import Any
 from wasmtime import component as cm
 
 from .._backends import internals
+from .types import payload_classes, variant_cases
 
 SIZE = internals.COMPONENT_VAL_SIZE
 AT = internals.COMPONENT_PAYLOAD
@@ -58,6 +59,10 @@ class _C:
         self.call = fn("wasmtime_component_func_call", gil=False)
         self.delete = fn("wasmtime_component_val_delete")
         self.list_new = fn("wasmtime_component_vallist_new_uninit")
+        self.record_new = fn("wasmtime_component_valrecord_new_uninit")
+        self.tuple_new = fn("wasmtime_component_valtuple_new_uninit")
+        self.flags_new = fn("wasmtime_component_valflags_new_uninit")
+        self.val_new = fn("wasmtime_component_val_new")
         # (the bytes' pointer as a char*: ctypes passes a bytes object's buffer)
         self.bytes_new = internals.c_function("wasm_byte_vec_new", None, ctypes.c_size_t,
                                               ctypes.c_size_t, ctypes.c_char_p)
@@ -104,8 +109,8 @@ def _char_writer() -> Writer:
     return write
 
 
-def _string_writer() -> Writer:
-    kind = KINDS["string"]
+def _text_writer(kind: int) -> Writer:
+    """A string, or an enum's case (its name)."""
     cf = c()
 
     def write(store: Any, mv: Any, off: int, addr: int, v: Any) -> bool:
@@ -153,6 +158,155 @@ def _generic_writer(ty: Any) -> Writer:
     return write
 
 
+def capable(ty: Any) -> bool:
+    """Whether values of ``ty`` are written and read here, nested ones included (else
+    wasmtime-py's converters do the whole value: resources, futures, streams...)."""
+    t = type(ty)
+    if t in NUMBERS or t in (cm.Char, cm.String, cm.EnumType, cm.FlagsType):
+        return True
+    if isinstance(ty, cm.ListType):
+        return capable(ty.element)
+    if isinstance(ty, cm.TupleType):
+        return all(capable(e) for e in ty.elements)
+    if isinstance(ty, cm.RecordType):
+        return all(capable(f) for _, f in ty.fields)
+    if isinstance(ty, (cm.VariantType, cm.OptionType, cm.ResultType)):
+        return all(p is None or capable(p) for _, p in variant_cases(ty)[0])
+    return False
+
+
+def _view(addr: int, size: int) -> memoryview:
+    """``size`` bytes of C memory at ``addr``, writable."""
+    return memoryview((ctypes.c_ubyte * size).from_address(addr)).cast("B")
+
+
+def _name_writer() -> Callable[[int, str], None]:
+    new = c().bytes_new
+
+    def write_name(addr: int, name: str) -> None:
+        data = name.encode("utf-8")
+        new(addr, len(data), data)
+    return write_name
+
+
+def _allocate(mv: Any, off: int, addr: int, kind: int, new: Any, n: int,
+              width: int) -> tuple[int, memoryview | None]:
+    """The value at ``addr`` becomes a ``kind`` whose array of ``n`` items of ``width`` bytes
+    wasmtime allocates (``new``), zeroed (so that one filled in part deletes cleanly): its
+    address and a view of it (None when empty)."""
+    mv[off] = kind
+    new(addr + AT, n)
+    if not n:
+        return 0, None
+    data = _unpack_pointer(mv, off + AT + 8)[0]
+    ctypes.memset(data, 0, n * width)
+    return data, _view(data, n * width)
+
+
+def _slots_writer(ty: Any) -> Writer:
+    """A list (of values other than numbers) or a tuple: wasmtime's array of values, each
+    written into its slot (the array zeroed first: one written in part deletes cleanly)."""
+    tuple_ = isinstance(ty, cm.TupleType)
+    kind = KINDS["tuple" if tuple_ else "list"]
+    new = c().tuple_new if tuple_ else c().list_new
+    each = [writer(e)[0] for e in ty.elements] if tuple_ else []
+    one = None if tuple_ else writer(ty.element)[0]
+
+    def write(store: Any, mv: Any, off: int, addr: int, v: Any) -> bool:
+        values = list(v)
+        data, view = _allocate(mv, off, addr, kind, new, len(values), SIZE)
+        for i, x in enumerate(values):
+            (one or each[i])(store, view, i * SIZE, data + i * SIZE, x)
+        return True
+    return write
+
+
+ENTRY = 48  # a record entry: its name (a byte vector), then its value
+NAME = 16  # a byte vector: size, data
+
+
+def _record_writer(ty: cm.RecordType) -> Writer:
+    kind = KINDS["record"]
+    fields = [(name, writer(t)[0]) for name, t in ty.fields]
+    n = len(fields)
+    new = c().record_new
+    name_at = _name_writer()
+
+    def write(store: Any, mv: Any, off: int, addr: int, v: Any) -> bool:
+        data, view = _allocate(mv, off, addr, kind, new, n, ENTRY)
+        for i, (name, w) in enumerate(fields):
+            at = data + i * ENTRY
+            name_at(at, name)
+            w(store, view, i * ENTRY + NAME, at + NAME, getattr(v, name))
+        return True
+    return write
+
+
+def _flags_writer() -> Writer:
+    kind = KINDS["flags"]
+    new = c().flags_new
+    name_at = _name_writer()
+
+    def write(store: Any, mv: Any, off: int, addr: int, v: Any) -> bool:
+        names = sorted(v)
+        data, _ = _allocate(mv, off, addr, kind, new, len(names), NAME)
+        for i, name in enumerate(names):
+            name_at(data + i * NAME, name)
+        return True
+    return write
+
+
+def _boxed(w: Writer, store: Any, v: Any) -> int:
+    """A value written into a new heap value of wasmtime's (``wasmtime_component_val_new``
+    moves it there): its address."""
+    tmp = c().val_t()
+    w(store, memoryview(tmp).cast("B"), 0, ctypes.addressof(tmp), v)
+    return int(c().val_new(ctypes.addressof(tmp)))
+
+
+def _variant_writer(ty: Any) -> Writer:
+    """A variant, option or result from wasmtime-py's form (tagged or the payload alone)."""
+    cases, tagged = variant_cases(ty)
+    writers = [(name, None if t is None else writer(t)[0], payload_classes(t))
+               for name, t in cases]
+    pack_pointer = struct.Struct("<Q").pack_into
+    name_at = _name_writer()
+    if isinstance(ty, cm.OptionType):
+        kind = KINDS["option"]
+    elif isinstance(ty, cm.ResultType):
+        kind = KINDS["result"]
+    else:
+        kind = KINDS["variant"]
+
+    def case_of(v: Any) -> tuple[int, Any]:
+        for i, (name, _, classes) in enumerate(writers):
+            if tagged:
+                if v.tag == name:
+                    return i, v.payload
+            elif classes == (object,):
+                if v is None:
+                    return i, None
+            elif isinstance(v, classes):
+                return i, v
+        raise ValueError(f"a value of no case: {v!r}")  # (checked before: not reached)
+
+    def write(store: Any, mv: Any, off: int, addr: int, v: Any) -> bool:
+        i, payload = case_of(v)
+        _, w, _ = writers[i]
+        boxed = 0 if w is None else _boxed(w, store, payload)
+        mv[off] = kind
+        if kind == KINDS["option"]:
+            pack_pointer(mv, off + AT, boxed if i == 1 else 0)
+        elif kind == KINDS["result"]:
+            mv[off + AT] = 1 if i == 0 else 0
+            pack_pointer(mv, off + AT + 8, boxed)
+        else:
+            name_at(addr + AT, writers[i][0])
+            pack_pointer(mv, off + AT + NAME, boxed)
+        return True
+    return write
+
+
 def writer(ty: Any) -> tuple[Writer, bool]:
     """The writer of a value of ``ty`` (wasmtime-py's form, checked), and whether it is the
     generic one (wasmtime-py's converter)."""
@@ -163,10 +317,20 @@ def writer(ty: Any) -> tuple[Writer, bool]:
     if t is cm.Char:
         return _char_writer(), False
     if t is cm.String:
-        return _string_writer(), False
+        return _text_writer(KINDS["string"]), False
     if isinstance(ty, cm.ListType) and type(ty.element) in NUMBERS:
         return _list_writer(type(ty.element)), False
-    return _generic_writer(ty), True
+    if not capable(ty):
+        return _generic_writer(ty), True
+    if isinstance(ty, (cm.ListType, cm.TupleType)):
+        return _slots_writer(ty), False
+    if isinstance(ty, cm.RecordType):
+        return _record_writer(ty), False
+    if isinstance(ty, cm.EnumType):
+        return _text_writer(KINDS["enum"]), False
+    if isinstance(ty, cm.FlagsType):
+        return _flags_writer(), False
+    return _variant_writer(ty), False
 
 
 # -- readers --------------------------------------------------------------------------------
@@ -192,43 +356,33 @@ def _char_reader() -> Reader:
     return read
 
 
-def _string_reader(owned: bool) -> Reader:
+def _string_reader() -> Reader:
     unpack = struct.Struct(f"<{AT}xQQ").unpack_from
-    delete = c().delete
 
     def read(buf: Any, off: int, addr: int) -> Any:
         size, data = unpack(buf, off)
-        try:
-            return ctypes.string_at(data, size).decode("utf-8") if size else ""
-        finally:
-            if owned:
-                delete(addr)
+        return ctypes.string_at(data, size).decode("utf-8") if size else ""
     return read
 
 
-def _list_reader(elem: type, owned: bool) -> Reader:
+def _list_reader(elem: type) -> Reader:
     """A list of numbers: the values, every :data:`SIZE` bytes from :data:`AT`, read through a
     strided memoryview of wasmtime's array (one C-level copy, no Python call per element)."""
     code: Any = NUMBERS[elem][2]  # (a typecode of memoryview.cast's: a str, for mypy)
     width = array(code).itemsize
     unpack = struct.Struct(f"<{AT}xQQ").unpack_from
-    delete = c().delete
     as_bytes = elem is cm.U8
     first, step = AT // width, SIZE // width
 
     def read(buf: Any, off: int, addr: int) -> Any:
         n, data = unpack(buf, off)
-        try:
-            if not n:
-                return b"" if as_bytes else []
-            view = memoryview((ctypes.c_ubyte * (n * SIZE)).from_address(data)).cast("B")
-            if as_bytes:
-                return bytes(view[AT::SIZE])
-            values = view.cast(code)[first::step].tolist()
-            return [bool(x) for x in values] if elem is cm.Bool else values
-        finally:
-            if owned:
-                delete(addr)
+        if not n:
+            return b"" if as_bytes else []
+        view = _view(data, n * SIZE)
+        if as_bytes:
+            return bytes(view[AT::SIZE])
+        values = view.cast(code)[first::step].tolist()
+        return [bool(x) for x in values] if elem is cm.Bool else values
     return read
 
 
@@ -241,18 +395,108 @@ def _generic_reader(ty: Any) -> Reader:
     return read
 
 
+_unpack_sized = struct.Struct(f"<{AT}xQQ").unpack_from  # (a list's, tuple's ... size, data)
+_unpack_pointer = struct.Struct("<Q").unpack_from
+
+
+def _name(buf: Any, off: int) -> str:
+    """The byte vector at ``off`` of ``buf``, as text."""
+    size, data = struct.unpack_from("<QQ", buf, off)
+    return ctypes.string_at(data, size).decode("utf-8") if size else ""
+
+
+def _composite_reader(ty: Any) -> Reader:
+    """A list (of other than numbers), tuple, record, enum, flags, variant, option or result,
+    read without deleting anything (its owner deletes the whole value: see :func:`reader`)."""
+    if isinstance(ty, (cm.ListType, cm.TupleType)):
+        elems = ty.elements if isinstance(ty, cm.TupleType) else None
+        one = reader(ty.element, owned=False) if isinstance(ty, cm.ListType) else None
+        each = [reader(e, owned=False) for e in elems] if elems is not None else []
+
+        def read_elements(buf: Any, off: int, addr: int) -> Any:
+            n, data = _unpack_sized(buf, off)
+            view = _view(data, n * SIZE) if n else b""
+            got = [(one or each[i])(view, i * SIZE, data + i * SIZE) for i in range(n)]
+            return got if elems is None else tuple(got)
+        return read_elements
+    if isinstance(ty, cm.RecordType):
+        fields = [(name, reader(t, owned=False)) for name, t in ty.fields]
+
+        def read_record(buf: Any, off: int, addr: int) -> Any:
+            n, data = _unpack_sized(buf, off)
+            view = _view(data, n * ENTRY) if n else b""
+            out = cm.Record()
+            for i, (name, r) in enumerate(fields):
+                setattr(out, name, r(view, i * ENTRY + NAME, data + i * ENTRY + NAME))
+            return out
+        return read_record
+    if isinstance(ty, cm.EnumType):
+        return lambda buf, off, addr: _name(buf, off + AT)
+    if isinstance(ty, cm.FlagsType):
+        def read_flags(buf: Any, off: int, addr: int) -> Any:
+            n, data = _unpack_sized(buf, off)
+            view = _view(data, n * NAME) if n else b""
+            return {_name(view, i * NAME) for i in range(n)}
+        return read_flags
+    cases, tagged = variant_cases(ty)
+    readers = [(name, None if t is None else reader(t, owned=False)) for name, t in cases]
+    option, result = isinstance(ty, cm.OptionType), isinstance(ty, cm.ResultType)
+
+    def read_variant(buf: Any, off: int, addr: int) -> Any:
+        if option:
+            ptr = _unpack_pointer(buf, off + AT)[0]
+            i = 1 if ptr else 0
+        elif result:
+            i = 0 if buf[off + AT] else 1
+            ptr = _unpack_pointer(buf, off + AT + 8)[0]
+        else:
+            tag = _name(buf, off + AT)
+            i = next(k for k, (name, _) in enumerate(readers) if name == tag)
+            ptr = _unpack_pointer(buf, off + AT + NAME)[0]
+        name, r = readers[i]
+        payload = r(_view(ptr, SIZE), 0, ptr) if r is not None and ptr else None
+        return cm.Variant(name, payload) if tagged else payload
+    return read_variant
+
+
 def reader(ty: Any, owned: bool = True) -> Reader:
-    """The reader of a value of ``ty`` into wasmtime-py's form."""
+    """The reader of a value of ``ty`` into wasmtime-py's form; ``owned``: the value is ours
+    once read (a result; not a host function's argument, nor a nested value): it is deleted
+    and its slot zeroed (a ``bool`` again), for wasmtime drops what a result slot holds
+    before it writes the next result there."""
     t = type(ty)
     if t in NUMBERS:
         return _number_reader(NUMBERS[t][1])
     if t is cm.Char:
         return _char_reader()
     if t is cm.String:
-        return _string_reader(owned)
-    if isinstance(ty, cm.ListType) and type(ty.element) in NUMBERS:
-        return _list_reader(type(ty.element), owned)
-    return _generic_reader(ty)
+        read = _string_reader()
+    elif isinstance(ty, cm.ListType) and type(ty.element) in NUMBERS:
+        read = _list_reader(type(ty.element))
+    elif not capable(ty):
+        generic = _generic_reader(ty)
+        if not owned:
+            return generic
+
+        def read_generic(buf: Any, off: int, addr: int) -> Any:
+            try:  # (wasmtime-py's converter deletes what it read, and leaves the slot as is)
+                return generic(buf, off, addr)
+            finally:
+                ctypes.memset(addr, 0, SIZE)
+        return read_generic
+    else:
+        read = _composite_reader(ty)
+    if not owned:
+        return read
+    delete = c().delete
+
+    def read_owned(buf: Any, off: int, addr: int) -> Any:
+        try:
+            return read(buf, off, addr)
+        finally:
+            delete(addr)
+            ctypes.memset(addr, 0, SIZE)
+    return read_owned
 
 
 # -- one function's calls ---------------------------------------------------------------------
@@ -359,6 +603,7 @@ def call(plan: Plan, bufs: Buffers, store: Any, args: list[Any]) -> tuple[int, A
     finally:
         for addr in owned:
             cf.delete(addr)
+            ctypes.memset(addr, 0, SIZE)
     if err:
         return err, None
     return 0, None if plan.read is None else plan.read(mv, plan.result_at, bufs.raddr)

@@ -96,6 +96,35 @@ class _Case:
     classes: tuple[type, ...]  # wasmtime-py's Python classes of the payload (untagged form)
 
 
+def payload_classes(t: Any) -> tuple[type, ...]:
+    """The Python classes wasmtime-py gives a case's payload of type ``t`` (``object`` for a
+    case without one): how it tells untagged cases apart."""
+    if t is None:
+        return (object,)
+    classes: set[type] = set()
+    t.add_classes(classes)
+    return tuple(classes)
+
+
+def variant_cases(ty: Any) -> tuple[list[tuple[str, Any]], bool]:
+    """A variant's, option's or result's cases (name, payload type or None) and whether
+    wasmtime-py writes its values tagged (``Variant(tag, payload)``: the cases' payload classes
+    overlap) or as the payload alone (as its ``VariantLikeType._tagged``)."""
+    if isinstance(ty, cm.OptionType):
+        cases: list[tuple[str, Any]] = [("none", None), ("some", ty.payload)]
+    elif isinstance(ty, cm.ResultType):
+        cases = [("ok", ty.ok), ("err", ty.err)]
+    else:
+        cases = list(ty.cases)
+    seen: set[type] = set()
+    tagged = False
+    for _, t in cases:
+        classes = set(payload_classes(t))
+        tagged = tagged or bool(seen & classes)
+        seen |= classes
+    return cases, tagged
+
+
 # -- the generated classes of one component -------------------------------------------------
 
 class Types:
@@ -421,40 +450,21 @@ class Converter:
             return out
         return lower_record
 
-    def _cases(self, ty: Any, func: str, where: str, lowering: bool) -> list[_Case]:
-        if isinstance(ty, cm.OptionType):
-            raw: list[tuple[str, Any]] = [("none", None), ("some", ty.payload)]
-        elif isinstance(ty, cm.ResultType):
-            raw = [("ok", ty.ok), ("err", ty.err)]
-        else:
-            raw = list(ty.cases)
+    def _cases(self, ty: Any, func: str, where: str, lowering: bool
+               ) -> tuple[list[_Case], bool]:
+        """A variant's, option's or result's cases with their converters, and whether
+        wasmtime-py writes its values tagged (see :func:`variant_cases`)."""
+        raw, tagged = variant_cases(ty)
         out = []
         for name, t in raw:
-            classes: set[type] = set()
-            if t is None:
-                classes.add(object)
-            else:
-                t.add_classes(classes)
             has = t is not None
             out.append(_Case(name, t, self.lower(t, func, where) if has and lowering else None,
                              self.lift(t, where) if has and not lowering else None,
-                             tuple(classes)))
-        return out
-
-    @staticmethod
-    def _tagged(cases: list[_Case]) -> bool:
-        """Whether wasmtime-py writes this variant as ``Variant(tag, payload)`` (the cases'
-        payload classes overlap) or as the payload alone (as its ``_tagged``)."""
-        seen: set[type] = set()
-        for c in cases:
-            if seen & set(c.classes):
-                return True
-            seen |= set(c.classes)
-        return False
+                             payload_classes(t)))
+        return out, tagged
 
     def _lower_variant(self, ty: Any, func: str, where: str) -> Lower:
-        cases = self._cases(ty, func, where, lowering=True)
-        tagged = self._tagged(cases)
+        cases, tagged = self._cases(ty, func, where, lowering=True)
         by_name = {c.name: c for c in cases}
 
         def wrap(case: _Case, payload: Any) -> Any:
@@ -536,8 +546,7 @@ class Converter:
                              f"({type(ty).__name__})")
 
     def _lift_variant(self, ty: Any, where: str) -> Lift:
-        cases = self._cases(ty, "", where, lowering=False)
-        tagged = self._tagged(cases)
+        cases, tagged = self._cases(ty, "", where, lowering=False)
 
         def split(v: Any) -> tuple[_Case, Any]:
             if tagged:
