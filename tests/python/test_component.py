@@ -13,9 +13,11 @@ import os
 import pickle
 import random
 import re
+import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -590,3 +592,44 @@ def test_wasi_only_when_asked() -> None:
     with pytest.raises(ValueError, match=r"get-random-u64.*return value"):
         wasmcore.Component(WASI_RANDOM, host={
             "wasi:random/random@0.2.0#get-random-u64": lambda: -1}).roll()
+
+
+SIGINT_CHILD = """
+import faulthandler, sys
+faulthandler.dump_traceback_later(120, exit=True)
+import wasmcore
+c = wasmcore.Component(sys.argv[1], host={"demo:plugin/host@0.1.0": {
+    "log": print, "get-factor": lambda: 1}})
+for _ in range(2):
+    print("running", flush=True)
+    try:
+        c.hostile.spin()
+    except KeyboardInterrupt:
+        print("KeyboardInterrupt", flush=True)
+    print("after", c.add(40, 2), flush=True)
+"""
+
+
+def test_ctrl_c_stops_a_call_on_the_main_thread(lang: str) -> None:
+    """SIGINT while a component spins on the main thread: KeyboardInterrupt from the call (the
+    plugin engine's epoch callback notices the signal), then the next call works."""
+    from test_cancel import deadline_callback
+
+    if not deadline_callback(dict(os.environ)):
+        pytest.skip("Ctrl-C stops wasm through the epoch-deadline callback, which this run "
+                    "does without (interrupts on wasmtime-py's public API)")
+    child = subprocess.Popen([sys.executable, "-c", SIGINT_CHILD, str(path_of(lang))],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        for _ in range(2):
+            assert child.stdout.readline().strip() == "running"
+            time.sleep(0.5)  # (into the loop: the signal then lands in wasm)
+            child.send_signal(signal.SIGINT)
+            assert child.stdout.readline().strip() == "KeyboardInterrupt"
+            assert child.stdout.readline().strip() == "after 42"
+        _, err = child.communicate(timeout=120)
+    finally:
+        child.kill()
+        child.wait()
+    assert child.returncode == 0, err
