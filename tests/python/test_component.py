@@ -633,3 +633,14 @@ def test_ctrl_c_stops_a_call_on_the_main_thread(lang: str) -> None:
         child.kill()
         child.wait()
     assert child.returncode == 0, err
+
+
+def test_a_closed_component_refuses_calls(lang: str) -> None:
+    with wasmcore.Component(path_of(lang), host=Host().functions(), timeout=1.0) as c:
+        assert c.add(1, 2) == 3
+        counter = c.counters.Counter(1)
+    with pytest.raises(ValueError, match="closed"):
+        c.add(1, 2)
+    with pytest.raises(ValueError, match="closed"):
+        counter.inc()
+    c.close()  # (again: nothing happens)

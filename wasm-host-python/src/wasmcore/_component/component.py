@@ -3,6 +3,7 @@ plugin sandbox, with typed exports (see docs/components.md)."""
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import os
@@ -165,6 +166,8 @@ class Resources:
             inst = v._inst
             if h is None:
                 raise ValueError(f"{func}(): parameter '{where}': the {name} is closed")
+            if inst.comp.closed:
+                raise ValueError(f"{func}(): {inst.comp.name}: the component is closed")
             if inst.tid != threading.get_ident():
                 raise ValueError(f"{func}(): parameter '{where}': the {name} belongs to "
                                  "another thread's instance of the component")
@@ -771,12 +774,23 @@ class Component:
 
     def close(self) -> None:
         """Releases every instance (each thread's); later calls raise ``ValueError``."""
+        if self.closed:
+            return
         self.closed = True
         for inst in list(self._instances):
             inst.close()
+        self._local = threading.local()
         if self._ticking is not None:
             TICKER.release(self._ticking)
             self._ticking = None
+
+    def __del__(self) -> None:
+        # (a component never closed: the ticker stops advancing the engine for it)
+        with contextlib.suppress(Exception):
+            key = getattr(self, "_ticking", None)
+            if key is not None:
+                TICKER.release(key)
+                self._ticking = None
 
     def __enter__(self) -> Component:
         return self
