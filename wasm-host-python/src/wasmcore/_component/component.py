@@ -3,7 +3,6 @@ plugin sandbox, with typed exports (see docs/components.md)."""
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import math
 import os
@@ -35,7 +34,16 @@ from .._plugin.common import (
     refuses,
 )
 from .._plugin.instance import limit_failure, reason
-from .._plugin.limits import TICK, TICKER, Limits, creator, engine, engine_config, new_engine
+from .._plugin.limits import (
+    TICK,
+    TICKER,
+    Limits,
+    creator,
+    engine,
+    engine_config,
+    new_engine,
+    release_ticking,
+)
 from .._plugin.wasi import Wasi
 from . import fast
 from .names import world_types
@@ -780,17 +788,10 @@ class Component:
         for inst in list(self._instances):
             inst.close()
         self._local = threading.local()
-        if self._ticking is not None:
-            TICKER.release(self._ticking)
-            self._ticking = None
+        release_ticking(self)
 
     def __del__(self) -> None:
-        # (a component never closed: the ticker stops advancing the engine for it)
-        with contextlib.suppress(Exception):
-            key = getattr(self, "_ticking", None)
-            if key is not None:
-                TICKER.release(key)
-                self._ticking = None
+        release_ticking(self)  # (a component never closed: the ticker stops advancing for it)
 
     def __enter__(self) -> Component:
         return self

@@ -10,6 +10,7 @@ by ``Store.set_limits``."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import itertools
@@ -150,6 +151,16 @@ def epoch_advancer(eng: wasmtime.Engine, ticked: list[int] | None = None
 
 
 TICKER = Ticker()
+
+
+def release_ticking(owner: Any) -> None:
+    """Releases what ``owner`` (a plugin or a component) holds of the ticker (its ``_ticking``
+    key), if anything; idempotent, and safe in a finalizer."""
+    with contextlib.suppress(Exception):
+        key = getattr(owner, "_ticking", None)
+        if key is not None:
+            owner._ticking = None
+            TICKER.release(key)
 
 
 # -- linear memories that record a refused growth ---------------------------------------------

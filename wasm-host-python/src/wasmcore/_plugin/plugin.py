@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import threading
@@ -32,7 +31,7 @@ from .common import (
     resolve_imports,
 )
 from .instance import PluginBackend, PluginInstance
-from .limits import TICKER, creator, engine, engine_config
+from .limits import TICKER, creator, engine, engine_config, release_ticking
 from .raw import func_signature, wasm_types
 from .wasi import Wasi, noted, take
 
@@ -241,9 +240,7 @@ class Plugin(PluginBase):
         if self.closed:
             return
         self.closed = True
-        if self._ticking is not None:
-            TICKER.release(self._ticking)
-            self._ticking = None
+        release_ticking(self)
         for inst in list(self._instances):
             inst.ctx.live = False
             inst.dead = True
@@ -258,11 +255,7 @@ class Plugin(PluginBase):
             reaper.reap()
 
     def __del__(self) -> None:
-        with contextlib.suppress(Exception):
-            key = getattr(self, "_ticking", None)
-            if key is not None:
-                TICKER.release(key)
-                self._ticking = None
+        release_ticking(self)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return _pickle.reduce_plugin(self)
