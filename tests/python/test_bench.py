@@ -92,7 +92,8 @@ def test_json_has_the_expected_rows(report: tuple[Path, dict[str, Any]]) -> None
                  "scaled(x): one host callback", "range(n) -> list<u32>"):
         assert {"component", "wasmtime_py"} <= set(rows["components", name]["times"])
     names = {t["name"] for t in report[1]["targets"]}
-    assert len(names) == 16 and all(t["pass"] in (True, False) for t in report[1]["targets"])
+    assert "component" in rows["components", "spin() until its timeout"]["times"]
+    assert len(names) == 17 and all(t["pass"] in (True, False) for t in report[1]["targets"])
 
 
 def test_dask_counts_module_bytes(report: tuple[Path, dict[str, Any]]) -> None:

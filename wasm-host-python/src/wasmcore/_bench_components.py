@@ -6,17 +6,20 @@ Rows: a trivial export (``add(1, 2)``); a string round-trip (``first-word``); a 
 (``process``, whose result is a ``result<string, string>``); one host callback (``scaled(x)``
 calls the import ``get-factor`` once: the row is the call, the callback included, and the
 target is taken on its difference from ``add``); a ``list<u32>`` of 1,000 results
-(``range(1000)``). wasmtime-py gets the values in its own forms (a ``Record``; it returns
+(``range(1000)``); and a hostile call, ``hostile.spin()`` (an infinite loop) until its
+timeout stops it. wasmtime-py gets the values in its own forms (a ``Record``; it returns
 ``Variant('ok', ...)``), on an engine configured as the plugin engine (epoch interruption)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 from ._bench import Row, Sizes, Target
 
 HOST = "demo:plugin/host@0.1.0"
+SPIN_TIMEOUT = 0.1  # seconds: the timeout of the hostile row
 TEXT = "hello component world"
 
 
@@ -88,6 +91,21 @@ def rows(s: Sizes) -> tuple[list[Row], list[str]]:
         out.append(Row("components", label, size,
                        {"component": ours[key], "wasmtime_py": theirs[key]},
                        [("component", "wasmtime_py")]))
+    # a hostile call: an infinite loop, stopped at the timeout (the time until Timeout)
+    spinner: Any = wasmcore.Component(path, host={HOST: {"log": logs.append,
+                                                         "get-factor": _factor}},
+                                      timeout=SPIN_TIMEOUT)
+
+    def spin() -> float:
+        t0 = time.perf_counter()
+        try:
+            spinner.hostile.spin()
+        except wasmcore.Timeout:
+            return time.perf_counter() - t0
+        raise AssertionError("bench components: spin() returned")
+
+    out.append(Row("components", "spin() until its timeout", f"timeout {SPIN_TIMEOUT} s",
+                   {"component": spin}, [], self_timed=True, once=True))
     return out, []
 
 
@@ -103,7 +121,10 @@ def targets(rows: list[Row]) -> list[Target]:
 
     add, scaled, ranged = us("add(1, 2)"), us("scaled(x): one host callback"), \
         us("range(n) -> list<u32>")
+    spun = us("spin() until its timeout")
     return [Target("component call: c.add(1, 2) (µs)", add, "<=", 3.0),
+            Target("component infinite loop: time to Timeout ÷ the timeout",
+                   None if spun is None else spun / 1e6 / SPIN_TIMEOUT, "<=", 2.0),
             Target("component host callback (µs: scaled - add)",
                    None if add is None or scaled is None else scaled - add, "<=", 3.0),
             Target("component list<u32> of 1000 result (µs)", ranged, "<=", 50.0)]
