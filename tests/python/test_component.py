@@ -23,6 +23,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import hosts
+import numpy as np
 import pytest
 import wasmcore
 from wasmcore._backends import internals
@@ -240,6 +241,18 @@ def test_lists_against_python(comp: Any) -> None:
         assert comp.sum(xs) == sum(xs)
         assert comp.sum(tuple(xs)) == sum(xs)
         assert comp.range(n) == list(range(n))
+    nrng = np.random.default_rng(6)
+    for dtype in (np.uint32, np.int64, np.uint8, np.uint64, np.int16):
+        arr = nrng.integers(0, min(np.iinfo(dtype).max, (1 << 32) - 1), 300, dtype=dtype,
+                            endpoint=True)
+        assert comp.sum(arr) == int(arr.astype(np.uint64).sum())
+    assert comp.sum(np.array([], dtype=np.uint32)) == 0
+    with pytest.raises(ValueError, match=r"parameter 'xs\[2\]' must be >= 0, got -1"):
+        comp.sum(np.array([1, 2, -1, 4]))
+    with pytest.raises(ValueError, match=r"parameter 'xs\[1\]' must be <= 4294967295"):
+        comp.sum(np.array([1, 1 << 32], dtype=np.uint64))
+    with pytest.raises(TypeError, match=r"parameter 'xs\[0\]' must be an int, got float64"):
+        comp.sum(np.array([1.5]))
     with pytest.raises(TypeError, match=r"parameter 'data' must be bytes-like"):
         comp.echo("text")
     with pytest.raises(ValueError, match=r"parameter 'xs\[2\]'"):

@@ -227,6 +227,16 @@ _ARRAY_CODES: dict[type, str] = {cm.S8: "b", cm.U16: "H", cm.S16: "h", cm.U32: "
                                  cm.S32: "i", cm.U64: "Q", cm.S64: "q", cm.F64: "d"}
 
 
+def _numeric_array(v: Any, kinds: str, lo_hi: tuple[int, int] | None) -> bool:
+    """Whether ``v`` is a 1-d numpy array (or alike) whose dtype's kind is one of ``kinds``
+    (integers for an integer list; numbers for a float list) and whose values are within
+    ``lo_hi`` (else the element-wise check says which one is not)."""
+    if getattr(v, "ndim", None) != 1 or getattr(getattr(v, "dtype", None), "kind", "") \
+            not in kinds:
+        return False
+    return lo_hi is None or not len(v) or bool(lo_hi[0] <= v.min() and v.max() <= lo_hi[1])
+
+
 # -- converters -----------------------------------------------------------------------------
 
 class Converter:
@@ -397,12 +407,20 @@ class Converter:
         code = _ARRAY_CODES.get(type(el)) if self.arrays else None
         plain = {float, int} if type(el) in (cm.F32, cm.F64) else {int}
 
+        lo_hi = INT_RANGES.get(type(el))
+        kinds = "iuf" if lo_hi is None else "iu"
+
         def lower_list(v: Any) -> Any:
             if code is not None and v.__class__ in (list, tuple) and set(map(type, v)) <= plain:
                 try:  # (ints only, or numbers for floats: array() checks the range alone)
                     return array(code, v)
                 except OverflowError:
                     pass  # (out of range: the element's own check says which, below)
+            elif code is not None and _numeric_array(v, kinds, lo_hi):
+                # a numpy array (or alike) of numbers in range: converted by numpy at once
+                values = array(code)
+                values.frombytes(v.astype(f"={code}").tobytes())
+                return values
             if isinstance(v, (str, bytes, Mapping)) or not hasattr(v, "__iter__"):
                 raise TypeError(f"{func}(): parameter '{where}' must be a list (any iterable "
                                 f"of values), got {_type_name(v)}")
