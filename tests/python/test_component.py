@@ -657,3 +657,24 @@ def test_a_closed_component_refuses_calls(lang: str) -> None:
     with pytest.raises(ValueError, match="closed"):
         counter.inc()
     c.close()  # (again: nothing happens)
+
+
+def test_functions_pickle_by_reference(lang: str) -> None:
+    """A function pickles as its component's (or interface's) attribute; unpickled twice, the
+    component is made once in the process; a ComponentError keeps its value; a resource
+    does not pickle."""
+    c = wasmcore.Component(path_of(lang), host={HOST_IFACE: {
+        "log": hosts.component_log, "get-factor": hosts.component_factor}})
+    scaled = pickle.loads(pickle.dumps(c.scaled))
+    assert scaled(7) == c.scaled(7) == 7 * hosts.component_factor()
+    spin = pickle.loads(pickle.dumps(c.hostile.spin))
+    assert spin.__self__ is pickle.loads(pickle.dumps(c.hostile.crash)).__self__
+    again = pickle.loads(pickle.dumps(c.divide))
+    assert again.__self__ is scaled.__self__  # (one component per process)
+    with pytest.raises(wasmcore.ComponentError) as e:
+        again(1, 0)
+    back = pickle.loads(pickle.dumps(e.value))
+    assert isinstance(back, wasmcore.ComponentError) and back.value == "division by zero"
+    assert str(back) == str(e.value)
+    with pytest.raises(TypeError, match="does not pickle"):
+        pickle.dumps(c.counters.Counter(1))

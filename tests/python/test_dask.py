@@ -282,3 +282,21 @@ def test_dask_tokens_need_no_loading() -> None:
     other = wasmcore.Plugin(hosts.TEXTSTATS, host={"log": hosts.log}, timeout=1)
     assert token(other.count_words) != token(p.count_words)
     assert (_pickle.stats()["cores_loaded"], _pickle.stats()["plugins_loaded"]) == loaded
+
+
+def test_a_components_functions_run_in_tasks(client: Client) -> None:
+    """A component's exported functions as Dask tasks on worker processes: each worker loads
+    the component once (it pickles by reference), results as in this process."""
+    path = hosts.ROOT / "target" / "components" / "plugin-rust.wasm"
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: run `just components`")
+    c = wasmcore.Component(path, host={"demo:plugin/host@0.1.0": {
+        "log": hosts.component_log, "get-factor": hosts.component_factor}})
+    xs = list(range(40))
+    assert client.gather(client.map(c.scaled, xs)) == [c.scaled(x) for x in xs]
+    texts = ["hello world", "", "  spaced  out ", "one"] * 5
+    bag = db.from_sequence(texts, npartitions=4)
+    assert compute(bag.map(c.first_word), client) == [c.first_word(t) for t in texts]
+    with pytest.raises(wasmcore.ComponentError) as e:
+        client.submit(c.divide, 1, 0).result()
+    assert e.value.value == "division by zero"

@@ -46,6 +46,9 @@ class ComponentError(Error):
         super().__init__(message)
         self.value = value
 
+    def __reduce__(self) -> tuple[object, ...]:  # (its value crosses too: a Dask task's)
+        return (type(self), (str(self), self.value))
+
 
 class KernelPanic(Error):
     """A kernel panicked. In the native build the panic is caught at the export boundary;

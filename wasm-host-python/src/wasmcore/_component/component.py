@@ -3,11 +3,13 @@ plugin sandbox, with typed exports (see docs/components.md)."""
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import os
 import pickle
 import threading
+import types
 import weakref
 from collections.abc import Callable, Mapping
 from types import SimpleNamespace
@@ -131,6 +133,10 @@ class Resource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def __reduce__(self) -> Any:
+        raise TypeError(f"a {type(self).__name__} (a resource) lives in its instance's Store: "
+                        "it does not pickle")
 
     def __del__(self) -> None:
         h = getattr(self, "_handle", None)
@@ -258,21 +264,50 @@ def _bind_args(spec: FuncSpec, args: tuple[Any, ...], kwargs: dict[str, Any],
     return args
 
 
-def make_function(comp: Component, spec: FuncSpec) -> Callable[..., Any]:
+class _Owner:
+    """The ``__self__`` of a component's exported functions: it pickles as their owner (the
+    component, or one of its interfaces), so that a function pickles as ``getattr(<owner>,
+    name)`` (as bound methods do): a task that ships ``c.scaled`` ships the component."""
+
+    __slots__ = ("attr", "comp")
+
+    def __init__(self, comp: Component, attr: str | None) -> None:
+        self.comp, self.attr = comp, attr
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (getattr, (self.comp, self.attr)) if self.attr else (_same, (self.comp,))
+
+    def __repr__(self) -> str:
+        return repr(self.comp) + (f".{self.attr}" if self.attr else "")
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def make_function(comp: Component, spec: FuncSpec, name: str,
+                  owner: _Owner | None) -> Callable[..., Any]:
+    """The callable of an exported function: a method of ``owner`` named ``name`` (so that
+    it pickles by reference), or (no owner) a plain function."""
     lowers, lift = spec.lowers, spec.lift
 
-    def call(*args: Any, **kwargs: Any) -> Any:
+    def call(_owner: Any, *args: Any, **kwargs: Any) -> Any:
         if kwargs or len(args) != len(lowers):
             args = _bind_args(spec, args, kwargs)
         vals = [f(a) for f, a in zip(lowers, args, strict=True)]
         out = comp._current().call(spec, vals)
         return out if lift is None else lift(out)
 
-    call.__name__ = spec.path[-1] if spec.path else spec.label
+    call.__name__ = name
     call.__qualname__ = spec.label
     call.__doc__ = f"{spec.label}: the component's export (WIT)."
-    call.__signature__ = spec.signature()  # type: ignore[attr-defined]
-    return call
+    sig = spec.signature()
+    call.__signature__ = sig.replace(parameters=[  # type: ignore[attr-defined]
+        inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY),
+        *sig.parameters.values()])
+    if owner is None:
+        return functools.partial(call, None)
+    return types.MethodType(call, owner)
 
 
 def make_method(comp: Component, spec: FuncSpec, kind: str) -> Any:
@@ -296,7 +331,7 @@ def make_method(comp: Component, spec: FuncSpec, kind: str) -> Any:
             self._inst, self._gen = inst, inst.gen
         init.__signature__ = spec.signature()  # type: ignore[attr-defined]
         return init
-    return staticmethod(make_function(comp, spec))
+    return staticmethod(make_function(comp, spec, snake(spec.path[-1]), None))
 
 
 # -- one instance per thread ----------------------------------------------------------------
@@ -610,6 +645,7 @@ class Component:
         self._specs: dict[str, FuncSpec] = {}
         self._local = threading.local()
         self._instances: weakref.WeakSet[ComponentInstance] = weakref.WeakSet()
+        self._owner = _Owner(self, None)
         self._expose(exports)
         self._current()  # instantiate now: a component that cannot start fails here
 
@@ -702,7 +738,7 @@ class Component:
         for name, ty in exports.items():
             if isinstance(ty, cm.FuncType):
                 spec = self._spec((name,), None, name, ty, snake(name))
-                fn = make_function(self, spec)
+                fn = make_function(self, spec, snake(name), self._owner)
                 self._set(self, snake(name), fn, name)
                 self.functions[snake(name)] = fn
         for cname, cls in self._types.classes.items():
@@ -719,6 +755,7 @@ class Component:
     def _interface(self, ns: SimpleNamespace, iname: str, attr: str, parent: Any,
                    members: Mapping[str, Any]) -> None:
         before = set(self._types.classes)
+        owner = _Owner(self, attr)
         classes: dict[str, type[Resource]] = {}
         for n, t in members.items():
             if isinstance(t, cm.ResourceType):
@@ -738,7 +775,7 @@ class Component:
                 setattr(cls, target, make_method(self, spec, kind))
             else:
                 spec = self._spec((iname, n), parent, n, t, f"{attr}.{snake(n)}")
-                fn = make_function(self, spec)
+                fn = make_function(self, spec, snake(n), owner)
                 setattr(ns, snake(n), fn)
                 self.functions[f"{attr}.{snake(n)}"] = fn
         for cname, cls in self._types.classes.items():
@@ -825,10 +862,22 @@ class Component:
                                  f"{name!r} (its functions: {funcs})")
 
 
+# unpickled components, by what they were pickled with: each is made once per process (a Dask
+# worker runs many tasks of one component), and kept for the life of the process
+_LOADED: dict[bytes, Component] = {}
+_LOADED_LOCK = threading.Lock()
+
+
 def _rebuild(source: bytes | str, sha256: str, host: Any, wasi: Any, timeout: Any, fuel: Any,
              max_memory: int) -> Component:
-    return Component(source, host=host, wasi=wasi, timeout=timeout, fuel=fuel,
-                     max_memory=max_memory, sha256=sha256)
+    key = pickle.dumps((sha256, source if isinstance(source, str) else None, host, wasi,
+                        timeout, fuel, max_memory))
+    with _LOADED_LOCK:
+        comp = _LOADED.get(key)
+        if comp is None or comp.closed:
+            comp = _LOADED[key] = Component(source, host=host, wasi=wasi, timeout=timeout,
+                                            fuel=fuel, max_memory=max_memory, sha256=sha256)
+        return comp
 
 
 __all__ = ["Component", "ComponentInstance", "Resource"]
