@@ -678,3 +678,20 @@ def test_functions_pickle_by_reference(lang: str) -> None:
     assert str(back) == str(e.value)
     with pytest.raises(TypeError, match="does not pickle"):
         pickle.dumps(c.counters.Counter(1))
+
+
+def test_a_host_function_cannot_reenter_its_component(lang: str) -> None:
+    """The component model forbids re-entering an instance: a host function calling the
+    component back gets a clear error, which its call raises; the component works on."""
+    box: list[Any] = []
+
+    def factor() -> int:
+        return int(box[0].add(1, 2))
+
+    c = wasmcore.Component(path_of(lang), host={HOST_IFACE: {"log": print,
+                                                             "get-factor": factor}})
+    box.append(c)
+    with pytest.raises(wasmcore.Error, match=r"add\(\) was called from one of the component's "
+                                             r"host functions .* cannot be re-entered"):
+        c.scaled(2)
+    assert c.add(2, 3) == 5

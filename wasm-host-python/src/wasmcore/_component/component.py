@@ -421,7 +421,14 @@ class ComponentInstance:
         me = weakref.ref(self)
 
         def call(*args: Any) -> Any:
-            out = fn(*[a if f is None else f(a) for f, a in zip(lifts, args, strict=True)])
+            inst = me()
+            if inst is not None:
+                inst.host_depth += 1
+            try:
+                out = fn(*[a if f is None else f(a) for f, a in zip(lifts, args, strict=True)])
+            finally:
+                if inst is not None:
+                    inst.host_depth -= 1
             return None if lower is None else lower(out)
 
         def failed(e: BaseException) -> None:
@@ -483,6 +490,11 @@ class ComponentInstance:
 
     def call(self, spec: FuncSpec, vals: list[Any]) -> Any:
         """Calls ``spec``'s function with ``vals`` (checked, in wasmtime-py's forms)."""
+        if self.host_depth:
+            raise Error(f"{self.comp.name}: {spec.label}() was called from one of the "
+                        "component's host functions while a call of this thread's instance "
+                        "runs: a component instance cannot be re-entered (the component "
+                        "model forbids it)")
         self.arm()
         run = self.runners.get(spec.path)
         if run is None:
