@@ -120,12 +120,15 @@ class Resource:
                         "the component's functions")
 
     def close(self) -> None:
-        h, self._handle = self._handle, None
+        h, self._handle = getattr(self, "_handle", None), None
+        if h is None:
+            return
         inst = self._inst
-        if h is not None and inst.gen == self._gen and not inst.dead:
-            if inst.tid == threading.get_ident():
+        if inst.gen == self._gen and not inst.dead:
+            if inst.tid == threading.get_ident() and not inst.host_depth:
+                inst.arm()  # (the destructor is the component's code: under the limits)
                 inst.drop(h)
-            else:
+            else:  # (another thread's instance, or a call of this one is running)
                 inst.drops.append(h)
 
     def __enter__(self) -> Any:
@@ -453,6 +456,9 @@ class ComponentInstance:
         li.add_func(name, host)
 
     def arm(self) -> None:
+        """Before every call: a fresh instance after a failure, the call's limits, then the
+        drops the finalizers queued (the component's destructors run under the limits
+        too)."""
         if self.dead or reaper._GRAVE:
             if self.comp.closed:
                 raise ValueError(f"{self.comp.name}: the component is closed")
@@ -460,8 +466,12 @@ class ComponentInstance:
                 self._instantiate()
             else:
                 reaper.reap()
+        self._limit()
         while self.drops:
             self.drop(self.drops.pop())
+            self._limit()
+
+    def _limit(self) -> None:
         self.limits.denied = 0
         self.host_error = None
         w = self.watch
