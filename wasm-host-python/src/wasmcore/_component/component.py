@@ -147,7 +147,7 @@ class Resource:
             self._inst.drops.append(h)  # (one list append: safe in a finalizer)
 
     def __repr__(self) -> str:
-        state = "closed" if self._handle is None else "open"
+        state = "closed" if getattr(self, "_handle", None) is None else "open"
         return f"<{type(self).__name__} resource of {self._component_name}, {state}>"
 
 
