@@ -349,7 +349,11 @@ def __getattr__(name: str) -> Any:
         globals()["Plugin"] = Plugin
         return Plugin
     if name == "Component":  # (imported on first use, as Plugin: it needs wasmtime.component)
-        from ._component import Component
+        try:
+            from ._component import Component
+        except ImportError as e:  # (Pyodide: the browser's engine runs no components)
+            raise ImportError(f"wasmcore.Component runs components under wasmtime-py, which "
+                              f"cannot be imported here ({e}): pip install wasmtime") from None
 
         globals()["Component"] = Component
         return Component
