@@ -8,6 +8,7 @@ import inspect
 import math
 import os
 import pickle
+import struct
 import threading
 import types
 import weakref
@@ -297,7 +298,7 @@ def make_function(comp: Component, spec: FuncSpec, name: str,
     def call(_owner: Any, *args: Any, **kwargs: Any) -> Any:
         if kwargs or len(args) != len(lowers):
             args = _bind_args(spec, args, kwargs)
-        vals = [f(a) for f, a in zip(lowers, args, strict=True)]
+        vals = [f(a) for f, a in zip(lowers, args)]  # noqa: B905 -- (the lengths are equal)
         out = comp._current().call(spec, vals)
         return out if lift is None else lift(out)
 
@@ -472,13 +473,16 @@ class ComponentInstance:
             self._limit()
 
     def _limit(self) -> None:
+        """The limits of the call that begins (Watch.begin's work inlined: every call)."""
         self.limits.denied = 0
         self.host_error = None
         w = self.watch
         if w.pending is not None:
             e, w.pending = w.pending, None
             raise e
-        w.begin()
+        w.seen = w.cancels.count
+        if w.ticks is not None:
+            w.expires = TICKER.count + w.ticks
         if self._deadline is not None:
             self._deadline()
         if self._fuel is not None and self._fuel():
@@ -505,7 +509,10 @@ class ComponentInstance:
                         "component's host functions while a call of this thread's instance "
                         "runs: a component instance cannot be re-entered (the component "
                         "model forbids it)")
-        self.arm()
+        if self.dead or reaper._GRAVE or self.drops:
+            self.arm()
+        else:
+            self._limit()
         run = self.runners.get(spec.path)
         if run is None:
             run = self.runners[spec.path] = self._runner(spec)
@@ -533,6 +540,20 @@ class ComponentInstance:
             plan = spec.plan = fast.Plan(spec.types, spec.result_type)
         mine = fast.Buffers(plan, addr, self.ctx_addr)
         call, ctx = fast.call, self.ctx_addr
+        if plan.pack is not None:  # (numbers only: nothing owned, nothing to clean up)
+            pack, bound, read = plan.pack, mine.call, plan.read
+            mv, at, raddr = mine.mv, plan.result_at, mine.raddr
+
+            def run_numbers(vals: list[Any]) -> Any:
+                try:
+                    pack(mv, *vals)
+                except (OverflowError, struct.error):  # (an f32 out of range: the general way)
+                    return run(vals)
+                err = bound()
+                if err:
+                    self.dead = True
+                    raise self._error(internals.error(err), f"{label}()") from None
+                return None if read is None else read(mv, at, raddr)
 
         def run(vals: list[Any]) -> Any:
             bufs = mine if not mine.busy else fast.Buffers(plan, addr, ctx)
@@ -547,7 +568,7 @@ class ComponentInstance:
                 self.dead = True
                 raise self._error(internals.error(err), f"{label}()") from None
             return out
-        return run
+        return run if plan.pack is None else run_numbers
 
     def drop(self, h: Any) -> None:
         try:
