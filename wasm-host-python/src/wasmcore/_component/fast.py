@@ -5,16 +5,25 @@ checks the layout, kinds and prototypes this relies on first).
 
 wasmtime-py's ``Func.__call__`` reads the function's type over FFI on every call and converts
 each value through ctypes attribute by attribute: about 20 µs for ``add(1, 2)``. Here a plan is
-made once per function: numbers, ``bool`` and ``char`` are packed with :mod:`struct` into a
-buffer kept per instance; strings are one ``wasm_byte_vec_new``; lists of numbers are laid out
-in a ``bytearray`` by strided slice assignment (no per-element Python call) and copied in once;
-results of those kinds are read back the same ways. Any other type (records, variants, options,
-resources...) is converted by wasmtime-py's own ``ValType.convert_to_c`` / ``convert_from_c``
-into the same array, so every function is called the same way.
+made once per function, and the call is bound once per function and Store (a
+``wasmcore_speedups.BoundCall`` where installed):
 
-Ownership: the values written here that own memory (strings, lists, what wasmtime-py converted)
-are deleted after the call, success or not (``wasmtime_component_val_delete``); a result is
-deleted once read (wasmtime-py's ``convert_from_c`` deletes what it reads)."""
+* numbers, ``bool`` and ``char`` are packed with :mod:`struct` (all of a function's numbers in
+  one generated call);
+* strings (and enum cases, flag names, field names) are one ``wasm_byte_vec_new`` each;
+* lists of numbers are laid out in a ``bytearray`` through a strided ``memoryview`` and copied
+  in at once, and read back the same way (no Python call per element);
+* lists of other values, tuples, records, flags, variants, options and results are laid out in
+  wasmtime's own structs (arrays from the ``*_new_uninit`` functions, zeroed first; payloads
+  boxed with ``wasmtime_component_val_new``);
+* resources (and futures, streams) are converted by wasmtime-py's own ``ValType.convert_to_c``
+  / ``convert_from_c``, into the same array.
+
+Ownership: the arguments written here that own memory are deleted after the call, success or
+not (``wasmtime_component_val_delete``), and their slots zeroed; a result is deleted once read
+and its slot zeroed too, since wasmtime drops what a result slot holds before it writes the
+next result there. A host function's arguments are wasmtime's: read, never deleted.
+"""
 
 from __future__ import annotations
 
