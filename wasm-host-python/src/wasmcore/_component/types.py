@@ -164,49 +164,44 @@ class Types:
             out = f"{base}{n}"
         return out
 
+    def _class(self, ty: Any, where: str, build: Callable[[str], Any]) -> Any:
+        """The class made for ``ty``: made once (``build(name)``), then found again."""
+        made = self.made(ty)
+        if made is not None:
+            return made
+        name = self._class_name(ty, where)
+        cls = build(name)
+        self._made.append((ty, cls))
+        self.classes[name] = cls
+        return cls
+
     def record_class(self, ty: cm.RecordType, where: str,
                      fields: list[tuple[str, str]]) -> Any:
-        cls = self.made(ty)
-        if cls is None:
-            name = self._class_name(ty, where)
+        def build(name: str) -> Any:
             cls = dataclasses.make_dataclass(name, [(snake(f), t) for f, t in fields])
             cls.__doc__ = f"The WIT record {self.name_of(ty) or name!r}: " + ", ".join(
                 f"{snake(f)}: {t}" for f, t in fields)
             cls.__module__ = "wasmcore.component"
-            self._made.append((ty, cls))
-            self.classes[name] = cls
-        return cls
+            return cls
+        return self._class(ty, where, build)
 
     def enum_class(self, ty: cm.EnumType, where: str) -> Any:
-        made = self.made(ty)
-        if made is not None:
-            return made
-        name = self._class_name(ty, where)
         functional: Any = enum.Enum  # (mypy checks the functional API for literals only)
-        cls = functional(name, [(snake(n).upper(), n) for n in ty.names],
-                         module="wasmcore.component")
-        self._made.append((ty, cls))
-        self.classes[name] = cls
-        return cls
+        return self._class(ty, where, lambda name: functional(
+            name, [(snake(n).upper(), n) for n in ty.names], module="wasmcore.component"))
 
     def flags_class(self, ty: cm.FlagsType, where: str) -> Any:
-        made = self.made(ty)
-        if made is not None:
-            return made
-        name = self._class_name(ty, where)
-        functional: Any = enum.Flag
-        cls = functional(name, [(snake(n).upper(), 1 << i) for i, n in enumerate(ty.names)],
-                         module="wasmcore.component")
-        cls._wit_names = dict(zip(cls, ty.names, strict=True))  # member -> WIT name
-        self._made.append((ty, cls))
-        self.classes[name] = cls
-        return cls
+        def build(name: str) -> Any:
+            functional: Any = enum.Flag
+            cls = functional(name, [(snake(n).upper(), 1 << i) for i, n in enumerate(ty.names)],
+                             module="wasmcore.component")
+            cls._wit_names = dict(zip(cls, ty.names, strict=True))  # member -> WIT name
+            return cls
+        return self._class(ty, where, build)
 
     def variant_class(self, ty: cm.VariantType, where: str,
                       cases: list[tuple[str, str | None]]) -> Any:
-        cls = self.made(ty)
-        if cls is None:
-            name = self._class_name(ty, where)
+        def build(name: str) -> Any:
             base = type(name, (VariantCase,), {"__slots__": (), "__module__": "wasmcore.component",
                                                "__doc__": f"The WIT variant {name}: "
                                                + ", ".join(c for c, _ in cases)})
@@ -217,9 +212,8 @@ class Types:
                 sub.__qualname__ = f"{name}.{camel(case)}"
                 sub.__module__ = "wasmcore.component"
                 setattr(base, camel(case), sub)
-            self._made.append((ty, base))
-            self.classes[name] = base
-        return cls if cls is not None else base
+            return base
+        return self._class(ty, where, build)
 
 
 # the array.array typecode of each integer and float type: a list of numbers lowered at once
