@@ -212,12 +212,11 @@ class Resources:
 # -- functions ------------------------------------------------------------------------------
 
 class FuncSpec:
-    """One exported function: where it is (export indexes), its label and its converters."""
+    """One exported function: where it is (its export's names: an instance looks its index
+    up), its label and its converters."""
 
-    def __init__(self, comp: Component, path: tuple[str, ...], index: Any, fty: Any,
-                 conv: Converter, label: str) -> None:
+    def __init__(self, path: tuple[str, ...], fty: Any, conv: Converter, label: str) -> None:
         self.path = path
-        self.index = index
         self.label = label
         params = fty.params
         self.types = [t for _, t in params]
@@ -229,9 +228,7 @@ class FuncSpec:
         rt = fty.result
         self.result = "None" if rt is None else conv.describe(rt)
         self.lift: Callable[[Any], Any] | None = None
-        self.raises = False
         if isinstance(rt, cm.ResultType):  # ok: returned; err: raised (ComponentError)
-            self.raises = True
             lifted = conv.lift(rt, label)
             assert lifted is not None
 
@@ -685,7 +682,6 @@ class Component:
         self._conv = Converter(self._types, self._resources, arrays=self._fast)
         self._host = self._resolve_imports(imports, host)
         self.functions: dict[str, Callable[..., Any]] = {}
-        self._specs: dict[str, FuncSpec] = {}
         self._local = threading.local()
         self._instances: weakref.WeakSet[ComponentInstance] = weakref.WeakSet()
         self._owner = _Owner(self, None)
@@ -780,7 +776,7 @@ class Component:
         each exported interface as an attribute holding its own."""
         for name, ty in exports.items():
             if isinstance(ty, cm.FuncType):
-                spec = self._spec((name,), None, name, ty, snake(name))
+                spec = FuncSpec((name,), ty, self._conv, snake(name))
                 fn = make_function(self, spec, snake(name), self._owner)
                 self._set(self, snake(name), fn, name)
                 self.functions[snake(name)] = fn
@@ -790,12 +786,10 @@ class Component:
             if isinstance(ty, cm.ComponentInstanceType) and not _hidden(name, ty, self._engine):
                 attr = _interface_attr(name)
                 ns = SimpleNamespace()
-                parent = self._component.get_export_index(name)
-                assert parent is not None
-                self._interface(ns, name, attr, parent, _items(ty.exports(self._engine)))
+                self._interface(ns, name, attr, _items(ty.exports(self._engine)))
                 self._set(self, attr, ns, name)
 
-    def _interface(self, ns: SimpleNamespace, iname: str, attr: str, parent: Any,
+    def _interface(self, ns: SimpleNamespace, iname: str, attr: str,
                    members: Mapping[str, Any]) -> None:
         before = set(self._types.classes)
         owner = _Owner(self, attr)
@@ -813,25 +807,17 @@ class Component:
                 kind = kind[1:]
                 cls = classes[res]
                 label = f"{attr}.{camel(res)}" + (f".{snake(meth)}" if meth else "")
-                spec = self._spec((iname, n), parent, n, t, label)
+                spec = FuncSpec((iname, n), t, self._conv, label)
                 target = "__init__" if kind == "constructor" else snake(meth)
                 setattr(cls, target, make_method(self, spec, kind))
             else:
-                spec = self._spec((iname, n), parent, n, t, f"{attr}.{snake(n)}")
+                spec = FuncSpec((iname, n), t, self._conv, f"{attr}.{snake(n)}")
                 fn = make_function(self, spec, snake(n), owner)
                 setattr(ns, snake(n), fn)
                 self.functions[f"{attr}.{snake(n)}"] = fn
         for cname, cls in self._types.classes.items():
             if cname not in before:
                 setattr(ns, cname, cls)
-
-    def _spec(self, key: tuple[str, ...], parent: Any, name: str, fty: Any,
-              label: str) -> FuncSpec:
-        index = self._component.get_export_index(name, parent)
-        assert index is not None
-        spec = FuncSpec(self, key, index, fty, self._conv, label)
-        self._specs[label] = spec
-        return spec
 
     def _set(self, target: Any, attr: str, value: Any, wit: str) -> None:
         if attr in vars(type(target)) or attr.startswith("_"):
