@@ -517,8 +517,8 @@ class ComponentInstance:
 
     def _runner(self, spec: FuncSpec) -> Callable[[list[Any]], Any]:
         """The calls of one function on this Store: on the fast path with its plan, buffers
-        and bound C call made once (a call made from a host function while one is running
-        gets buffers of its own), else through wasmtime-py's ``Func.__call__``."""
+        and bound C call made once (no call of this instance can begin while one runs: see
+        :meth:`call`), else through wasmtime-py's ``Func.__call__``."""
         f, addr = self.func(spec.path)
         store, label = self.store, spec.label
         if not addr:
@@ -536,7 +536,7 @@ class ComponentInstance:
         if plan is None:
             plan = spec.plan = fast.Plan(spec.types, spec.result_type)
         mine = fast.Buffers(plan, addr, self.ctx_addr)
-        call, ctx = fast.call, self.ctx_addr
+        call = fast.call
         if plan.pack is not None:  # (numbers only: nothing owned, nothing to clean up)
             pack, bound, read = plan.pack, mine.call, plan.read
             mv, at, raddr = mine.mv, plan.result_at, mine.raddr
@@ -553,14 +553,10 @@ class ComponentInstance:
                 return None if read is None else read(mv, at, raddr)
 
         def run(vals: list[Any]) -> Any:
-            bufs = mine if not mine.busy else fast.Buffers(plan, addr, ctx)
-            bufs.busy = True
             try:
-                err, out = call(plan, bufs, store, vals)
+                err, out = call(plan, mine, store, vals)
             except (TypeError, ValueError) as e:  # wasmtime-py refused a value
                 raise Error(f"{self.comp.name}: {label}(): {e}") from None
-            finally:
-                bufs.busy = False
             if err:
                 self.dead = True
                 raise self._error(internals.error(err), f"{label}()") from None

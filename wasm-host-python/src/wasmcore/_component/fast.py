@@ -541,11 +541,11 @@ def _packer(numbers: list[tuple[str, str, str]]) -> Callable[..., None]:
 
 
 class Buffers:
-    """The argument and result values of one function's calls on one instance (reused; a call
-    made while one is running, from a host function, gets its own), and its call: the C
-    function with every argument bound (``call()``; see :func:`bound`)."""
+    """The argument and result values of one function's calls on one instance (reused: an
+    instance runs one call at a time), and its call: the C function with every argument bound
+    (``call()``; see :func:`bound`)."""
 
-    __slots__ = ("addr", "busy", "call", "mv", "raddr", "vals")
+    __slots__ = ("addr", "call", "mv", "raddr", "vals")
 
     def __init__(self, plan: Plan, func_addr: int, ctx_addr: int) -> None:
         n = plan.n
@@ -554,7 +554,6 @@ class Buffers:
         self.addr = ctypes.addressof(self.vals)
         self.mv = memoryview(self.vals).cast("B")
         self.raddr = self.addr + n * SIZE
-        self.busy = False
         self.call = bound(func_addr, ctx_addr, self.addr, n, self.raddr, plan.nres)
 
 
